@@ -1,0 +1,307 @@
+#include "pd_http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pd_buf.h"
+#include "pd_err.h"
+#include "pd_log.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+    mg_init_library(0);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void pd_http_global_init(void)
+{
+    pthread_once(&init_once, global_init);
+}
+
+int pd_http_parse_listen(const char *listen, char host[64], int *out_port)
+{
+    if (listen == NULL)
+        return PD_EINVAL;
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= 64)
+        return PD_EINVAL;
+    const char *p = colon + 1;
+    if (*p == '\0' || strlen(p) > 5)
+        return PD_EINVAL;
+    long port = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return PD_EINVAL;
+        port = port * 10 + (*p - '0');
+    }
+    if (port > 65535)
+        return PD_EINVAL;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    *out_port = (int)port;
+    return PD_OK;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    PD_LOG(PD_LOG_WARN, "http", "act=civetweb msg=\"%s\"", message);
+    return 1;
+}
+
+int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
+                         struct mg_context **out_ctx, int *out_port)
+{
+    char host[64];
+    int port = 0;
+    if (pd_http_parse_listen(opts->listen, host, &port) != PD_OK)
+        return PD_EINVAL;
+    pd_http_global_init();
+
+    char threads[16], timeout[16];
+    snprintf(threads, sizeof threads, "%d", opts->threads > 0 ? opts->threads : 8);
+    snprintf(timeout, sizeof timeout, "%d",
+             opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000);
+    const char *options[] = {
+        "listening_ports", opts->listen,
+        "num_threads", threads,
+        "request_timeout_ms", timeout,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "60000",
+        "tcp_nodelay", "1",
+        NULL};
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.log_message = log_message;
+    struct mg_context *ctx = mg_start(&callbacks, user_data, options);
+    if (ctx == NULL)
+        return PD_EIO;
+    struct mg_server_port ports[4];
+    memset(ports, 0, sizeof ports);
+    int n = mg_get_server_ports(ctx, 4, ports);
+    if (n < 1) {
+        mg_stop(ctx);
+        return PD_EIO;
+    }
+    *out_ctx = ctx;
+    *out_port = ports[0].port;
+    return PD_OK;
+}
+
+int pd_http_read_body(struct mg_connection *conn, size_t limit, char **out, size_t *out_len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    *out = NULL;
+    *out_len = 0;
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > limit)
+        return PD_ETOOBIG;
+    struct pd_buf buf;
+    pd_buf_init(&buf, limit);
+    char chunk[8192];
+    for (;;) {
+        int n = mg_read(conn, chunk, sizeof chunk);
+        if (n < 0) {
+            pd_buf_release(&buf);
+            return PD_EIO;
+        }
+        if (n == 0)
+            break;
+        int rc = pd_buf_append(&buf, chunk, (size_t)n);
+        if (rc != PD_OK) {
+            pd_buf_release(&buf);
+            return rc;
+        }
+    }
+    *out_len = buf.len;
+    *out = pd_buf_take(&buf);
+    return *out ? PD_OK : PD_ENOMEM;
+}
+
+const char *pd_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
+                   const char *body, size_t len)
+{
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n\r\n",
+              status, pd_http_reason(status), content_type, len);
+    if (len > 0)
+        mg_write(conn, body, len);
+}
+
+void pd_http_reply_json(struct mg_connection *conn, int status, const cJSON *item)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+        pd_http_reply(conn, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    pd_http_reply(conn, status, "application/json", text, strlen(text));
+    cJSON_free(text);
+}
+
+void pd_http_reply_error(struct mg_connection *conn, int status, const char *error,
+                         const char *detail_fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof detail, detail_fmt, ap);
+    va_end(ap);
+    cJSON *obj = cJSON_CreateObject();
+    if (obj != NULL) {
+        cJSON_AddStringToObject(obj, "error", error);
+        cJSON_AddStringToObject(obj, "detail", detail);
+    }
+    pd_http_reply_json(conn, status, obj);
+    cJSON_Delete(obj);
+}
+
+int pd_http_is_json(const struct mg_connection *conn)
+{
+    const char *ct = mg_get_header(conn, "Content-Type");
+    if (ct == NULL)
+        return 0;
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+int pd_http_query_param(const struct mg_connection *conn, const char *name,
+                        char *out, size_t out_len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (ri->query_string == NULL)
+        return -1;
+    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name, out, out_len);
+    return n;
+}
+
+/* ---- client ---- */
+
+struct pd_http_client {
+    CURL *easy;
+};
+
+pd_http_client *pd_http_client_new(void)
+{
+    pd_http_global_init();
+    pd_http_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->easy = curl_easy_init();
+    if (c->easy == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pd_http_client_free(pd_http_client *client)
+{
+    if (client == NULL)
+        return;
+    curl_easy_cleanup(client->easy);
+    free(client);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct pd_buf *buf = userdata;
+    size_t n = size * nmemb;
+    if (pd_buf_append(buf, ptr, n) != PD_OK)
+        return 0;   /* makes curl fail with CURLE_WRITE_ERROR */
+    return n;
+}
+
+int pd_http_request(pd_http_client *client, const char *method, const char *url,
+                    const char *const *headers, const char *body, size_t body_len,
+                    long timeout_ms, size_t max_resp, struct pd_http_resp *out)
+{
+    out->status = 0;
+    out->body = NULL;
+    out->len = 0;
+    CURL *e = client->easy;
+    struct curl_slist *list = NULL;
+    struct pd_buf buf;
+    pd_buf_init(&buf, max_resp ? max_resp : (size_t)64 << 20);
+
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    if (strcmp(method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    /* No "Expect: 100-continue" round trip on larger bodies. */
+    list = curl_slist_append(list, "Expect:");
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+
+    CURLcode result = curl_easy_perform(e);
+    curl_slist_free_all(list);
+    int rc;
+    switch (result) {
+    case CURLE_OK:
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
+        out->len = buf.len;
+        out->body = pd_buf_take(&buf);
+        return out->body ? PD_OK : PD_ENOMEM;
+    case CURLE_OPERATION_TIMEDOUT: rc = PD_ETIMEDOUT; break;
+    case CURLE_COULDNT_CONNECT: rc = PD_ECONNECT; break;
+    case CURLE_WRITE_ERROR: rc = PD_ETOOBIG; break;
+    default: rc = PD_EIO; break;
+    }
+    pd_buf_release(&buf);
+    return rc;
+}
+
+void pd_http_resp_release(struct pd_http_resp *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->len = 0;
+}

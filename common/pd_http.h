@@ -1,0 +1,92 @@
+/* pd_http.h -- HTTP over loopback: civetweb server helpers, libcurl client.
+ *
+ * Server side: start a civetweb context on HOST:PORT (port 0 picks a free
+ * one and reports it), read request bodies under a size limit, answer JSON.
+ * Client side: one pd_http_client per thread, reusing its connection. */
+#ifndef PD_HTTP_H
+#define PD_HTTP_H
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PD_HTTP_MAX_HEADERS 8
+
+/* ---- server ---- */
+
+struct pd_http_server_opts {
+    const char *listen;         /* "HOST:PORT"; port may be 0 */
+    int threads;                /* worker threads (civetweb num_threads) */
+    int request_timeout_ms;     /* civetweb request_timeout_ms; 0 = 30000 */
+};
+
+/* Initialises civetweb and libcurl once per process. Idempotent, thread-safe. */
+void pd_http_global_init(void);
+
+/* Splits "HOST:PORT" into host[64] and port. Returns 0 or PD_EINVAL. */
+int pd_http_parse_listen(const char *listen, char host[64], int *out_port);
+
+/* Starts a server with no handlers yet (add them with mg_set_request_handler).
+ * user_data is what mg_get_request_info()->user_data returns in handlers.
+ * On success *out_ctx is the context (stop with mg_stop) and *out_port the
+ * bound port. Returns 0, PD_EINVAL (bad listen text) or PD_EIO. */
+int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
+                         struct mg_context **out_ctx, int *out_port);
+
+/* Reads the whole request body, refusing more than limit bytes. *out is
+ * malloc'd and NUL-terminated (caller frees); *out_len excludes the NUL.
+ * Returns 0, PD_ETOOBIG, PD_ENOMEM or PD_EIO. */
+int pd_http_read_body(struct mg_connection *conn, size_t limit, char **out, size_t *out_len);
+
+/* Sends status + body with Content-Length (keep-alive safe). */
+void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
+                   const char *body, size_t len);
+
+/* Sends item as compact JSON. Does not take ownership. */
+void pd_http_reply_json(struct mg_connection *conn, int status, const cJSON *item);
+
+/* Sends {"error": error, "detail": detail}. detail is a printf format. */
+void pd_http_reply_error(struct mg_connection *conn, int status, const char *error,
+                         const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* True when the request's Content-Type is application/json (parameters allowed). */
+int pd_http_is_json(const struct mg_connection *conn);
+
+/* Copies query parameter name into out (decoded). Returns its length, or -1
+ * when absent, or -2 when it does not fit. */
+int pd_http_query_param(const struct mg_connection *conn, const char *name,
+                        char *out, size_t out_len);
+
+/* The standard reason phrase for a status. */
+const char *pd_http_reason(int status);
+
+/* ---- client ---- */
+
+typedef struct pd_http_client pd_http_client;
+
+struct pd_http_resp {
+    long status;      /* HTTP status; 0 when no answer arrived */
+    char *body;       /* malloc'd, NUL-terminated; caller frees with pd_http_resp_release */
+    size_t len;
+};
+
+/* One per thread; keeps the connection alive between calls.
+ * Returns NULL on allocation failure. */
+pd_http_client *pd_http_client_new(void);
+void pd_http_client_free(pd_http_client *client);   /* NULL is a no-op */
+
+/* Performs one request. headers is NULL or a NULL-terminated list of
+ * "Name: value" lines. body may be NULL for no body. max_resp bounds the
+ * response body (0 = 64 MiB).
+ * Returns 0 when an HTTP answer arrived (any status, filled in *out),
+ * PD_ETIMEDOUT when timeout_ms passed, PD_ECONNECT when the peer refused,
+ * PD_ETOOBIG when the answer exceeded max_resp, PD_EIO otherwise.
+ * *out is always initialised; release it with pd_http_resp_release. */
+int pd_http_request(pd_http_client *client, const char *method, const char *url,
+                    const char *const *headers, const char *body, size_t body_len,
+                    long timeout_ms, size_t max_resp, struct pd_http_resp *out);
+
+void pd_http_resp_release(struct pd_http_resp *resp);
+
+#endif

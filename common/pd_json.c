@@ -1,0 +1,132 @@
+#include "pd_json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pd_err.h"
+
+int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
+{
+    if (err != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->text, sizeof err->text, fmt, ap);
+        va_end(ap);
+    }
+    return PD_EINVAL;
+}
+
+static const char *sep(const char *path)
+{
+    return (path && *path) ? "." : "";
+}
+
+int pd_json_only_keys(const cJSON *obj, const char *const *allowed,
+                      const char *path, struct pd_json_err *err)
+{
+    if (!cJSON_IsObject(obj))
+        return pd_json_fail(err, "%s: must be an object", (path && *path) ? path : "body");
+    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+        bool known = false;
+        for (size_t i = 0; allowed[i] != NULL && !known; i++)
+            known = it->string != NULL && strcmp(it->string, allowed[i]) == 0;
+        if (!known)
+            return pd_json_fail(err, "%s%s%.64s: unknown field", path ? path : "",
+                                sep(path), it->string ? it->string : "?");
+    }
+    return PD_OK;
+}
+
+int pd_json_str(const cJSON *obj, const char *key, bool required, size_t max_len,
+                const char *path, const char **out, struct pd_json_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL || cJSON_IsNull(it)) {
+        if (required)
+            return pd_json_fail(err, "%s%s%s: required", path ? path : "", sep(path), key);
+        *out = NULL;
+        return PD_OK;
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return pd_json_fail(err, "%s%s%s: must be a string", path ? path : "", sep(path), key);
+    size_t len = strlen(it->valuestring);
+    if (len == 0)
+        return pd_json_fail(err, "%s%s%s: must not be empty", path ? path : "", sep(path), key);
+    if (len > max_len)
+        return pd_json_fail(err, "%s%s%s: longer than %zu bytes", path ? path : "",
+                            sep(path), key, max_len);
+    *out = it->valuestring;
+    return PD_OK;
+}
+
+bool pd_json_is_int(const cJSON *item)
+{
+    if (!cJSON_IsNumber(item))
+        return false;
+    double d = item->valuedouble;
+    return isfinite(d) && d == floor(d) && fabs(d) <= (double)PD_JSON_INT_MAX;
+}
+
+int pd_json_i64(const cJSON *obj, const char *key, bool required, int64_t min,
+                int64_t max, const char *path, int64_t *out, struct pd_json_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL) {
+        if (required)
+            return pd_json_fail(err, "%s%s%s: required", path ? path : "", sep(path), key);
+        return PD_OK;
+    }
+    if (!pd_json_is_int(it))
+        return pd_json_fail(err, "%s%s%s: must be an integer", path ? path : "", sep(path), key);
+    int64_t v = (int64_t)it->valuedouble;
+    if (v < min || v > max)
+        return pd_json_fail(err, "%s%s%s: must be between %lld and %lld", path ? path : "",
+                            sep(path), key, (long long)min, (long long)max);
+    *out = v;
+    return PD_OK;
+}
+
+int pd_json_num(const cJSON *obj, const char *key, bool required, double min,
+                double max, const char *path, double *out, struct pd_json_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL) {
+        if (required)
+            return pd_json_fail(err, "%s%s%s: required", path ? path : "", sep(path), key);
+        return PD_OK;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return pd_json_fail(err, "%s%s%s: must be a number", path ? path : "", sep(path), key);
+    if (it->valuedouble < min || it->valuedouble > max)
+        return pd_json_fail(err, "%s%s%s: must be between %g and %g", path ? path : "",
+                            sep(path), key, min, max);
+    *out = it->valuedouble;
+    return PD_OK;
+}
+
+int pd_json_bool(const cJSON *obj, const char *key, bool required,
+                 const char *path, bool *out, struct pd_json_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL) {
+        if (required)
+            return pd_json_fail(err, "%s%s%s: required", path ? path : "", sep(path), key);
+        return PD_OK;
+    }
+    if (!cJSON_IsBool(it))
+        return pd_json_fail(err, "%s%s%s: must be true or false", path ? path : "", sep(path), key);
+    *out = cJSON_IsTrue(it);
+    return PD_OK;
+}
+
+int pd_json_add_i64(cJSON *obj, const char *key, int64_t v)
+{
+    return cJSON_AddNumberToObject(obj, key, (double)v) ? PD_OK : PD_ENOMEM;
+}
+
+char *pd_json_print(const cJSON *item)
+{
+    return cJSON_PrintUnformatted(item);
+}

@@ -1,0 +1,202 @@
+#include "pd_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pd_err.h"
+#include "pd_time.h"
+#include "pd_util.h"
+
+extern char **environ;
+
+#define ENV_MAX 512
+
+static void child_exec(const char *const *argv, const char *const *env_extra,
+                       int out_fd, int log_fd)
+{
+    char *envp[ENV_MAX];
+    size_t n = 0;
+    /* Extra variables first so they win over inherited ones of the same name
+     * (getenv returns the first match). */
+    for (size_t i = 0; env_extra != NULL && env_extra[i] != NULL && n < ENV_MAX - 1; i++)
+        envp[n++] = (char *)env_extra[i];
+    for (char **e = environ; *e != NULL && n < ENV_MAX - 1; e++)
+        envp[n++] = *e;
+    envp[n] = NULL;
+    dup2(out_fd, STDOUT_FILENO);
+    if (log_fd >= 0)
+        dup2(log_fd, STDERR_FILENO);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, STDIN_FILENO);
+    /* Own process group, so a kill of the group never reaches the parent. */
+    setpgid(0, 0);
+    execve(argv[0], (char *const *)argv, envp);
+    fprintf(stderr, "exec %s failed: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* Reads stdout until the ready line, copying everything to log_fd. */
+static int wait_ready(int fd, int log_fd, int64_t timeout_ms, char *url, size_t url_len)
+{
+    char line[1024];
+    size_t len = 0;
+    int64_t deadline = pd_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - pd_mono_ms();
+        if (left <= 0)
+            return PD_ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r <= 0)
+            return PD_EIO;  /* child closed stdout or died */
+        if (log_fd >= 0 && write(log_fd, &c, 1) < 0) {
+            /* logging is best effort */
+        }
+        if (c != '\n') {
+            if (len < sizeof line - 1)
+                line[len++] = c;
+            continue;
+        }
+        line[len] = '\0';
+        len = 0;
+        const char *p = strstr(line, "listening on ");
+        if (p != NULL) {
+            pd_strlcpy(url, p + strlen("listening on "), url_len);
+            return PD_OK;
+        }
+    }
+}
+
+struct drain {
+    int in_fd;
+    int log_fd;
+};
+
+static void *drain_main(void *arg)
+{
+    struct drain *d = arg;
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(d->in_fd, buf, sizeof buf)) > 0)
+        if (d->log_fd >= 0 && write(d->log_fd, buf, (size_t)r) < 0)
+            break;
+    close(d->in_fd);
+    if (d->log_fd >= 0)
+        close(d->log_fd);
+    free(d);
+    return NULL;
+}
+
+int pd_proc_start(const char *const *argv, const char *const *env_extra,
+                  const char *log_path, int64_t ready_timeout_ms, struct pd_proc *out)
+{
+    memset(out, 0, sizeof *out);
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return PD_EIO;
+    int log_fd = -1;
+    if (log_path != NULL) {
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log_fd < 0) {
+            close(pipefd[0]);
+            close(pipefd[1]);
+            return PD_EIO;
+        }
+    }
+    fcntl(pipefd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pipefd[1], F_SETFD, FD_CLOEXEC);  /* dup2 in the child clears it */
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        if (log_fd >= 0)
+            close(log_fd);
+        return PD_EIO;
+    }
+    if (pid == 0)
+        child_exec(argv, env_extra, pipefd[1], log_fd);
+    close(pipefd[1]);
+    out->pid = pid;
+    int rc = wait_ready(pipefd[0], log_fd, ready_timeout_ms, out->url, sizeof out->url);
+    if (rc == PD_OK) {
+        /* After the ready line nobody reads the child's stdout; a detached
+         * thread drains it into the log so the child never blocks on a full
+         * pipe. The thread owns both descriptors from here on. */
+        struct drain *d = malloc(sizeof *d);
+        pthread_t tid;
+        if (d != NULL) {
+            d->in_fd = pipefd[0];
+            d->log_fd = log_fd;
+            if (pthread_create(&tid, NULL, drain_main, d) == 0) {
+                pthread_detach(tid);
+                return PD_OK;
+            }
+            free(d);
+        }
+    }
+    close(pipefd[0]);
+    if (log_fd >= 0)
+        close(log_fd);
+    if (rc != PD_OK) {
+        pd_proc_kill9(out);
+        return rc;
+    }
+    return PD_OK;
+}
+
+void pd_proc_kill9(struct pd_proc *proc)
+{
+    if (proc->pid <= 0)
+        return;
+    kill(proc->pid, SIGKILL);
+    while (waitpid(proc->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    proc->pid = 0;
+}
+
+int pd_proc_stop(struct pd_proc *proc, int64_t timeout_ms)
+{
+    if (proc->pid <= 0)
+        return -1;
+    kill(proc->pid, SIGTERM);
+    int64_t deadline = pd_mono_ms() + timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(proc->pid, &status, WNOHANG);
+        if (r == proc->pid) {
+            proc->pid = 0;
+            return status;
+        }
+        if (pd_mono_ms() >= deadline)
+            break;
+        pd_sleep_ms(10);
+    }
+    pd_proc_kill9(proc);
+    return -1;
+}
+
+int pd_proc_alive(struct pd_proc *proc)
+{
+    if (proc->pid <= 0)
+        return 0;
+    pid_t r = waitpid(proc->pid, NULL, WNOHANG);
+    if (r == 0)
+        return 1;
+    proc->pid = 0;
+    return 0;
+}

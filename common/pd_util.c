@@ -1,0 +1,139 @@
+#include "pd_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pd_buf.h"
+#include "pd_err.h"
+
+const char *pd_setting(const char *flag, const char *env, const char *fallback)
+{
+    if (flag != NULL && *flag != '\0')
+        return flag;
+    const char *v = env ? getenv(env) : NULL;
+    if (v != NULL && *v != '\0')
+        return v;
+    return fallback;
+}
+
+int pd_mkdirs(const char *path)
+{
+    char tmp[4096];
+    if (pd_strlcpy(tmp, path, sizeof tmp) != PD_OK)
+        return PD_EIO;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return PD_EIO;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return PD_EIO;
+    return PD_OK;
+}
+
+int pd_read_file(const char *path, size_t limit, char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return errno == ENOENT ? PD_ENOTFOUND : PD_EIO;
+    struct pd_buf buf;
+    pd_buf_init(&buf, limit);
+    char chunk[65536];
+    size_t n;
+    int rc = PD_OK;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        rc = pd_buf_append(&buf, chunk, n);
+        if (rc != PD_OK)
+            break;
+    }
+    if (rc == PD_OK && ferror(f))
+        rc = PD_EIO;
+    fclose(f);
+    if (rc != PD_OK) {
+        pd_buf_release(&buf);
+        return rc;
+    }
+    *out_len = buf.len;
+    *out = pd_buf_take(&buf);
+    return *out ? PD_OK : PD_ENOMEM;
+}
+
+int pd_write_file(const char *path, const void *data, size_t len)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return PD_EIO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return PD_EIO;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            return PD_EIO;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return PD_EIO;
+    }
+    return PD_OK;
+}
+
+int pd_parse_u64(const char *text, uint64_t *out)
+{
+    if (text == NULL || *text < '0' || *text > '9')
+        return PD_EINVAL;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0')
+        return PD_EINVAL;
+    *out = (uint64_t)v;
+    return PD_OK;
+}
+
+int pd_parse_int(const char *text, long min, long max, long *out)
+{
+    if (text == NULL || *text == '\0')
+        return PD_EINVAL;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0' || v < min || v > max)
+        return PD_EINVAL;
+    *out = v;
+    return PD_OK;
+}
+
+int pd_strlcpy(char *dst, const char *src, size_t dst_len)
+{
+    size_t n = strlen(src);
+    if (dst_len == 0)
+        return PD_ETOOBIG;
+    if (n >= dst_len) {
+        memcpy(dst, src, dst_len - 1);
+        dst[dst_len - 1] = '\0';
+        return PD_ETOOBIG;
+    }
+    memcpy(dst, src, n + 1);
+    return PD_OK;
+}

@@ -1,0 +1,32 @@
+/* pd_util.h -- small process-level helpers: settings from flags or the
+ * environment, folders, whole-file I/O. */
+#ifndef PD_UTIL_H
+#define PD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The first non-NULL, non-empty of flag, getenv(env), fallback. Borrowed. */
+const char *pd_setting(const char *flag, const char *env, const char *fallback);
+
+/* mkdir -p with mode 0755. Returns 0 or PD_EIO. */
+int pd_mkdirs(const char *path);
+
+/* Reads a whole file (at most limit bytes) into a malloc'd NUL-terminated
+ * buffer. Returns 0, PD_ENOTFOUND, PD_ETOOBIG, PD_ENOMEM or PD_EIO. */
+int pd_read_file(const char *path, size_t limit, char **out, size_t *out_len);
+
+/* Writes data to path atomically (temp file, fsync, rename). Returns 0 or PD_EIO. */
+int pd_write_file(const char *path, const void *data, size_t len);
+
+/* Parses a decimal unsigned 64-bit integer (whole string). Returns 0 or PD_EINVAL. */
+int pd_parse_u64(const char *text, uint64_t *out);
+
+/* Parses a decimal int in [min, max] (whole string). Returns 0 or PD_EINVAL. */
+int pd_parse_int(const char *text, long min, long max, long *out);
+
+/* Copies src into dst[dst_len], always NUL-terminating. Returns 0 or
+ * PD_ETOOBIG when src did not fit (dst then holds a truncated copy). */
+int pd_strlcpy(char *dst, const char *src, size_t dst_len);
+
+#endif

@@ -1,0 +1,5 @@
+pd_unit_test(test_pd_sign SOURCES unit/test_pd_sign.c)
+pd_unit_test(test_pd_rand SOURCES unit/test_pd_rand.c)
+pd_unit_test(test_pd_time SOURCES unit/test_pd_time.c)
+pd_unit_test(test_pd_json SOURCES unit/test_pd_json.c)
+pd_unit_test(test_pd_buf  SOURCES unit/test_pd_buf.c)
