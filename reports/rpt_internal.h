@@ -1,0 +1,185 @@
+/* rpt_internal.h -- what the report writer modules share (prefix rpt__).
+ * Not a public API; unit tests include it to prove the escapers. */
+#ifndef RPT_INTERNAL_H
+#define RPT_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pd_buf.h"
+
+#define RPT_REPORT_MAX_BYTES ((size_t)256 << 20)   /* report.json */
+#define RPT_JOURNAL_MAX_BYTES ((size_t)768 << 20)  /* journal.ndjson */
+#define RPT_JOURNAL_LINE_MAX 65536                 /* one journal event */
+#define RPT_DETAIL_MAX_BYTES 400     /* a journal detail kept in report.html */
+#define RPT_VIOL_HTML_MAX 200        /* violations rendered with evidence */
+#define RPT_VIOL_JUNIT_MAX 25        /* evidence blocks per <failure> text */
+#define RPT_MSG_ORDERS_MAX 10        /* orders named in a failure message */
+#define RPT_EVIDENCE_MAX_BYTES 16384 /* one violation's evidence as text */
+
+/* An output buffer with a sticky error: after the first failed append the
+ * others do nothing and rc keeps the first error, so writers check once. */
+struct rpt__out {
+    struct pd_buf buf;
+    int rc;
+};
+
+void rpt__out_init(struct rpt__out *o);
+void rpt__out_release(struct rpt__out *o);
+void rpt__putn(struct rpt__out *o, const char *s, size_t n);
+void rpt__puts(struct rpt__out *o, const char *s);
+void rpt__printf(struct rpt__out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* HTML text or attribute value: & < > " ' become entities; invalid UTF-8
+ * becomes U+FFFD. NULL writes nothing. */
+void rpt__html(struct rpt__out *o, const char *s);
+/* XML 1.0 text: & < > " ' escaped, characters XML 1.0 forbids (control
+ * characters, U+FFFE/FFFF) dropped, invalid UTF-8 becomes U+FFFD. In an
+ * attribute (attr true) tab, CR and LF are written as character references
+ * so attribute normalisation keeps them. */
+void rpt__xml(struct rpt__out *o, const char *s, bool attr);
+/* A JSON string literal, quotes included, safe inside an HTML <script>:
+ * < > & and U+2028/2029 are \u escapes, control characters \u escapes,
+ * invalid UTF-8 becomes \ufffd. NULL writes null. */
+void rpt__json_str(struct rpt__out *o, const char *s);
+/* A path for an href: each byte outside [A-Za-z0-9-._~/] is %XX. */
+void rpt__url_path(struct rpt__out *o, const char *s);
+
+/* Decodes one UTF-8 code point at s (n bytes left). Returns its length
+ * (1..4) and *cp, or 1 with *cp = 0xFFFD for an invalid sequence. */
+size_t rpt__utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Interned strings: each distinct string gets a stable index from 0. */
+struct rpt__strtab {
+    char **strs;
+    size_t n, cap;
+    uint32_t *slots;   /* open addressing: index + 1, 0 = empty */
+    size_t nslots;
+};
+
+void rpt__strtab_init(struct rpt__strtab *t);
+void rpt__strtab_release(struct rpt__strtab *t);
+/* Finds s or adds a copy. Returns 0 with *idx, or PD_ENOMEM. */
+int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx);
+/* Index of s, or -1. */
+long rpt__strtab_find(const struct rpt__strtab *t, const char *s);
+
+/* Records the message rpt_last_error() returns and returns rc. */
+int rpt__fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rpt__clear_error(void);
+
+/* ---- report.json, validated ---- */
+
+struct rpt__inv {
+    const char *name;
+    bool holds;
+    int64_t checked, violations;
+};
+
+struct rpt__viol {
+    const char *invariant, *order, *key, *summary;
+    const cJSON *evidence;   /* object or NULL */
+    const cJSON *faults;     /* array of strings or NULL */
+    long order_idx;          /* into orders, -1 when not listed */
+};
+
+struct rpt__order {
+    const char *key, *order_id, *status, *currency;
+    int64_t amount, charges, callbacks, queries, notifications;
+    const cJSON *faults;     /* array of strings or NULL */
+};
+
+struct rpt__count {
+    const char *name;
+    int64_t value;
+};
+
+#define RPT_COUNTS_MAX 32
+
+struct rpt__report {
+    cJSON *root;                     /* owns every const char * below */
+    const char *scenario, *description, *scenario_file, *verdict, *replay;
+    const char *started_at, *sut_kind, *sut_target, *journal_name;
+    char seed[32];
+    int64_t time_scale, duration_ms, sim_started_at, sim_finished_at;
+    struct rpt__count counts[RPT_COUNTS_MAX];
+    size_t n_counts;
+    struct rpt__inv *invs;
+    size_t n_invs;
+    struct rpt__viol *viols;
+    size_t n_viols;
+    struct rpt__order *orders;
+    size_t n_orders;
+    const cJSON *fault_plan;         /* object or NULL */
+    bool fault_plan_reproducible, has_reproducible;
+    struct rpt__strtab order_ix;     /* order ids and keys */
+    long *order_ix_map;              /* order_ix index -> orders index */
+};
+
+/* Reads and validates run_dir/report.json. On failure nothing is kept and
+ * rpt_last_error() names the file and the field. */
+int rpt__report_load(const char *run_dir, struct rpt__report *out);
+void rpt__report_release(struct rpt__report *r);
+/* The orders index whose order_id or key is s, or -1. */
+long rpt__order_find(const struct rpt__report *r, const char *s);
+/* Count by name, or -1 when report.json has none. */
+int64_t rpt__count(const struct rpt__report *r, const char *name);
+
+/* ---- journal.ndjson ---- */
+
+enum { RPT_LANE_BUSINESS = 0, RPT_LANE_SUT = 1, RPT_LANE_GATEWAY = 2 };
+
+struct rpt__event {
+    int64_t t;
+    long order;              /* index into report orders, -1 = no order */
+    uint32_t lane;
+    uint32_t kind, detail, fault, otn;   /* strtab index + 1, 0 = none */
+};
+
+struct rpt__journal {
+    struct rpt__event *ev;
+    size_t n, cap;
+    struct rpt__strtab strs;
+};
+
+/* Reads the journal and ties each event to an order of r by key, then by
+ * order_id. Errors name the file and the line. */
+int rpt__journal_load(const char *path, const struct rpt__report *r,
+                      struct rpt__journal *out);
+void rpt__journal_release(struct rpt__journal *j);
+
+/* ---- writers ---- */
+
+/* A violation's evidence pretty-printed, cut at RPT_EVIDENCE_MAX_BYTES
+ * with a note. Caller frees; NULL when out of memory. */
+char *rpt__evidence_text(const cJSON *evidence);
+/* The fault plan entries of a workload key (an array), or NULL. */
+const cJSON *rpt__plan_for(const struct rpt__report *r, const char *key);
+
+/* One <testsuite> element for a run; id >= 0 indents it for a
+ * <testsuites> and sets its id. Adds its test and failure counts to
+ * *tests and *failures (either may be NULL). */
+void rpt__junit_suite(struct rpt__out *o, const struct rpt__report *r, int id,
+                      size_t *tests, size_t *failures);
+/* The whole report.html. */
+void rpt__html_report(struct rpt__out *o, const struct rpt__report *r,
+                      const struct rpt__journal *j);
+/* The JSON data block of report.html (docs/reports.md "Embedded data"). */
+void rpt__html_embed(struct rpt__out *o, const struct rpt__report *r,
+                     const struct rpt__journal *j);
+/* The inline SVG histograms and the fault coverage table. */
+void rpt__html_histograms(struct rpt__out *o, const struct rpt__report *r,
+                          const struct rpt__journal *j);
+void rpt__html_coverage(struct rpt__out *o, const struct rpt__report *r);
+/* The shared page head (inline CSS) up to and including <body>. */
+void rpt__html_head(struct rpt__out *o, const char *title);
+
+/* Joins dir and name into out[out_len]; PD_ETOOBIG when it does not fit. */
+int rpt__path(char *out, size_t out_len, const char *dir, const char *name);
+/* Writes o's bytes to dir/name atomically, or reports o's error. */
+int rpt__save(struct rpt__out *o, const char *dir, const char *name);
+
+#endif

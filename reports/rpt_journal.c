@@ -1,0 +1,169 @@
+/* rpt_journal.c -- reads journal.ndjson, the merged event journal, into
+ * events tied to the orders of report.json.
+ *
+ * Each line is {"t", "lane", "key", "order_id", "out_trade_no", "kind",
+ * "detail", "fault"}. Strings are interned, so a 10,000-order journal with
+ * a few hundred distinct details costs little memory and little space in
+ * report.html. An event is tied to an order by its key, then by its
+ * order_id; events of no order (process kill and restart) stay global. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pd_err.h"
+#include "pd_json.h"
+#include "pd_util.h"
+#include "rpt_internal.h"
+
+static const char *const LANES[] = {"business", "sut", "gateway"};
+
+/* Interns an optional string field; *out = index + 1, or 0 when absent. */
+static int intern_field(struct rpt__journal *j, const cJSON *obj, const char *key,
+                        size_t max_bytes, uint32_t *out, const char **why)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = 0;
+    if (it == NULL || cJSON_IsNull(it))
+        return PD_OK;
+    if (!cJSON_IsString(it)) {
+        *why = key;
+        return PD_EINVAL;
+    }
+    char *s = it->valuestring;
+    size_t len = strlen(s);
+    if (len > max_bytes) {
+        /* Cut on a UTF-8 boundary and mark the cut. */
+        size_t cut = max_bytes > 3 ? max_bytes - 3 : 0;   /* room for the mark */
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--;
+        memcpy(s + cut, "\xE2\x80\xA6", 4);   /* U+2026 and the NUL */
+    }
+    size_t idx;
+    if (rpt__strtab_add(&j->strs, s, &idx) != PD_OK)
+        return PD_ENOMEM;
+    *out = (uint32_t)idx + 1;
+    return PD_OK;
+}
+
+static int push_event(struct rpt__journal *j, const struct rpt__event *ev)
+{
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 1024;
+        struct rpt__event *p = realloc(j->ev, cap * sizeof *p);
+        if (p == NULL)
+            return PD_ENOMEM;
+        j->ev = p;
+        j->cap = cap;
+    }
+    j->ev[j->n++] = *ev;
+    return PD_OK;
+}
+
+static long order_of(const struct rpt__report *r, const cJSON *line)
+{
+    const char *fields[] = {"key", "order_id"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(line, fields[i]);
+        long o = cJSON_IsString(it) ? rpt__order_find(r, it->valuestring) : -1;
+        if (o >= 0)
+            return o;
+    }
+    return -1;
+}
+
+/* Parses one line into an event. *why names the bad field on PD_EINVAL. */
+static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSON *line,
+                       struct rpt__event *ev, const char **why)
+{
+    memset(ev, 0, sizeof *ev);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(line, "t");
+    if (!pd_json_is_int(t)) {
+        *why = "t: must be an integer (simulated ms)";
+        return PD_EINVAL;
+    }
+    ev->t = (int64_t)t->valuedouble;
+    const cJSON *lane = cJSON_GetObjectItemCaseSensitive(line, "lane");
+    ev->lane = 3;
+    for (uint32_t i = 0; i < 3 && cJSON_IsString(lane); i++)
+        if (strcmp(lane->valuestring, LANES[i]) == 0)
+            ev->lane = i;
+    if (ev->lane == 3) {
+        *why = "lane: must be \"business\", \"sut\" or \"gateway\"";
+        return PD_EINVAL;
+    }
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(line, "kind");
+    if (!cJSON_IsString(kind) || kind->valuestring[0] == '\0') {
+        *why = "kind: must be a non-empty string";
+        return PD_EINVAL;
+    }
+    int rc = intern_field(j, line, "kind", 64, &ev->kind, why);
+    if (rc == PD_OK)
+        rc = intern_field(j, line, "detail", RPT_DETAIL_MAX_BYTES, &ev->detail, why);
+    if (rc == PD_OK)
+        rc = intern_field(j, line, "fault", 128, &ev->fault, why);
+    if (rc == PD_OK)
+        rc = intern_field(j, line, "out_trade_no", 128, &ev->otn, why);
+    ev->order = order_of(r, line);
+    return rc;
+}
+
+static int parse_line(struct rpt__journal *j, const struct rpt__report *r, const char *path,
+                      size_t lineno, const char *text, size_t len)
+{
+    if (len > RPT_JOURNAL_LINE_MAX)
+        return rpt__fail(PD_ETOOBIG, "%s:%zu: line longer than %d bytes", path, lineno,
+                         RPT_JOURNAL_LINE_MAX);
+    cJSON *line = cJSON_ParseWithLength(text, len);
+    if (line == NULL || !cJSON_IsObject(line)) {
+        cJSON_Delete(line);
+        return rpt__fail(PD_EINVAL, "%s:%zu: not a JSON object", path, lineno);
+    }
+    struct rpt__event ev;
+    const char *why = "?";
+    int rc = parse_event(j, r, line, &ev, &why);
+    cJSON_Delete(line);
+    if (rc == PD_OK)
+        rc = push_event(j, &ev);
+    if (rc == PD_ENOMEM)
+        return rpt__fail(rc, "%s:%zu: out of memory", path, lineno);
+    if (rc != PD_OK)
+        return rpt__fail(rc, "%s:%zu: %s", path, lineno, why);
+    return PD_OK;
+}
+
+int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt__journal *out)
+{
+    memset(out, 0, sizeof *out);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = pd_read_file(path, RPT_JOURNAL_MAX_BYTES, &text, &len);
+    if (rc == PD_ENOTFOUND)
+        return rpt__fail(rc, "%s: missing (the checker writes the merged journal)", path);
+    if (rc != PD_OK)
+        return rpt__fail(rc, "%s: cannot read (%s)", path, pd_strerror(rc));
+    size_t lineno = 0;
+    for (size_t pos = 0; pos < len && rc == PD_OK;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        lineno++;
+        size_t a = pos, b = end;
+        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r'))
+            a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r'))
+            b--;
+        if (b > a)
+            rc = parse_line(out, r, path, lineno, text + a, b - a);
+        pos = end + 1;
+    }
+    free(text);
+    if (rc != PD_OK)
+        rpt__journal_release(out);
+    return rc;
+}
+
+void rpt__journal_release(struct rpt__journal *j)
+{
+    free(j->ev);
+    rpt__strtab_release(&j->strs);
+    memset(j, 0, sizeof *j);
+}
