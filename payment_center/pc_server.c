@@ -1,0 +1,239 @@
+#include "pc_server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pc_bugs.h"
+#include "pc_core.h"
+#include "pc_http.h"
+#include "pc_ports.h"
+#include "pd_err.h"
+#include "pd_http.h"
+#include "pd_log.h"
+#include "pd_util.h"
+
+/* Idle workers poll at most this far apart (simulated ms): schedules are
+ * 5 s and up, so a check is never more than a second late, even when
+ * libfaketime runs the clock 2000 times faster than real time. */
+#define IDLE_POLL_MS 1000
+#define NONCE_PRUNE_EVERY_MS 60000
+#define WORKERS_MAX 130
+
+struct worker {
+    pthread_t tid;
+    struct pc_server *srv;
+    int part, parts;
+    int (*tick)(struct pc_server *srv, struct worker *w);
+};
+
+struct pc_server {
+    struct pc_app app;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* CLOCK_MONOTONIC: libfaketime scales it too */
+    unsigned long kicks;
+    struct worker workers[WORKERS_MAX];
+    int n_workers;
+    int64_t last_prune_ms;
+};
+
+static void kick(void *ctx)
+{
+    struct pc_server *srv = ctx;
+    pthread_mutex_lock(&srv->mu);
+    srv->kicks++;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* Sleeps up to ms, or until kicked or stopped. */
+static void idle_wait(struct pc_server *srv, unsigned long seen, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    while (srv->kicks == seen && !srv->app.stop)
+        if (pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static int tick_reconcile(struct pc_server *srv, struct worker *w)
+{
+    int n = pc_core_reconcile_tick(&srv->app, w->part, w->parts);
+    if (w->part == 0) {
+        n += pc_core_refund_tick(&srv->app);
+        int64_t now = pd_clock_now(srv->app.clock);
+        if (now - srv->last_prune_ms > NONCE_PRUNE_EVERY_MS) {
+            srv->last_prune_ms = now;
+            pc_store_prune_nonces(srv->app.store, now - 2 * srv->app.cfg->sig_tolerance_ms);
+        }
+    }
+    return n;
+}
+
+static int tick_outbox(struct pc_server *srv, struct worker *w)
+{
+    return pc_core_outbox_tick(&srv->app, w->part, w->parts);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct pc_server *srv = w->srv;
+    while (!srv->app.stop) {
+        pthread_mutex_lock(&srv->mu);
+        unsigned long seen = srv->kicks;
+        pthread_mutex_unlock(&srv->mu);
+        if (w->tick(srv, w) == 0)
+            idle_wait(srv, seen, IDLE_POLL_MS);
+    }
+    return NULL;
+}
+
+static int start_workers(struct pc_server *srv, int n, int (*tick)(struct pc_server *, struct worker *))
+{
+    for (int i = 0; i < n && srv->n_workers < WORKERS_MAX; i++) {
+        struct worker *w = &srv->workers[srv->n_workers];
+        *w = (struct worker){.srv = srv, .part = i, .parts = n, .tick = tick};
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
+            return PD_EIO;
+        srv->n_workers++;
+    }
+    return PD_OK;
+}
+
+static void stop_workers(struct pc_server *srv)
+{
+    srv->app.stop = true;
+    kick(srv);
+    for (int i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i].tid, NULL);
+    srv->n_workers = 0;
+}
+
+static int open_store(const struct pc_config *cfg, pc_store **out)
+{
+    if (cfg->data_dir[0] != '\0' && pd_mkdirs(cfg->data_dir) != PD_OK) {
+        fprintf(stderr, "payment-center: cannot create data dir %s\n", cfg->data_dir);
+        return PD_EIO;
+    }
+    int rc = pc_store_open(cfg->db_path, cfg->sync_full, out);
+    if (rc != PD_OK)
+        fprintf(stderr, "payment-center: cannot open database %s: %s\n", cfg->db_path,
+                pd_strerror(rc));
+    return rc;
+}
+
+static void set_notify_url(struct pc_app *app, const struct pc_config *cfg, const char *host,
+                           int port)
+{
+    if (cfg->public_url[0] != '\0') {
+        size_t n = strlen(cfg->public_url);
+        snprintf(app->notify_url, sizeof app->notify_url, "%.*s/gateway/notify",
+                 (int)(n > 0 && cfg->public_url[n - 1] == '/' ? n - 1 : n), cfg->public_url);
+        return;
+    }
+    const char *h = (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') ? "127.0.0.1" : host;
+    snprintf(app->notify_url, sizeof app->notify_url, "http://%s:%d/gateway/notify", h, port);
+}
+
+static int wait_signal(void)
+{
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int serve(struct pc_server *srv, const struct pc_config *cfg)
+{
+    struct mg_context *ctx = NULL;
+    int port = 0;
+    char host[64];
+    struct pd_http_server_opts opts = {cfg->listen, cfg->threads, 0};
+    if (pd_http_parse_listen(cfg->listen, host, &port) != PD_OK ||
+        pd_http_server_start(&opts, &srv->app, &ctx, &port) != PD_OK) {
+        fprintf(stderr, "payment-center: cannot listen on %s\n", cfg->listen);
+        return 1;
+    }
+    pc_http_register(ctx, &srv->app);
+    set_notify_url(&srv->app, cfg, host, port);
+    if (start_workers(srv, cfg->reconcilers, tick_reconcile) != PD_OK ||
+        start_workers(srv, cfg->senders, tick_outbox) != PD_OK) {
+        fprintf(stderr, "payment-center: cannot start worker threads\n");
+        stop_workers(srv);
+        mg_stop(ctx);
+        return 1;
+    }
+    PD_LOG(PD_LOG_INFO, "pc", "act=start listen=%s:%d db=%s dedup=%s notify_url=%s bug=%s",
+           host, port, cfg->db_path, cfg->dedup, srv->app.notify_url,
+           pc_bug_name(pc_bug_active));
+    printf("listening on http://%s:%d\n", host, port);
+    fflush(stdout);
+    int sig = wait_signal();
+    PD_LOG(PD_LOG_INFO, "pc", "act=stop signal=%d", sig);
+    mg_stop(ctx);
+    stop_workers(srv);
+    return 0;
+}
+
+static void server_init(struct pc_server *srv, const struct pc_config *cfg)
+{
+    memset(srv, 0, sizeof *srv);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&srv->mu, NULL);
+    srv->app.cfg = cfg;
+    srv->app.clock = &pd_clock_real;
+    srv->app.kick = kick;
+    srv->app.kick_ctx = srv;
+}
+
+int pc_server_run(const struct pc_config *cfg)
+{
+    /* Signals are taken by sigwait in the main thread only. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pc_bug_active = cfg->bug[0] ? pc_bug_parse(cfg->bug) : PC_BUG_NONE;
+    static struct pc_server srv;
+    static struct pc_http_ports ports;
+    server_init(&srv, cfg);
+    if (open_store(cfg, &srv.app.store) != PD_OK)
+        return 1;
+    pc_ports_init(&ports, cfg, &srv.app);
+    struct pc_redis *redis = NULL;
+    struct pc_dedup_port dedup;
+    if (strncmp(cfg->dedup, "redis://", 8) == 0) {
+        if (pc_redis_new(cfg->dedup, &redis) != PD_OK) {
+            fprintf(stderr, "payment-center: dedup: bad redis URL %s\n", cfg->dedup);
+            pc_store_close(srv.app.store);
+            return 2;
+        }
+        dedup = pc_redis_port(redis);
+        srv.app.dedup = &dedup;
+    }
+    int rc = serve(&srv, cfg);
+    pc_store_close(srv.app.store);
+    pc_redis_free(redis);
+    return rc;
+}

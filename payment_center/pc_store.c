@@ -1,0 +1,403 @@
+#include "pc_store.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pc_bugs.h"
+#include "pd_assert.h"
+#include "pd_err.h"
+#include "pd_log.h"
+#include "pd_rand.h"
+#include "pd_util.h"
+
+#include "pc_store_internal.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS orders("
+    " order_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " client_ref TEXT, amount INTEGER NOT NULL, currency TEXT NOT NULL, items TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,"
+    " attempt INTEGER NOT NULL DEFAULT 0, cur_trade TEXT, paid_trade TEXT,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, next_check_at INTEGER,"
+    " check_count INTEGER NOT NULL DEFAULT 0, notify_seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS orders_due ON orders(next_check_at) WHERE next_check_at IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS orders_status ON orders(status);"
+    "CREATE TABLE IF NOT EXISTS dedup(fingerprint TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, order_id TEXT NOT NULL,"
+    " at INTEGER NOT NULL, from_status TEXT, to_status TEXT NOT NULL, cause TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS history_order ON history(order_id, id);"
+    "CREATE TABLE IF NOT EXISTS trades(out_trade_no TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+    " attempt INTEGER NOT NULL, state TEXT NOT NULL, trade_no TEXT, notify_url TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS trades_order ON trades(order_id, attempt);"
+    "CREATE TABLE IF NOT EXISTS refunds(out_refund_no TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+    " out_trade_no TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL,"
+    " reason TEXT NOT NULL, created_at INTEGER NOT NULL, done_at INTEGER,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER, last_http_status INTEGER);"
+    "CREATE INDEX IF NOT EXISTS refunds_due ON refunds(next_try_at) WHERE status='PENDING';"
+    "CREATE INDEX IF NOT EXISTS refunds_order ON refunds(order_id);"
+    "CREATE TABLE IF NOT EXISTS outbox(event_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, shard INTEGER NOT NULL, status TEXT NOT NULL, payload TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER,"
+    " delivered_at INTEGER, last_http_status INTEGER);"
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_try_at) WHERE delivered_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(order_id, seq);"
+    "CREATE TABLE IF NOT EXISTS nonces(nonce TEXT PRIMARY KEY, at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS nonces_at ON nonces(at);";
+
+/* ---- connections ---- */
+
+static void conn_free(void *p)
+{
+    struct pc_conn *c = p;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_stmts; i++)
+        sqlite3_finalize(c->stmts[i].st);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static struct pc_conn *conn_open(pc_store *s)
+{
+    struct pc_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_open path=%s err=\"%s\"", s->path,
+               c->db ? sqlite3_errmsg(c->db) : "oom");
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, 30000);
+    const char *sync = s->sync_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+    if (sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct pc_conn *pc__conn(pc_store *s)
+{
+    struct pc_conn *c = pthread_getspecific(s->key);
+    if (c != NULL)
+        return c;
+    c = conn_open(s);
+    if (c != NULL)
+        pthread_setspecific(s->key, c);
+    return c;
+}
+
+sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql)
+{
+    for (size_t i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i].sql == sql) {
+            sqlite3_reset(c->stmts[i].st);
+            sqlite3_clear_bindings(c->stmts[i].st);
+            return c->stmts[i].st;
+        }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_prepare err=\"%s\" sql=\"%.80s\"",
+               sqlite3_errmsg(c->db), sql);
+        return NULL;
+    }
+    if (c->n_stmts < PC_STMT_CACHE) {
+        c->stmts[c->n_stmts].sql = sql;
+        c->stmts[c->n_stmts].st = st;
+        c->n_stmts++;
+    }
+    /* Past the cache size the statement leaks until the thread ends; the
+     * cache is sized above the number of distinct statements. */
+    return st;
+}
+
+/* Binds types ('t' text or NULL, 'i' int64, 'n' null) from ap. */
+static int vbind(sqlite3_stmt *st, const char *types, va_list ap)
+{
+    for (int i = 0; types[i] != '\0'; i++) {
+        int rc;
+        if (types[i] == 't') {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(st, i + 1);
+        } else if (types[i] == 'i') {
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        } else {
+            rc = sqlite3_bind_null(st, i + 1);
+        }
+        if (rc != SQLITE_OK)
+            return PD_EIO;
+    }
+    return PD_OK;
+}
+
+sqlite3_stmt *pc__query(struct pc_conn *c, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *st = pc__stmt(c, sql);
+    if (st == NULL)
+        return NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = vbind(st, types, ap);
+    va_end(ap);
+    return rc == PD_OK ? st : NULL;
+}
+
+int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = pc__vexec(c, out_changes, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *types,
+              va_list ap)
+{
+    sqlite3_stmt *st = pc__stmt(c, sql);
+    if (st == NULL)
+        return PD_EIO;
+    int rc = vbind(st, types, ap);
+    if (rc != PD_OK)
+        return rc;
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_exec err=\"%s\" sql=\"%.80s\"",
+               sqlite3_errmsg(c->db), sql);
+        return step == SQLITE_CONSTRAINT ? PD_ECONFLICT : PD_EIO;
+    }
+    if (out_changes != NULL)
+        *out_changes = sqlite3_changes(c->db);
+    return PD_OK;
+}
+
+void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    pd_strlcpy(out, t ? (const char *)t : "", out_len);
+}
+
+/* ---- transactions ---- */
+
+int pc__begin(pc_store *s, struct pc_conn **out)
+{
+    struct pc_conn *c = pc__conn(s);
+    if (c == NULL)
+        return PD_EIO;
+    pthread_mutex_lock(&s->write_mu);
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_begin err=\"%s\"", sqlite3_errmsg(c->db));
+        pthread_mutex_unlock(&s->write_mu);
+        return PD_EIO;
+    }
+    *out = c;
+    return PD_OK;
+}
+
+int pc__commit(pc_store *s, struct pc_conn *c)
+{
+    int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_commit err=\"%s\"", sqlite3_errmsg(c->db));
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rc == SQLITE_OK ? PD_OK : PD_EIO;
+}
+
+void pc__rollback(pc_store *s, struct pc_conn *c)
+{
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->write_mu);
+}
+
+/* ---- open / close ---- */
+
+int pc_store_open(const char *path, bool sync_full, pc_store **out)
+{
+    pc_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return PD_ENOMEM;
+    if (pd_strlcpy(s->path, path, sizeof s->path) != PD_OK) {
+        free(s);
+        return PD_EINVAL;
+    }
+    s->sync_full = sync_full;
+    pthread_mutex_init(&s->write_mu, NULL);
+    pthread_key_create(&s->key, conn_free);
+    struct pc_conn *c = pc__conn(s);
+    char *msg = NULL;
+    if (c == NULL ||
+        sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=db_schema path=%s err=\"%s\"", path, msg ? msg : "open");
+        sqlite3_free(msg);
+        pc_store_close(s);
+        return PD_EIO;
+    }
+    *out = s;
+    return PD_OK;
+}
+
+void pc_store_close(pc_store *s)
+{
+    if (s == NULL)
+        return;
+    conn_free(pthread_getspecific(s->key));
+    pthread_setspecific(s->key, NULL);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->write_mu);
+    free(s);
+}
+
+/* ---- orders ---- */
+
+#define ORDER_COLS                                                                         \
+    "order_id, merchant_id, user_id, client_ref, currency, fingerprint, amount, status," \
+    " version, attempt, cur_trade, paid_trade, created_at, expires_at, next_check_at,"   \
+    " check_count, notify_seq"
+
+static void read_order(sqlite3_stmt *st, struct pc_order *o)
+{
+    memset(o, 0, sizeof *o);
+    pc__col_text(st, 0, o->order_id, sizeof o->order_id);
+    pc__col_text(st, 1, o->merchant_id, sizeof o->merchant_id);
+    pc__col_text(st, 2, o->user_id, sizeof o->user_id);
+    pc__col_text(st, 3, o->client_ref, sizeof o->client_ref);
+    pc__col_text(st, 4, o->currency, sizeof o->currency);
+    pc__col_text(st, 5, o->fingerprint, sizeof o->fingerprint);
+    o->amount = sqlite3_column_int64(st, 6);
+    o->status = pc_status_parse((const char *)sqlite3_column_text(st, 7));
+    o->version = sqlite3_column_int64(st, 8);
+    o->attempt = sqlite3_column_int64(st, 9);
+    pc__col_text(st, 10, o->cur_trade, sizeof o->cur_trade);
+    pc__col_text(st, 11, o->paid_trade, sizeof o->paid_trade);
+    o->created_at = sqlite3_column_int64(st, 12);
+    o->expires_at = sqlite3_column_int64(st, 13);
+    o->next_check_at = sqlite3_column_int64(st, 14);
+    o->check_count = sqlite3_column_int64(st, 15);
+    o->notify_seq = sqlite3_column_int64(st, 16);
+}
+
+int pc__load_order(struct pc_conn *c, const char *order_id, struct pc_order *out)
+{
+    static const char sql[] = "SELECT " ORDER_COLS " FROM orders WHERE order_id=?";
+    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        read_order(st, out);
+    sqlite3_reset(st);
+    if (step == SQLITE_ROW)
+        return out->status > 0 ? PD_OK : PD_EIO;
+    return step == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
+}
+
+int pc_store_get(pc_store *s, const char *order_id, struct pc_order *out)
+{
+    struct pc_conn *c = pc__conn(s);
+    return c ? pc__load_order(c, order_id, out) : PD_EIO;
+}
+
+/* Writes the outbox row for the order's (final) status now. */
+int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
+{
+    static const char bump[] = "UPDATE orders SET notify_seq=notify_seq+1 WHERE order_id=?";
+    static const char ins[] =
+        "INSERT INTO outbox(event_id, order_id, seq, shard, status, payload, created_at,"
+        " next_try_at) VALUES(?,?,?,?,?,?,?,?)";
+    int64_t seq = o->notify_seq + 1;
+    char event_id[PC_EVENT_ID_MAX + 1];
+    snprintf(event_id, sizeof event_id, "ev-%s-%" PRId64, o->order_id, seq);
+    const char *trade = o->paid_trade[0] ? o->paid_trade : o->cur_trade;
+    cJSON *p = cJSON_CreateObject();
+    if (p == NULL)
+        return PD_ENOMEM;
+    cJSON_AddStringToObject(p, "event_id", event_id);
+    cJSON_AddStringToObject(p, "order_id", o->order_id);
+    pd_json_add_i64(p, "seq", seq);
+    cJSON_AddStringToObject(p, "status", pc_status_name(o->status));
+    pd_json_add_i64(p, "amount", o->amount);
+    cJSON_AddStringToObject(p, "currency", o->currency);
+    cJSON_AddStringToObject(p, "merchant_id", o->merchant_id);
+    if (o->client_ref[0])
+        cJSON_AddStringToObject(p, "client_ref", o->client_ref);
+    else
+        cJSON_AddNullToObject(p, "client_ref");
+    if (trade[0])
+        cJSON_AddStringToObject(p, "out_trade_no", trade);
+    else
+        cJSON_AddNullToObject(p, "out_trade_no");
+    pd_json_add_i64(p, "occurred_at", now_ms);
+    char *payload = pd_json_print(p);
+    cJSON_Delete(p);
+    if (payload == NULL)
+        return PD_ENOMEM;
+    int rc = pc__exec(c, NULL, bump, "t", o->order_id);
+    if (rc == PD_OK)
+        rc = pc__exec(c, NULL, ins, "ttiittii", event_id, o->order_id, seq,
+                      (int64_t)(pd_hash_str(o->order_id) % 65536), pc_status_name(o->status),
+                      payload, now_ms, now_ms);
+    cJSON_free(payload);
+    if (rc == PD_OK)
+        o->notify_seq = seq;
+    return rc;
+}
+
+/* The one place a status changes: legal edge, compare-and-set on status and
+ * version, history row, and for a final status the outbox row -- all in the
+ * caller's transaction. Returns PD_EPROTO for an illegal edge (nothing
+ * written), PD_ECONFLICT when the row moved meanwhile. */
+int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int64_t now_ms)
+{
+    static const char upd[] =
+        "UPDATE orders SET status=?, version=version+1, next_check_at=?"
+        " WHERE order_id=? AND status=? AND version=?";
+    static const char hist[] =
+        "INSERT INTO history(order_id, at, from_status, to_status, cause) VALUES(?,?,?,?,?)";
+    if (!pc_transition_legal(o->status, to, cause)) {
+        PD_LOG(PD_LOG_ERROR, "pc", "act=illegal_transition order=%s from=%s to=%s cause=%s",
+               o->order_id, pc_status_name(o->status), pc_status_name(to), pc_cause_name(cause));
+        return PD_EPROTO;
+    }
+    int changes = 0;
+    const char *types = pc_status_final(to) ? "tntti" : "titti";
+    int rc = pc_status_final(to)
+                 ? pc__exec(c, &changes, upd, types, pc_status_name(to), o->order_id,
+                            pc_status_name(o->status), o->version)
+                 : pc__exec(c, &changes, upd, types, pc_status_name(to),
+                            o->next_check_at, o->order_id, pc_status_name(o->status), o->version);
+    if (rc != PD_OK)
+        return rc;
+    if (changes != 1)
+        return PD_ECONFLICT;
+    rc = pc__exec(c, NULL, hist, "tittt", o->order_id, now_ms, pc_status_name(o->status),
+                  pc_status_name(to), pc_cause_name(cause));
+    if (rc != PD_OK)
+        return rc;
+    PD_LOG(PD_LOG_DEBUG, "pc", "act=status order=%s from=%s to=%s cause=%s", o->order_id,
+           pc_status_name(o->status), pc_status_name(to), pc_cause_name(cause));
+    o->status = to;
+    o->version++;
+    if (pc_status_final(to)) {
+        o->next_check_at = 0;
+        /* PC_BUG_OUTBOX_OUTSIDE_TX: the caller writes the row after the commit. */
+        if (!pc_bug_on(PC_BUG_OUTBOX_OUTSIDE_TX))
+            rc = pc__outbox_insert(c, o, now_ms);
+    }
+    return rc;
+}

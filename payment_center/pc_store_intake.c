@@ -1,0 +1,335 @@
+/* Order intake and the pay compare-and-set. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pc_bugs.h"
+#include "pc_store_internal.h"
+#include "pd_err.h"
+#include "pd_log.h"
+#include "pd_util.h"
+
+static char *items_json(const struct pc_order_in *o)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr != NULL && i < o->n_items; i++) {
+        cJSON *it = cJSON_CreateObject();
+        if (it == NULL || !cJSON_AddItemToArray(arr, it)) {
+            cJSON_Delete(it);
+            break;
+        }
+        cJSON_AddStringToObject(it, "sku", o->items[i].sku);
+        pd_json_add_i64(it, "qty", o->items[i].qty);
+        pd_json_add_i64(it, "unit_amount", o->items[i].unit_amount);
+    }
+    char *text = arr ? pd_json_print(arr) : NULL;
+    cJSON_Delete(arr);
+    return text;
+}
+
+/* The atomic claim: insert the fingerprint, or take over an expired claim,
+ * in one statement. Zero rows changed means an unexpired claim exists. */
+static int claim_fingerprint(struct pc_conn *c, const struct pc_submit *sub,
+                             char dup_id[PC_ORDER_ID_MAX + 1])
+{
+    static const char upsert[] =
+        "INSERT INTO dedup(fingerprint, order_id, expires_at) VALUES(?,?,?)"
+        " ON CONFLICT(fingerprint) DO UPDATE SET order_id=excluded.order_id,"
+        " expires_at=excluded.expires_at WHERE dedup.expires_at <= ?";
+    static const char owner[] = "SELECT order_id FROM dedup WHERE fingerprint=?";
+    int changes = 0;
+    int rc = pc__exec(c, &changes, upsert, "ttii", sub->fingerprint, sub->order_id,
+                      sub->now_ms + sub->window_ms, sub->now_ms);
+    if (rc != PD_OK || changes == 1)
+        return rc;
+    sqlite3_stmt *st = pc__query(c, owner, "t", sub->fingerprint);
+    if (st == NULL)
+        return PD_EIO;
+    rc = sqlite3_step(st) == SQLITE_ROW ? PD_ECONFLICT : PD_EIO;
+    if (rc == PD_ECONFLICT)
+        pc__col_text(st, 0, dup_id, PC_ORDER_ID_MAX + 1);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int insert_order(struct pc_conn *c, const struct pc_submit *sub)
+{
+    static const char ins[] =
+        "INSERT INTO orders(order_id, merchant_id, user_id, client_ref, amount, currency,"
+        " items, fingerprint, status, created_at, expires_at, next_check_at)"
+        " VALUES(?,?,?,?,?,?,?,?,'UNPAID',?,?,?)";
+    static const char hist[] =
+        "INSERT INTO history(order_id, at, from_status, to_status, cause)"
+        " VALUES(?,?,NULL,'UNPAID','submit')";
+    const struct pc_order_in *o = sub->order;
+    char *items = items_json(o);
+    if (items == NULL)
+        return PD_ENOMEM;
+    int64_t expires = sub->now_ms + sub->expiry_ms;
+    int rc = pc__exec(c, NULL, ins, "ttttitttiii", sub->order_id, o->merchant_id, o->user_id,
+                      o->client_ref[0] ? o->client_ref : NULL, o->amount, o->currency, items,
+                      sub->fingerprint, sub->now_ms, expires, expires);
+    cJSON_free(items);
+    if (rc == PD_OK)
+        rc = pc__exec(c, NULL, hist, "ti", sub->order_id, sub->now_ms);
+    return rc;
+}
+
+/* PC_BUG_DEDUP_RACE: look first, in a transaction of its own, then insert
+ * in another -- two twins can both see "no claim". */
+static int racy_check(pc_store *s, const struct pc_submit *sub,
+                      char dup_id[PC_ORDER_ID_MAX + 1])
+{
+    static const char look[] =
+        "SELECT order_id FROM dedup WHERE fingerprint=? AND expires_at > ?";
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__query(c, look, "ti", sub->fingerprint, sub->now_ms) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? PD_ECONFLICT : PD_OK;
+    if (rc == PD_ECONFLICT)
+        pc__col_text(st, 0, dup_id, PC_ORDER_ID_MAX + 1);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int blind_claim(struct pc_conn *c, const struct pc_submit *sub)
+{
+    static const char put[] =
+        "INSERT OR REPLACE INTO dedup(fingerprint, order_id, expires_at) VALUES(?,?,?)";
+    return pc__exec(c, NULL, put, "tti", sub->fingerprint, sub->order_id,
+                    sub->now_ms + sub->window_ms);
+}
+
+int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORDER_ID_MAX + 1])
+{
+    struct pc_conn *c = NULL;
+    dup_id[0] = '\0';
+    if (pc_bug_on(PC_BUG_DEDUP_RACE)) {
+        int rc = racy_check(s, sub, dup_id);
+        if (rc != PD_OK)
+            return rc;
+    }
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    if (pc_bug_on(PC_BUG_NO_DEDUP))
+        rc = PD_OK;     /* PC_BUG_NO_DEDUP: no claim at all */
+    else if (pc_bug_on(PC_BUG_DEDUP_RACE))
+        rc = blind_claim(c, sub);
+    else
+        rc = claim_fingerprint(c, sub, dup_id);
+    if (rc == PD_OK)
+        rc = insert_order(c, sub);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    return pc__commit(s, c);
+}
+
+static int insert_trade(struct pc_conn *c, const struct pc_order *o, const char *notify_url,
+                        int64_t now_ms)
+{
+    static const char ins[] =
+        "INSERT INTO trades(out_trade_no, order_id, attempt, state, notify_url, created_at,"
+        " updated_at) VALUES(?,?,?,'INIT',?,?,?)";
+    return pc__exec(c, NULL, ins, "ttitii", o->cur_trade, o->order_id, o->attempt, notify_url,
+                    now_ms, now_ms);
+}
+
+/* Moves an UNPAID order to PAYING on a new attempt. */
+static int start_attempt(struct pc_conn *c, struct pc_order *o, const char *notify_url,
+                         int64_t now_ms, int64_t first_check_ms)
+{
+    static const char upd[] =
+        "UPDATE orders SET attempt=?, cur_trade=?, check_count=0 WHERE order_id=?";
+    o->attempt++;
+    snprintf(o->cur_trade, sizeof o->cur_trade, "%s-%" PRId64, o->order_id, o->attempt);
+    o->next_check_at = now_ms + first_check_ms;
+    o->check_count = 0;
+    int rc = pc__exec(c, NULL, upd, "itt", o->attempt, o->cur_trade, o->order_id);
+    if (rc == PD_OK)
+        rc = pc__transition(c, o, PC_ST_PAYING, PC_CAUSE_PAY, now_ms);
+    if (rc == PD_OK)
+        rc = insert_trade(c, o, notify_url, now_ms);
+    return rc;
+}
+
+static int pay_decide(struct pc_conn *c, const char *order_id, const char *notify_url,
+                      int64_t now_ms, int64_t first_check_ms, struct pc_pay *out)
+{
+    int rc = pc__load_order(c, order_id, &out->order);
+    if (rc != PD_OK)
+        return rc;
+    struct pc_order *o = &out->order;
+    if (o->status == PC_ST_PAYING || o->status == PC_ST_UNKNOWN) {
+        out->verdict = PC_PAY_IN_PROGRESS;
+        pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
+        return PD_OK;
+    }
+    if (o->status != PC_ST_UNPAID || now_ms >= o->expires_at) {
+        out->verdict = PC_PAY_NOT_PAYABLE;
+        return PD_OK;
+    }
+    rc = start_attempt(c, o, notify_url, now_ms, first_check_ms);
+    if (rc == PD_OK) {
+        out->verdict = PC_PAY_STARTED;
+        pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
+    }
+    return rc;
+}
+
+/* PC_BUG_NO_PAYING_LOCK: read the order without the lock, then open a new
+ * attempt unconditionally -- concurrent callers each get their own trade. */
+static int pay_unlocked(pc_store *s, const char *order_id, const char *notify_url,
+                        int64_t now_ms, int64_t first_check_ms, struct pc_pay *out)
+{
+    static const char upd[] =
+        "UPDATE orders SET attempt=attempt+1, status='PAYING', cur_trade=?, next_check_at=?"
+        " WHERE order_id=?";
+    struct pc_conn *c = pc__conn(s);
+    if (c == NULL)
+        return PD_EIO;
+    int rc = pc__load_order(c, order_id, &out->order);
+    if (rc != PD_OK)
+        return rc;
+    struct pc_order *o = &out->order;
+    if (pc_status_final(o->status) || now_ms >= o->expires_at) {
+        out->verdict = PC_PAY_NOT_PAYABLE;
+        return PD_OK;
+    }
+    rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    o->attempt++;
+    snprintf(o->cur_trade, sizeof o->cur_trade, "%s-%" PRId64, o->order_id, o->attempt);
+    rc = pc__exec(c, NULL, upd, "tit", o->cur_trade, now_ms + first_check_ms, order_id);
+    if (rc == PD_OK)
+        rc = insert_trade(c, o, notify_url, now_ms);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    out->verdict = PC_PAY_STARTED;
+    pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
+    return pc__commit(s, c);
+}
+
+int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url,
+                       int64_t now_ms, int64_t first_check_ms, struct pc_pay *out)
+{
+    memset(out, 0, sizeof *out);
+    if (pc_bug_on(PC_BUG_NO_PAYING_LOCK))
+        return pay_unlocked(s, order_id, notify_url, now_ms, first_check_ms, out);
+    struct pc_conn *c = NULL;
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    rc = pay_decide(c, order_id, notify_url, now_ms, first_check_ms, out);
+    if (rc != PD_OK || out->verdict != PC_PAY_STARTED) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    return pc__commit(s, c);
+}
+
+static int trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,
+                       char *state, size_t state_len)
+{
+    static const char sql[] = "SELECT order_id, state FROM trades WHERE out_trade_no=?";
+    sqlite3_stmt *st = pc__query(c, sql, "t", out_trade_no);
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        pc__col_text(st, 0, order_id, PC_ORDER_ID_MAX + 1);
+        pc__col_text(st, 1, state, state_len);
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? PD_OK : step == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
+}
+
+static int set_trade_state(struct pc_conn *c, const char *out_trade_no, const char *state,
+                           const char *only_if, const char *trade_no, int64_t now_ms)
+{
+    static const char upd[] =
+        "UPDATE trades SET state=?, trade_no=COALESCE(?, trade_no), updated_at=?"
+        " WHERE out_trade_no=? AND (? IS NULL OR instr(?, '|' || state || '|') > 0)";
+    return pc__exec(c, NULL, upd, "ttittt", state, trade_no, now_ms, out_trade_no, only_if,
+                    only_if);
+}
+
+static int create_apply(struct pc_conn *c, struct pc_order *o, const char *out_trade_no,
+                        int outcome, const char *trade_no, int64_t now_ms)
+{
+    bool current = strcmp(o->cur_trade, out_trade_no) == 0;
+    int rc;
+    if (outcome == PC_CREATE_OK) {
+        rc = set_trade_state(c, out_trade_no, "AWAITING", "|INIT|UNKNOWN|", trade_no, now_ms);
+        if (rc == PD_OK && current && o->status == PC_ST_UNKNOWN)
+            rc = pc__transition(c, o, PC_ST_PAYING, PC_CAUSE_CREATE_OK, now_ms);
+        return rc;
+    }
+    if (outcome == PC_CREATE_REJECTED) {
+        rc = set_trade_state(c, out_trade_no, "REJECTED", "|INIT|UNKNOWN|", NULL, now_ms);
+        if (rc == PD_OK && current && o->status == PC_ST_PAYING) {
+            o->next_check_at = o->expires_at;
+            rc = pc__transition(c, o, PC_ST_UNPAID, PC_CAUSE_CREATE_REJECTED, now_ms);
+        }
+        return rc;
+    }
+    rc = set_trade_state(c, out_trade_no, "UNKNOWN", "|INIT|", NULL, now_ms);
+    if (rc != PD_OK || !current || o->status != PC_ST_PAYING)
+        return rc;
+    /* PC_BUG_TIMEOUT_IS_FAILURE is handled by the caller (it closes). */
+    return pc__transition(c, o, PC_ST_UNKNOWN, PC_CAUSE_CREATE_AMBIGUOUS, now_ms);
+}
+
+int pc_store_create_result(pc_store *s, const char *out_trade_no, int outcome,
+                           const char *trade_no, int64_t now_ms, int *out_status)
+{
+    struct pc_conn *c = NULL;
+    char order_id[PC_ORDER_ID_MAX + 1], state[16];
+    struct pc_order o;
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    rc = trade_order(c, out_trade_no, order_id, state, sizeof state);
+    if (rc == PD_OK)
+        rc = pc__load_order(c, order_id, &o);
+    if (rc == PD_OK)
+        rc = create_apply(c, &o, out_trade_no, outcome, trade_no, now_ms);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    *out_status = o.status;
+    return pc__commit(s, c);
+}
+
+int pc__trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,
+                    char *state, size_t state_len)
+{
+    return trade_order(c, out_trade_no, order_id, state, state_len);
+}
+
+int pc__set_trade_state(struct pc_conn *c, const char *out_trade_no, const char *state,
+                        const char *only_if, const char *trade_no, int64_t now_ms)
+{
+    return set_trade_state(c, out_trade_no, state, only_if, trade_no, now_ms);
+}
+
+int pc_store_trade_notify_url(pc_store *s, const char *out_trade_no, char *out, size_t out_len)
+{
+    static const char sql[] = "SELECT notify_url FROM trades WHERE out_trade_no=?";
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__query(c, sql, "t", out_trade_no) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        pc__col_text(st, 0, out, out_len);
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? PD_OK : step == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
+}

@@ -1,0 +1,57 @@
+/* pc_store_internal.h -- what the pc_store_*.c files share: the per-thread
+ * connection, its statement cache, and the transaction helpers. */
+#ifndef PC_STORE_INTERNAL_H
+#define PC_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "pc_store.h"
+
+#define PC_STMT_CACHE 64
+
+struct pc_conn {
+    sqlite3 *db;
+    size_t n_stmts;
+    struct {
+        const char *sql;    /* identity: the static string's address */
+        sqlite3_stmt *st;
+    } stmts[PC_STMT_CACHE];
+};
+
+struct pc_store {
+    char path[4096];
+    bool sync_full;
+    pthread_mutex_t write_mu;   /* one writer at a time, process-wide */
+    pthread_key_t key;          /* this thread's pc_conn */
+};
+
+struct pc_conn *pc__conn(pc_store *s);
+sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql);
+/* Prepared (cached) and bound; step it, then sqlite3_reset. NULL on error. */
+sqlite3_stmt *pc__query(struct pc_conn *c, const char *sql, const char *types, ...);
+/* Runs a statement without rows. PD_ECONFLICT on a constraint violation. */
+int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...);
+int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *types,
+              va_list ap);
+void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len);
+
+int pc__begin(pc_store *s, struct pc_conn **out);
+int pc__commit(pc_store *s, struct pc_conn *c);
+void pc__rollback(pc_store *s, struct pc_conn *c);
+
+int pc__load_order(struct pc_conn *c, const char *order_id, struct pc_order *out);
+int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int64_t now_ms);
+int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms);
+
+/* The order and state of a trade. PD_ENOTFOUND for an unknown number. */
+int pc__trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,
+                    char *state, size_t state_len);
+/* Sets a trade's state when its current state is in only_if ("|A|B|", NULL
+ * = always); trade_no NULL keeps the old one. */
+int pc__set_trade_state(struct pc_conn *c, const char *out_trade_no, const char *state,
+                        const char *only_if, const char *trade_no, int64_t now_ms);
+
+#endif

@@ -1,0 +1,410 @@
+/* Refund and outbox queues, the export and the counts behind /metrics. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pc_store_internal.h"
+#include "pd_err.h"
+#include "pd_json.h"
+#include "pd_log.h"
+#include "pd_util.h"
+
+/* ---- refunds ---- */
+
+int pc_store_due_refunds(pc_store *s, int64_t now_ms, struct pc_refund_due *out, size_t max,
+                         size_t *out_n)
+{
+    static const char sql[] =
+        "SELECT out_refund_no, out_trade_no, amount, attempts FROM refunds"
+        " WHERE status='PENDING' AND next_try_at <= ? ORDER BY next_try_at LIMIT ?";
+    struct pc_conn *c = pc__conn(s);
+    *out_n = 0;
+    sqlite3_stmt *st = c ? pc__query(c, sql, "ii", now_ms, (int64_t)max) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && *out_n < max) {
+        struct pc_refund_due *r = &out[(*out_n)++];
+        pc__col_text(st, 0, r->out_refund_no, sizeof r->out_refund_no);
+        pc__col_text(st, 1, r->out_trade_no, sizeof r->out_trade_no);
+        r->amount = sqlite3_column_int64(st, 2);
+        r->attempts = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
+    return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
+}
+
+static int one_write(pc_store *s, const char *sql, const char *types, ...)
+{
+    struct pc_conn *c = NULL;
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    va_list ap;
+    va_start(ap, types);
+    rc = pc__vexec(c, NULL, sql, types, ap);
+    va_end(ap);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    return pc__commit(s, c);
+}
+
+int pc_store_refund_result(pc_store *s, const char *out_refund_no, bool done,
+                           long http_status, int64_t now_ms, int64_t next_try_at)
+{
+    static const char ok[] =
+        "UPDATE refunds SET status='SUCCESS', attempts=attempts+1, last_http_status=?,"
+        " done_at=?, next_try_at=? WHERE out_refund_no=? AND status='PENDING'";
+    static const char retry[] =
+        "UPDATE refunds SET attempts=attempts+1, last_http_status=?, next_try_at=?"
+        " WHERE out_refund_no=? AND status='PENDING'";
+    if (done)
+        return one_write(s, ok, "iiit", (int64_t)http_status, now_ms, (int64_t)0, out_refund_no);
+    return one_write(s, retry, "iit", (int64_t)http_status, next_try_at, out_refund_no);
+}
+
+/* ---- outbox ---- */
+
+int pc_store_due_events(pc_store *s, int64_t now_ms, int part, int parts,
+                        struct pc_event_due *out, size_t max, size_t *out_n)
+{
+    /* Only the lowest undelivered seq of each order: per-order order. The
+     * partition is by order, so one sender owns all events of an order. */
+    static const char sql[] =
+        "SELECT o.event_id, o.payload, o.attempts FROM outbox o"
+        " WHERE o.delivered_at IS NULL AND o.next_try_at <= ?"
+        " AND o.shard % ? = ?"
+        " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_id=o.order_id AND p.seq<o.seq"
+        "  AND p.delivered_at IS NULL)"
+        " ORDER BY o.next_try_at LIMIT ?";
+    struct pc_conn *c = pc__conn(s);
+    *out_n = 0;
+    sqlite3_stmt *st = c ? pc__query(c, sql, "iiii", now_ms, (int64_t)parts, (int64_t)part,
+                                     (int64_t)max)
+                         : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && *out_n < max) {
+        struct pc_event_due *e = &out[(*out_n)++];
+        pc__col_text(st, 0, e->event_id, sizeof e->event_id);
+        pc__col_text(st, 1, e->payload, sizeof e->payload);
+        e->attempts = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
+}
+
+int pc_store_event_result(pc_store *s, const char *event_id, bool delivered,
+                          long http_status, int64_t now_ms, int64_t next_try_at)
+{
+    static const char ok[] =
+        "UPDATE outbox SET delivered_at=?, attempts=attempts+1, last_http_status=?,"
+        " next_try_at=? WHERE event_id=? AND delivered_at IS NULL";
+    static const char retry[] =
+        "UPDATE outbox SET next_try_at=?, attempts=attempts+1, last_http_status=?"
+        " WHERE event_id=? AND delivered_at IS NULL";
+    if (delivered)
+        return one_write(s, ok, "iiit", now_ms, (int64_t)http_status, now_ms, event_id);
+    return one_write(s, retry, "iit", next_try_at, (int64_t)http_status, event_id);
+}
+
+int pc_store_outbox_late(pc_store *s, const char *order_id, int64_t now_ms)
+{
+    struct pc_conn *c = NULL;
+    struct pc_order o;
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    rc = pc__load_order(c, order_id, &o);
+    if (rc == PD_OK)
+        rc = pc__outbox_insert(c, &o, now_ms);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    return pc__commit(s, c);
+}
+
+/* ---- export ---- */
+
+static void add_ms_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        cJSON_AddNullToObject(obj, key);
+    else
+        pd_json_add_i64(obj, key, sqlite3_column_int64(st, col));
+}
+
+static void add_text_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (t == NULL)
+        cJSON_AddNullToObject(obj, key);
+    else
+        cJSON_AddStringToObject(obj, key, (const char *)t);
+}
+
+static int add_history(struct pc_conn *c, cJSON *order, const char *order_id)
+{
+    static const char sql[] =
+        "SELECT at, from_status, to_status, cause FROM history WHERE order_id=? ORDER BY id";
+    cJSON *arr = cJSON_AddArrayToObject(order, "history");
+    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
+    if (arr == NULL || st == NULL)
+        return PD_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *h = cJSON_CreateObject();
+        if (h == NULL || !cJSON_AddItemToArray(arr, h)) {
+            cJSON_Delete(h);
+            break;
+        }
+        pd_json_add_i64(h, "at", sqlite3_column_int64(st, 0));
+        add_text_or_null(h, "from", st, 1);
+        add_text_or_null(h, "to", st, 2);
+        add_text_or_null(h, "cause", st, 3);
+    }
+    sqlite3_reset(st);
+    return PD_OK;
+}
+
+static int add_trades(struct pc_conn *c, cJSON *order, const char *order_id)
+{
+    static const char sql[] =
+        "SELECT out_trade_no, attempt, state, created_at, trade_no FROM trades"
+        " WHERE order_id=? ORDER BY attempt";
+    cJSON *arr = cJSON_AddArrayToObject(order, "trades");
+    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
+    if (arr == NULL || st == NULL)
+        return PD_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *t = cJSON_CreateObject();
+        if (t == NULL || !cJSON_AddItemToArray(arr, t)) {
+            cJSON_Delete(t);
+            break;
+        }
+        add_text_or_null(t, "out_trade_no", st, 0);
+        pd_json_add_i64(t, "attempt", sqlite3_column_int64(st, 1));
+        add_text_or_null(t, "state", st, 2);
+        pd_json_add_i64(t, "created_at", sqlite3_column_int64(st, 3));
+        add_text_or_null(t, "trade_no", st, 4);
+    }
+    sqlite3_reset(st);
+    return PD_OK;
+}
+
+static int add_refunds(struct pc_conn *c, cJSON *order, const char *order_id)
+{
+    static const char sql[] =
+        "SELECT out_refund_no, out_trade_no, amount, status, COALESCE(done_at, created_at),"
+        " reason, attempts FROM refunds WHERE order_id=? ORDER BY created_at";
+    cJSON *arr = cJSON_AddArrayToObject(order, "refunds");
+    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
+    if (arr == NULL || st == NULL)
+        return PD_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *r = cJSON_CreateObject();
+        if (r == NULL || !cJSON_AddItemToArray(arr, r)) {
+            cJSON_Delete(r);
+            break;
+        }
+        add_text_or_null(r, "out_refund_no", st, 0);
+        add_text_or_null(r, "out_trade_no", st, 1);
+        pd_json_add_i64(r, "amount", sqlite3_column_int64(st, 2));
+        add_text_or_null(r, "status", st, 3);
+        pd_json_add_i64(r, "at", sqlite3_column_int64(st, 4));
+        add_text_or_null(r, "reason", st, 5);
+        pd_json_add_i64(r, "attempts", sqlite3_column_int64(st, 6));
+    }
+    sqlite3_reset(st);
+    return PD_OK;
+}
+
+static int add_notifications(struct pc_conn *c, cJSON *order, const char *order_id)
+{
+    static const char sql[] =
+        "SELECT event_id, seq, status, attempts, delivered_at, last_http_status, next_try_at"
+        " FROM outbox WHERE order_id=? ORDER BY seq";
+    cJSON *arr = cJSON_AddArrayToObject(order, "notifications");
+    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
+    if (arr == NULL || st == NULL)
+        return PD_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *n = cJSON_CreateObject();
+        if (n == NULL || !cJSON_AddItemToArray(arr, n)) {
+            cJSON_Delete(n);
+            break;
+        }
+        add_text_or_null(n, "event_id", st, 0);
+        pd_json_add_i64(n, "seq", sqlite3_column_int64(st, 1));
+        add_text_or_null(n, "status", st, 2);
+        pd_json_add_i64(n, "attempts", sqlite3_column_int64(st, 3));
+        add_ms_or_null(n, "delivered_at", st, 4);
+        add_ms_or_null(n, "last_http_status", st, 5);
+        add_ms_or_null(n, "next_try_at", st, 6);
+    }
+    sqlite3_reset(st);
+    return PD_OK;
+}
+
+static cJSON *order_row_json(struct pc_conn *c, sqlite3_stmt *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    add_text_or_null(o, "order_id", st, 0);
+    add_text_or_null(o, "merchant_id", st, 1);
+    add_text_or_null(o, "user_id", st, 2);
+    add_text_or_null(o, "client_ref", st, 3);
+    pd_json_add_i64(o, "amount", sqlite3_column_int64(st, 4));
+    add_text_or_null(o, "currency", st, 5);
+    const unsigned char *items = sqlite3_column_text(st, 6);
+    cJSON *parsed = items ? cJSON_Parse((const char *)items) : NULL;
+    if (parsed == NULL || !cJSON_AddItemToObject(o, "items", parsed))
+        cJSON_Delete(parsed);
+    add_text_or_null(o, "status", st, 7);
+    pd_json_add_i64(o, "created_at", sqlite3_column_int64(st, 8));
+    pd_json_add_i64(o, "expires_at", sqlite3_column_int64(st, 9));
+    add_text_or_null(o, "fingerprint", st, 10);
+    add_text_or_null(o, "out_trade_no", st, 11);
+    pd_json_add_i64(o, "version", sqlite3_column_int64(st, 12));
+    add_ms_or_null(o, "next_check_at", st, 13);
+    pd_json_add_i64(o, "check_count", sqlite3_column_int64(st, 14));
+    if (add_history(c, o, id) != PD_OK || add_trades(c, o, id) != PD_OK ||
+        add_refunds(c, o, id) != PD_OK || add_notifications(c, o, id) != PD_OK) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+#define ROW_COLS                                                                      \
+    "order_id, merchant_id, user_id, client_ref, amount, currency, items, status,"   \
+    " created_at, expires_at, fingerprint, cur_trade, version, next_check_at, check_count"
+
+char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
+{
+    static const char sql[] = "SELECT " ROW_COLS " FROM orders WHERE order_id=?";
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__query(c, sql, "t", order_id) : NULL;
+    *out_rc = PD_EIO;
+    if (st == NULL)
+        return NULL;
+    /* One read transaction: the order and its lists are one snapshot. */
+    sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    char *text = NULL;
+    int step = sqlite3_step(st);
+    cJSON *o = step == SQLITE_ROW ? order_row_json(c, st) : NULL;
+    sqlite3_reset(st);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (o != NULL) {
+        text = pd_json_print(o);
+        cJSON_Delete(o);
+    }
+    *out_rc = text ? PD_OK : step == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
+    return text;
+}
+
+static int emit_order(struct pc_conn *c, sqlite3_stmt *st, bool first,
+                      int (*emit)(void *, const char *, size_t), void *ctx)
+{
+    cJSON *o = order_row_json(c, st);
+    char *text = o ? pd_json_print(o) : NULL;
+    cJSON_Delete(o);
+    if (text == NULL)
+        return PD_ENOMEM;
+    int rc = first ? PD_OK : emit(ctx, ",", 1);
+    if (rc == PD_OK)
+        rc = emit(ctx, text, strlen(text));
+    cJSON_free(text);
+    return rc;
+}
+
+static int export_rows(struct pc_conn *c, sqlite3_stmt *st, int limit, char *last,
+                       int (*emit)(void *, const char *, size_t), void *ctx, bool *more)
+{
+    int n = 0, step, rc = PD_OK;
+    *more = false;
+    while (rc == PD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            *more = true;
+            break;
+        }
+        pc__col_text(st, 0, last, PC_ORDER_ID_MAX + 1);
+        rc = emit_order(c, st, n == 0, emit, ctx);
+        n++;
+    }
+    return rc;
+}
+
+int pc_store_export(pc_store *s, const char *after, int limit,
+                    int (*emit)(void *ctx, const char *data, size_t len), void *ctx)
+{
+    static const char sql[] =
+        "SELECT " ROW_COLS " FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?";
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__query(c, sql, "ti", after ? after : "", (int64_t)limit + 1) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    char last[PC_ORDER_ID_MAX + 1] = "";
+    bool more = false;
+    sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    int rc = emit(ctx, "{\"orders\":[", 11);
+    if (rc == PD_OK)
+        rc = export_rows(c, st, limit, last, emit, ctx, &more);
+    sqlite3_reset(st);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    char tail[64];
+    if (more)
+        snprintf(tail, sizeof tail, "],\"next_after\":\"%s\"}", last);
+    else
+        snprintf(tail, sizeof tail, "],\"next_after\":null}");
+    if (rc == PD_OK)
+        rc = emit(ctx, tail, strlen(tail));
+    return rc;
+}
+
+/* ---- counts ---- */
+
+static int count_into(struct pc_conn *c, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = pc__stmt(c, sql);
+    if (st == NULL)
+        return PD_EIO;
+    *out = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return PD_OK;
+}
+
+int pc_store_counts(pc_store *s, struct pc_counts *out)
+{
+    static const char by_status[] = "SELECT status, count(*) FROM orders GROUP BY status";
+    static const char pend[] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
+    static const char deliv[] = "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL";
+    static const char rpend[] = "SELECT count(*) FROM refunds WHERE status='PENDING'";
+    static const char rdone[] = "SELECT count(*) FROM refunds WHERE status='SUCCESS'";
+    memset(out, 0, sizeof *out);
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__stmt(c, by_status) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int status = pc_status_parse((const char *)sqlite3_column_text(st, 0));
+        if (status > 0)
+            out->by_status[status] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    int rc = count_into(c, pend, &out->notifications_pending);
+    if (rc == PD_OK)
+        rc = count_into(c, deliv, &out->notifications_delivered);
+    if (rc == PD_OK)
+        rc = count_into(c, rpend, &out->refunds_pending);
+    if (rc == PD_OK)
+        rc = count_into(c, rdone, &out->refunds_done);
+    return rc;
+}
