@@ -1,0 +1,300 @@
+#include "sim_procs.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pd_err.h"
+#include "pd_log.h"
+#include "pd_time.h"
+#include "pd_util.h"
+#include "sim_scenario.h"
+
+#define READY_TIMEOUT_MS 30000
+#define RESTART_TRIES 40
+#define ENV_SLOTS (64 + 8)
+
+#ifndef PD_SIM_MULTIARCH
+#define PD_SIM_MULTIARCH "x86_64-linux-gnu"
+#endif
+
+static void self_dir(char *out, size_t out_len)
+{
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        pd_strlcpy(out, ".", out_len);
+        return;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    pd_strlcpy(out, exe, out_len);
+}
+
+static void find_faketime(char *out, size_t out_len)
+{
+    const char *env = getenv("PAYDRILL_FAKETIME_LIB");
+    if (env != NULL && *env != '\0') {
+        pd_strlcpy(out, env, out_len);
+        return;
+    }
+    static const char *const dirs[] = {
+        "/usr/lib/" PD_SIM_MULTIARCH "/faketime", "/usr/lib/x86_64-linux-gnu/faketime",
+        "/usr/lib/aarch64-linux-gnu/faketime", "/usr/lib/faketime", "/usr/local/lib/faketime",
+        NULL};
+    out[0] = '\0';
+    for (size_t i = 0; dirs[i] != NULL; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/libfaketimeMT.so.1", dirs[i]);
+        if (access(path, R_OK) == 0) {
+            pd_strlcpy(out, path, out_len);
+            return;
+        }
+    }
+}
+
+static void join_path(char *out, size_t out_len, const char *a, const char *b)
+{
+    pd_strlcpy(out, a, out_len);
+    size_t n = strlen(out);
+    pd_strlcpy(out + n, b, out_len - n);
+}
+
+void sim_tools_find(struct sim_tools *tools)
+{
+    char dir[1024];
+    self_dir(dir, sizeof dir);
+    memset(tools, 0, sizeof *tools);
+    const char *gw = getenv("PAYDRILL_GATEWAY_BIN");
+    const char *sut = getenv("PAYDRILL_SUT_BIN");
+    if (gw != NULL && *gw != '\0')
+        pd_strlcpy(tools->gateway_bin, gw, sizeof tools->gateway_bin);
+    else
+        join_path(tools->gateway_bin, sizeof tools->gateway_bin, dir, "/mock-gateway");
+    if (sut != NULL && *sut != '\0')
+        pd_strlcpy(tools->sut_bin, sut, sizeof tools->sut_bin);
+    else
+        join_path(tools->sut_bin, sizeof tools->sut_bin, dir, "/payment-center");
+    find_faketime(tools->faketime_lib, sizeof tools->faketime_lib);
+#ifdef PD_SIM_LIBASAN
+    pd_strlcpy(tools->asan_lib, PD_SIM_LIBASAN, sizeof tools->asan_lib);
+#endif
+}
+
+void sim_procs_init(struct sim_procs *p, const struct sim_tools *tools,
+                    const struct sim_timeline *tl, const char *run_dir)
+{
+    memset(p, 0, sizeof *p);
+    p->tools = tools;
+    p->tl = tl;
+    pd_strlcpy(p->run_dir, run_dir, sizeof p->run_dir);
+    pthread_mutex_init(&p->lock, NULL);
+}
+
+/* Environment strings of one spawn, owned by this struct. */
+struct spawn_env {
+    char *v[ENV_SLOTS];
+    size_t n;
+};
+
+/* Adds the concatenation a + b + c (b, c may be NULL) as one variable. */
+static void env_add(struct spawn_env *e, const char *a, const char *b, const char *c)
+{
+    if (e->n >= ENV_SLOTS - 1)
+        return;
+    size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+    char *s = malloc(la + lb + lc + 1);
+    if (s == NULL)
+        return;
+    memcpy(s, a, la);
+    if (b)
+        memcpy(s + la, b, lb);
+    if (c)
+        memcpy(s + la + lb, c, lc);
+    s[la + lb + lc] = '\0';
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+}
+
+static void env_free(struct spawn_env *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i]);
+    e->n = 0;
+}
+
+/* LD_PRELOAD, FAKETIME and TZ for a child spawned now. Our own (ASan-built)
+ * programs get libasan first; a foreign command does not. */
+static void env_faketime(const struct sim_procs *p, struct spawn_env *e, bool own)
+{
+    const struct sim_tools *t = p->tools;
+    env_add(e, "TZ=UTC", NULL, NULL);
+    if (t->faketime_lib[0] == '\0')
+        return;
+    char ft[96];
+    sim_faketime_value(sim_time_now(p->tl), p->tl->scale, ft, sizeof ft);
+    env_add(e, "FAKETIME=", ft, NULL);
+    if (own && t->asan_lib[0] != '\0')
+    {
+        char both[2100];
+        int n = snprintf(both, sizeof both, "%s:%s", t->asan_lib, t->faketime_lib);
+        if (n > 0 && (size_t)n < sizeof both)
+            env_add(e, "LD_PRELOAD=", both, NULL);
+    }
+    else
+        env_add(e, "LD_PRELOAD=", t->faketime_lib, NULL);
+    const char *asan = getenv("ASAN_OPTIONS");
+    env_add(e, "ASAN_OPTIONS=verify_asan_link_order=0", asan && *asan ? ":" : NULL,
+            asan && *asan ? asan : NULL);
+}
+
+static int parse_port(const char *url)
+{
+    const char *colon = strrchr(url, ':');
+    return colon ? atoi(colon + 1) : 0;
+}
+
+static int spawn(const char *const *argv, struct spawn_env *e, const char *log_name,
+                 const char *run_dir, struct pd_proc *out)
+{
+    char log_path[1200];
+    snprintf(log_path, sizeof log_path, "%s/%s", run_dir, log_name);
+    int rc = pd_proc_start(argv, (const char *const *)e->v, log_path, READY_TIMEOUT_MS, out);
+    env_free(e);
+    return rc;
+}
+
+static int start_gateway_once(struct sim_procs *p)
+{
+    char listen[64], data[1100], seed[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p->gateway_port);
+    snprintf(data, sizeof data, "%s/data/gateway", p->run_dir);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    if (pd_mkdirs(data) != PD_OK)
+        return PD_EIO;
+    char epoch[32];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)p->tl->sim_epoch_ms);
+    const char *argv[16] = {p->tools->gateway_bin, "--listen", listen, "--secret",
+                            SIM_SECRET_GATEWAY, "--seed", seed, "--data-dir", data,
+                            "--epoch-ms", epoch};
+    size_t n = 11;
+    if (p->faults_file[0] != '\0') {
+        argv[n++] = "--faults";
+        argv[n++] = p->faults_file;
+    }
+    argv[n] = NULL;
+    struct spawn_env e = {.n = 0};
+    env_faketime(p, &e, true);
+    return spawn(argv, &e, "gateway.log", p->run_dir, &p->gateway);
+}
+
+static void sut_contract_env(struct sim_procs *p, struct spawn_env *e)
+{
+    char listen[64], data[1100];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p->sut_port);
+    snprintf(data, sizeof data, "%s/data/sut", p->run_dir);
+    pd_mkdirs(data);
+    env_add(e, "PAYDRILL_LISTEN=", listen, NULL);
+    env_add(e, "PAYDRILL_DATA_DIR=", data, NULL);
+    env_add(e, "PAYDRILL_GATEWAY_URL=", p->gateway_url, NULL);
+    env_add(e, "PAYDRILL_GATEWAY_SECRET=", SIM_SECRET_GATEWAY, NULL);
+    env_add(e, "PAYDRILL_BUSINESS_URL=", p->business_url, NULL);
+    env_add(e, "PAYDRILL_BUSINESS_SECRET=", SIM_SECRET_BUSINESS, NULL);
+    char dur[32];
+    pd_format_duration(p->dedup_window_ms, dur, sizeof dur);
+    env_add(e, "PAYDRILL_DEDUP_WINDOW=", dur, NULL);
+    pd_format_duration(p->payment_expiry_ms, dur, sizeof dur);
+    env_add(e, "PAYDRILL_PAYMENT_EXPIRY=", dur, NULL);
+    for (size_t i = 0; p->sut_env != NULL && p->sut_env[i] != NULL; i++)
+        env_add(e, p->sut_env[i], NULL, NULL);
+}
+
+static int start_sut_once(struct sim_procs *p)
+{
+    struct spawn_env e = {.n = 0};
+    sut_contract_env(p, &e);
+    if (p->sut_kind == SIM_SUT_COMMAND) {
+        env_faketime(p, &e, false);
+        const char *argv[] = {"/bin/sh", "-c", p->sut_cmd, NULL};
+        return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
+    }
+    env_faketime(p, &e, true);
+    const char *argv[] = {p->tools->sut_bin, NULL};
+    return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
+}
+
+/* Starts once; on a restart the port may still be held for a moment. */
+static int start_retrying(struct sim_procs *p, int target)
+{
+    int rc = PD_EIO;
+    for (int i = 0; i < RESTART_TRIES; i++) {
+        rc = target == SIM_TARGET_GATEWAY ? start_gateway_once(p) : start_sut_once(p);
+        if (rc == PD_OK)
+            return rc;
+        PD_LOG(PD_LOG_WARN, "sim", "act=start target=%s try=%d err=%s",
+               target == SIM_TARGET_GATEWAY ? "gateway" : "sut", i, pd_strerror(rc));
+        pd_sleep_ms(100 + 50 * i);
+    }
+    return rc;
+}
+
+int sim_procs_start_gateway(struct sim_procs *p)
+{
+    int rc = start_retrying(p, SIM_TARGET_GATEWAY);
+    if (rc != PD_OK)
+        return rc;
+    pd_strlcpy(p->gateway_url, p->gateway.url, sizeof p->gateway_url);
+    p->gateway_port = parse_port(p->gateway.url);
+    return PD_OK;
+}
+
+int sim_procs_start_sut(struct sim_procs *p)
+{
+    if (p->sut_kind == SIM_SUT_URL) {
+        pd_strlcpy(p->sut_url, p->sut_url_given, sizeof p->sut_url);
+        size_t n = strlen(p->sut_url);
+        if (n > 0 && p->sut_url[n - 1] == '/')
+            p->sut_url[n - 1] = '\0';
+        return PD_OK;
+    }
+    int rc = start_retrying(p, SIM_TARGET_SUT);
+    if (rc != PD_OK)
+        return rc;
+    pd_strlcpy(p->sut_url, p->sut.url, sizeof p->sut_url);
+    p->sut_port = parse_port(p->sut.url);
+    return PD_OK;
+}
+
+bool sim_procs_can_kill(const struct sim_procs *p, int target)
+{
+    return target == SIM_TARGET_GATEWAY || p->sut_kind != SIM_SUT_URL;
+}
+
+void sim_procs_kill(struct sim_procs *p, int target)
+{
+    struct pd_proc *proc = target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
+    pthread_mutex_lock(&p->lock);
+    if (proc->pid > 0)
+        kill(-proc->pid, SIGKILL);   /* the child leads its own group (pd_proc) */
+    pd_proc_kill9(proc);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int sim_procs_restart(struct sim_procs *p, int target)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = start_retrying(p, target);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+void sim_procs_stop(struct sim_procs *p)
+{
+    sim_procs_kill(p, SIM_TARGET_SUT);
+    sim_procs_kill(p, SIM_TARGET_GATEWAY);
+}

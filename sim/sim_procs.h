@@ -1,0 +1,76 @@
+/* sim_procs.h -- the processes of one run: mock-gateway and the SUT.
+ *
+ * Both start on loopback with fresh data folders, under libfaketime with
+ * the run's timeline (FAKETIME computed at each spawn), and can be killed
+ * with SIGKILL and restarted on the same port with the same data folder.
+ * The SUT is the reference payment-center, a command run through
+ * /bin/sh -c (--sut-cmd), or a URL of a service already running (then it
+ * cannot be killed: process faults are refused). */
+#ifndef SIM_PROCS_H
+#define SIM_PROCS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pd_proc.h"
+#include "sim_time.h"
+
+#define SIM_SECRET_GATEWAY "paydrill-gateway-secret"
+#define SIM_SECRET_BUSINESS "paydrill-business-secret"
+
+enum sim_sut_kind { SIM_SUT_REFERENCE = 0, SIM_SUT_COMMAND, SIM_SUT_URL };
+
+/* Where the programs are and how to preload libfaketime. */
+struct sim_tools {
+    char gateway_bin[1024];
+    char sut_bin[1024];         /* the reference payment-center */
+    char faketime_lib[1024];    /* "" = do not fake time (refused for scale != 1) */
+    char asan_lib[1024];        /* preloaded first under ASan, or "" */
+};
+
+/* Finds mock-gateway and payment-center next to our executable (or from
+ * PAYDRILL_GATEWAY_BIN / PAYDRILL_SUT_BIN) and libfaketimeMT. */
+void sim_tools_find(struct sim_tools *tools);
+
+struct sim_procs {
+    const struct sim_tools *tools;
+    const struct sim_timeline *tl;
+    int sut_kind;
+    const char *sut_cmd;        /* for SIM_SUT_COMMAND */
+    const char *sut_url_given;  /* for SIM_SUT_URL */
+    char run_dir[1024];
+    char business_url[256];
+    char faults_file[1100];     /* "" = none */
+    uint64_t seed;
+    char *const *sut_env;       /* scenario's "NAME=value", NULL-terminated */
+    int64_t dedup_window_ms;    /* passed as PAYDRILL_DEDUP_WINDOW */
+    int64_t payment_expiry_ms;  /* passed as PAYDRILL_PAYMENT_EXPIRY */
+    pthread_mutex_t lock;
+    struct pd_proc gateway;
+    struct pd_proc sut;
+    int gateway_port;           /* fixed after the first start */
+    int sut_port;
+    char gateway_url[128];
+    char sut_url[128];
+};
+
+/* Prepares (no process yet). */
+void sim_procs_init(struct sim_procs *p, const struct sim_tools *tools,
+                    const struct sim_timeline *tl, const char *run_dir);
+
+int sim_procs_start_gateway(struct sim_procs *p);
+int sim_procs_start_sut(struct sim_procs *p);
+
+/* SIGKILL of the whole process group of the target (0 sut, 1 gateway). */
+void sim_procs_kill(struct sim_procs *p, int target);
+
+/* Starts the target again on its port with its data folder. */
+int sim_procs_restart(struct sim_procs *p, int target);
+
+/* Stops both (SIGKILL: nothing of theirs is needed after collection). */
+void sim_procs_stop(struct sim_procs *p);
+
+bool sim_procs_can_kill(const struct sim_procs *p, int target);
+
+#endif
