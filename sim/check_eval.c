@@ -1,0 +1,764 @@
+/* check_eval.c -- the eight invariants of DESIGN.md over G, P and B.
+ * docs/checker.md states each in plain words; the comments here say how
+ * the words become loops. */
+#include "check_eval.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_evidence.h"
+#include "pd_err.h"
+
+#define SUMMARY_LEN 400
+
+/* ---- recording ---- */
+
+static void record(const struct sim_model *m, struct sim_results *res, int inv,
+                   int32_t o, int32_t t, const char *order, const char *key,
+                   const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+static void record(const struct sim_model *m, struct sim_results *res, int inv,
+                   int32_t o, int32_t t, const char *order, const char *key,
+                   const char *fmt, ...)
+{
+    res->count[inv]++;
+    if (res->count[inv] > SIM_CHECK_MAX_LISTED || res->rc != PD_OK)
+        return;
+    struct sim_violation v = {.inv = inv, .order = order ? order : "-", .key = key};
+    v.summary = malloc(SUMMARY_LEN);
+    if (v.summary != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v.summary, SUMMARY_LEN, fmt, ap);
+        va_end(ap);
+    }
+    v.evidence = sim__evidence(m, o, t);
+    v.faults = sim__faults_of(m, res, key, o);
+    if (v.summary == NULL || v.evidence == NULL || v.faults == NULL ||
+        sim__vec_grow((void **)&res->v.v, &res->v.cap, res->v.n, sizeof v) != PD_OK) {
+        free(v.summary);
+        cJSON_Delete(v.evidence);
+        cJSON_Delete(v.faults);
+        res->rc = PD_ENOMEM;
+        return;
+    }
+    res->v.v[res->v.n++] = v;
+}
+
+static const char *or_q(const char *s)
+{
+    return s ? s : "?";
+}
+
+static bool is_2xx(int64_t s)
+{
+    return s >= 200 && s < 300;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* ---- money helpers ---- */
+
+static int64_t charged_of(const struct sim_gtrade *t)
+{
+    int64_t sum = 0;
+    for (uint32_t i = 0; i < t->n_charges; i++)
+        sum += t->charges[i].amount;
+    return sum;
+}
+
+static int64_t refunded_of(const struct sim_gtrade *t)
+{
+    int64_t sum = 0;
+    for (uint32_t i = 0; i < t->n_refunds; i++)
+        sum += t->refunds[i].amount;
+    return sum > t->refunded_amount ? sum : t->refunded_amount;
+}
+
+/* How many of the trade's charges are not covered by its refunds. */
+static int64_t unrefunded_charges(const struct sim_gtrade *t)
+{
+    if (t->n_charges == 0)
+        return 0;
+    int64_t charged = charged_of(t), kept = charged - refunded_of(t);
+    if (kept <= 0)
+        return 0;
+    int64_t per = charged / t->n_charges;
+    if (per <= 0)
+        return t->n_charges;
+    int64_t n = (kept + per - 1) / per;
+    return n > t->n_charges ? t->n_charges : n;
+}
+
+static bool has_applied_paid_receipt(const struct sim_model *m, const struct sim_porder *o)
+{
+    for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
+        const struct sim_receipt *x = &m->receipts.v[r];
+        if (x->applied && x->signature_ok && same(x->status, "PAID"))
+            return true;
+    }
+    return false;
+}
+
+static const char *key_of_trade(const struct sim_model *m, const struct sim_gtrade *t)
+{
+    if (t->order != SIM_NONE && m->orders.v[t->order].client_ref != NULL)
+        return m->orders.v[t->order].client_ref;
+    return t->attach;
+}
+
+/* ---- no_lost_payment ---- */
+
+static void check_lost(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_LOST_PAYMENT;
+    for (size_t i = 0; i < m->trades.n; i++) {
+        const struct sim_gtrade *t = &m->trades.v[i];
+        if (t->n_charges == 0)
+            continue;
+        res->checked[inv]++;
+        int64_t kept = charged_of(t) - refunded_of(t);
+        if (kept <= 0)
+            continue;
+        const char *key = key_of_trade(m, t);
+        if (t->order == SIM_NONE) {
+            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, key,
+                   "trade %s charged %lld %s (attach %s) belongs to no order in P and "
+                   "was not refunded", t->out_trade_no, (long long)kept, or_q(t->currency),
+                   or_q(t->attach));
+            continue;
+        }
+        const struct sim_porder *o = &m->orders.v[t->order];
+        if (o->status_st != SIM_ST_PAID)
+            record(m, res, inv, t->order, (int32_t)i, o->order_id, key,
+                   "trade %s charged %lld %s but the order is %s in P and the charge "
+                   "was not refunded", t->out_trade_no, (long long)kept, or_q(t->currency),
+                   or_q(o->status));
+        else if (!has_applied_paid_receipt(m, o))
+            record(m, res, inv, t->order, (int32_t)i, o->order_id, key,
+                   "order PAID in P (trade %s charged) but B holds no applied PAID "
+                   "receipt for it", t->out_trade_no);
+    }
+}
+
+/* ---- no_double_charge ---- */
+
+static void double_by_order(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_DOUBLE_CHARGE;
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        res->checked[inv]++;
+        int64_t kept = 0, trades = 0;
+        for (int32_t t = o->first_trade; t != SIM_NONE; t = m->trades.v[t].next_of_order) {
+            int64_t n = unrefunded_charges(&m->trades.v[t]);
+            kept += n;
+            trades += n > 0;
+        }
+        if (kept > 1)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "order keeps %lld unrefunded charges in G over %lld trade(s)",
+                   (long long)kept, (long long)trades);
+    }
+}
+
+/* Trades of no P order, grouped by attach: two kept charges under one
+ * workload key are a double charge even if the SUT lists neither trade. */
+static void double_orphans(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_DOUBLE_CHARGE;
+    struct sim_map first = {0};
+    int64_t *sum = calloc(m->trades.n + 1, sizeof *sum);
+    if (sum == NULL) {
+        res->rc = PD_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < m->trades.n; i++) {
+        const struct sim_gtrade *t = &m->trades.v[i];
+        if (t->order != SIM_NONE || t->n_charges == 0)
+            continue;
+        int32_t head = (int32_t)i;
+        if (t->attach != NULL && *t->attach != '\0') {
+            if (sim__map_put(&first, t->attach, (int32_t)i) != PD_OK)
+                res->rc = PD_ENOMEM;
+            head = sim__map_get(&first, t->attach);
+        }
+        if (head == SIM_NONE)
+            head = (int32_t)i;
+        sum[head] += unrefunded_charges(t);
+    }
+    for (size_t i = 0; i < m->trades.n; i++) {
+        const struct sim_gtrade *t = &m->trades.v[i];
+        if (sum[i] > 1 && t->n_charges <= 1)
+            record(m, res, inv, SIM_NONE, (int32_t)i,
+                   t->attach && *t->attach ? t->attach : t->out_trade_no, t->attach,
+                   "%lld unrefunded charges in G under workload key %s, on trades no P "
+                   "order lists", (long long)sum[i], or_q(t->attach));
+    }
+    sim__map_free(&first);
+    free(sum);
+}
+
+static void double_per_trade(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_DOUBLE_CHARGE;
+    for (size_t i = 0; i < m->trades.n; i++) {
+        const struct sim_gtrade *t = &m->trades.v[i];
+        if (t->order == SIM_NONE)
+            res->checked[inv]++;
+        if (t->n_charges <= 1)
+            continue;
+        const char *order = t->order != SIM_NONE ? m->orders.v[t->order].order_id
+                                                 : t->out_trade_no;
+        record(m, res, inv, t->order, (int32_t)i, order, key_of_trade(m, t),
+               "trade %s was charged %u times in G", t->out_trade_no, t->n_charges);
+    }
+}
+
+/* ---- no_phantom_payment ---- */
+
+static bool order_has_kept_charge(const struct sim_model *m, const struct sim_porder *o)
+{
+    for (int32_t t = o->first_trade; t != SIM_NONE; t = m->trades.v[t].next_of_order)
+        if (unrefunded_charges(&m->trades.v[t]) > 0)
+            return true;
+    return false;
+}
+
+static bool any_paid_receipt(const struct sim_model *m, const struct sim_porder *o)
+{
+    for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order)
+        if (m->receipts.v[r].signature_ok && same(m->receipts.v[r].status, "PAID"))
+            return true;
+    return false;
+}
+
+static void check_phantom(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_PHANTOM_PAYMENT;
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        bool p_paid = o->status_st == SIM_ST_PAID, b_paid = any_paid_receipt(m, o);
+        if (!p_paid && !b_paid)
+            continue;
+        res->checked[inv]++;
+        bool charged = order_has_kept_charge(m, o);
+        if (p_paid && !charged)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "order PAID in P but G holds no kept charge on any of its trades");
+        else if (b_paid && !p_paid)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "B received PAID for an order that is %s in P", or_q(o->status));
+    }
+    /* PAID receipts for orders P does not know at all. */
+    struct sim_map seen = {0};
+    for (size_t i = 0; i < m->receipts.n; i++) {
+        const struct sim_receipt *x = &m->receipts.v[i];
+        if (!x->signature_ok || !same(x->status, "PAID") ||
+            sim__map_get(&m->order_by_id, x->order_id) != SIM_NONE ||
+            sim__map_get(&seen, x->order_id) != SIM_NONE)
+            continue;
+        if (x->order_id != NULL && sim__map_put(&seen, x->order_id, 1) != PD_OK)
+            res->rc = PD_ENOMEM;
+        res->checked[inv]++;
+        record(m, res, inv, SIM_NONE, SIM_NONE, or_q(x->order_id), x->client_ref,
+               "B received PAID (event %s) for order %s that P does not hold",
+               or_q(x->event_id), or_q(x->order_id));
+    }
+    sim__map_free(&seen);
+}
+
+/* ---- amount_integrity ---- */
+
+struct mismatch {
+    int n;
+    char first[240];
+};
+
+static void mis(struct mismatch *mm, const char *what, int64_t a, const char *ca,
+                int64_t b, const char *cb)
+{
+    if (a == b && same(ca, cb))
+        return;
+    if (mm->n++ == 0)
+        snprintf(mm->first, sizeof mm->first, "%s %lld %s vs order %lld %s", what,
+                 (long long)a, or_q(ca), (long long)b, or_q(cb));
+}
+
+static void amounts_of_order(const struct sim_model *m, const struct sim_porder *o,
+                             struct mismatch *mm)
+{
+    char what[160];
+    for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
+        const struct sim_gtrade *t = &m->trades.v[ti];
+        snprintf(what, sizeof what, "G trade %s", t->out_trade_no);
+        mis(mm, what, t->amount, t->currency, o->amount, o->currency);
+        for (uint32_t c = 0; c < t->n_charges; c++) {
+            snprintf(what, sizeof what, "G charge %u of %s", c + 1, t->out_trade_no);
+            mis(mm, what, t->charges[c].amount, o->currency, o->amount, o->currency);
+        }
+    }
+    for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
+        const struct sim_receipt *x = &m->receipts.v[r];
+        if (x->amount == SIM_NO_TIME && x->currency == NULL)
+            continue;
+        snprintf(what, sizeof what, "B receipt %s", or_q(x->event_id));
+        mis(mm, what, x->amount, x->currency, o->amount, o->currency);
+    }
+    if (o->submission != SIM_NONE) {
+        const struct sim_submission *s = &m->subs.v[o->submission];
+        if (s->amount != SIM_NO_TIME)
+            mis(mm, "submitted", s->amount, s->currency, o->amount, o->currency);
+    }
+}
+
+static void check_amounts(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_AMOUNT_INTEGRITY;
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        struct mismatch mm = {0};
+        res->checked[inv]++;
+        amounts_of_order(m, o, &mm);
+        if (mm.n > 0)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "%s%s", mm.first, mm.n > 1 ? " (and more)" : "");
+    }
+}
+
+/* ---- consistent_notifications ---- */
+
+/* The first contradiction among an order's receipts, into why; false when none. */
+static bool receipts_contradict(const struct sim_model *m, const struct sim_porder *o,
+                                char *why, size_t len)
+{
+    const struct sim_receipt *paid = NULL, *closed = NULL, *last = NULL;
+    for (int32_t a = o->first_receipt; a != SIM_NONE; a = m->receipts.v[a].next_of_order) {
+        const struct sim_receipt *x = &m->receipts.v[a];
+        if (!x->signature_ok) {
+            if (x->applied) {
+                snprintf(why, len, "receipt %s with a bad signature was applied",
+                         or_q(x->event_id));
+                return true;
+            }
+            continue;
+        }
+        for (int32_t b = x->next_of_order; b != SIM_NONE; b = m->receipts.v[b].next_of_order) {
+            const struct sim_receipt *y = &m->receipts.v[b];
+            if (!y->signature_ok)
+                continue;
+            if (same(x->event_id, y->event_id) &&
+                (!same(x->status, y->status) || x->amount != y->amount ||
+                 !same(x->currency, y->currency) || x->seq != y->seq)) {
+                snprintf(why, len, "two deliveries of event %s disagree (%s %lld vs %s %lld)",
+                         or_q(x->event_id), or_q(x->status), (long long)x->amount,
+                         or_q(y->status), (long long)y->amount);
+                return true;
+            }
+            if (same(x->status, y->status) && !same(x->event_id, y->event_id)) {
+                snprintf(why, len, "status %s notified under two event ids (%s, %s)",
+                         or_q(x->status), or_q(x->event_id), or_q(y->event_id));
+                return true;
+            }
+        }
+        if (same(x->status, "PAID"))
+            paid = x;
+        if (same(x->status, "CLOSED"))
+            closed = x;
+        if (last == NULL || x->at >= last->at)
+            last = x;
+    }
+    if (paid && closed) {
+        snprintf(why, len, "B received both PAID (%s) and CLOSED (%s)", or_q(paid->event_id),
+                 or_q(closed->event_id));
+        return true;
+    }
+    if (last && sim__is_final(o->status_st) && !same(last->status, o->status)) {
+        snprintf(why, len, "the last receipt says %s but P says %s", or_q(last->status),
+                 or_q(o->status));
+        return true;
+    }
+    return false;
+}
+
+/* P's own notification list: one event id per status, no PAID and CLOSED. */
+static bool pnotifs_contradict(const struct sim_porder *o, char *why, size_t len)
+{
+    bool paid = false, closed = false;
+    for (uint32_t i = 0; i < o->n_notifs; i++) {
+        const struct sim_pnotif *a = &o->notifs[i];
+        paid |= same(a->status, "PAID");
+        closed |= same(a->status, "CLOSED");
+        for (uint32_t j = i + 1; j < o->n_notifs; j++)
+            if (same(a->status, o->notifs[j].status) &&
+                !same(a->event_id, o->notifs[j].event_id)) {
+                snprintf(why, len, "P lists status %s under two event ids (%s, %s)",
+                         or_q(a->status), or_q(a->event_id), or_q(o->notifs[j].event_id));
+                return true;
+            }
+    }
+    if (paid && closed) {
+        snprintf(why, len, "P notified both PAID and CLOSED");
+        return true;
+    }
+    return false;
+}
+
+static void check_notifications(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_CONSISTENT_NOTIFICATIONS;
+    char why[SUMMARY_LEN];
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        res->checked[inv]++;
+        if (receipts_contradict(m, o, why, sizeof why) || pnotifs_contradict(o, why, sizeof why))
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+    }
+    for (size_t i = 0; i < m->receipts.n; i++) {
+        const struct sim_receipt *x = &m->receipts.v[i];
+        if (sim__map_get(&m->order_by_id, x->order_id) == SIM_NONE && x->applied &&
+            !x->signature_ok)
+            record(m, res, inv, SIM_NONE, SIM_NONE, or_q(x->order_id), x->client_ref,
+                   "receipt %s with a bad signature was applied", or_q(x->event_id));
+    }
+}
+
+/* ---- legal_history ---- */
+
+static bool legal_step(uint8_t from, uint8_t to)
+{
+    switch (from) {
+    case SIM_ST_UNPAID:
+        return to == SIM_ST_PAYING || to == SIM_ST_CLOSED;
+    case SIM_ST_PAYING:
+        return to == SIM_ST_UNKNOWN || to == SIM_ST_UNPAID || to == SIM_ST_PAID ||
+               to == SIM_ST_CLOSED;
+    case SIM_ST_UNKNOWN:
+        return to == SIM_ST_PAYING || to == SIM_ST_PAID || to == SIM_ST_CLOSED;
+    default:
+        return false;   /* nothing leaves PAID or CLOSED; OTHER is no state */
+    }
+}
+
+static bool history_illegal(const struct sim_porder *o, char *why, size_t len)
+{
+    if (o->n_hist == 0) {
+        snprintf(why, len, "empty status history");
+        return true;
+    }
+    if (o->hist[0].from != NULL || o->hist[0].to_st != SIM_ST_UNPAID) {
+        snprintf(why, len, "history[0] is %s->%s, not null->UNPAID", or_q(o->hist[0].from),
+                 or_q(o->hist[0].to));
+        return true;
+    }
+    for (uint32_t i = 1; i < o->n_hist; i++) {
+        const struct sim_hist *p = &o->hist[i - 1], *h = &o->hist[i];
+        if (!same(h->from, p->to)) {
+            snprintf(why, len, "history[%u] starts from %s but the order was %s", i,
+                     or_q(h->from), or_q(p->to));
+            return true;
+        }
+        if (!legal_step(h->from_st, h->to_st)) {
+            snprintf(why, len, "history[%u] %s->%s (%s) is not a transition of the state "
+                     "machine", i, or_q(h->from), or_q(h->to), or_q(h->cause));
+            return true;
+        }
+        if (h->at < p->at) {
+            snprintf(why, len, "history[%u] at %lld goes back before %lld", i,
+                     (long long)h->at, (long long)p->at);
+            return true;
+        }
+    }
+    if (!same(o->hist[o->n_hist - 1].to, o->status)) {
+        snprintf(why, len, "history ends at %s but the order is %s",
+                 or_q(o->hist[o->n_hist - 1].to), or_q(o->status));
+        return true;
+    }
+    return false;
+}
+
+static void check_history(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_LEGAL_HISTORY;
+    char why[SUMMARY_LEN];
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        res->checked[inv]++;
+        if (history_illegal(o, why, sizeof why))
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+    }
+}
+
+/* ---- convergence ---- */
+
+static bool final_delivered(const struct sim_model *m, const struct sim_porder *o)
+{
+    for (uint32_t i = 0; i < o->n_notifs; i++)
+        if (same(o->notifs[i].status, o->status) && o->notifs[i].delivered_at != SIM_NO_TIME)
+            return true;
+    for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
+        const struct sim_receipt *x = &m->receipts.v[r];
+        if (x->signature_ok && is_2xx(x->answered) && same(x->status, o->status))
+            return true;
+    }
+    return false;
+}
+
+static bool order_open(const struct sim_model *m, const struct sim_porder *o, bool healed,
+                       char *why, size_t len)
+{
+    if (!sim__is_final(o->status_st)) {
+        snprintf(why, len, "order still %s at the end of the run", or_q(o->status));
+        return true;
+    }
+    for (uint32_t i = 0; i < o->n_refunds; i++)
+        if (!same(o->refunds[i].status, "SUCCESS")) {
+            snprintf(why, len, "refund %s still %s at the end of the run",
+                     or_q(o->refunds[i].out_refund_no), or_q(o->refunds[i].status));
+            return true;
+        }
+    if (healed && !final_delivered(m, o)) {
+        snprintf(why, len, "final status %s never acknowledged by the business",
+                 or_q(o->status));
+        return true;
+    }
+    return false;
+}
+
+static void check_convergence(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_CONVERGENCE;
+    const struct sim_run_info *ri = &m->run;
+    bool healed = ri->faults_healed_at != SIM_NO_TIME;
+    res->checked[inv]++;
+    if (!ri->quiet)
+        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", NULL,
+               "the run did not become quiet within the convergence bound (%lld ms)",
+               (long long)ri->convergence_bound_ms);
+    else if (healed && ri->quiet_at != SIM_NO_TIME &&
+             ri->quiet_at - ri->faults_healed_at > ri->convergence_bound_ms)
+        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", NULL,
+               "quiet %lld ms after the faults healed, bound %lld ms",
+               (long long)(ri->quiet_at - ri->faults_healed_at),
+               (long long)ri->convergence_bound_ms);
+    char why[SUMMARY_LEN];
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        res->checked[inv]++;
+        if (order_open(m, o, healed, why, sizeof why))
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+    }
+}
+
+/* ---- duplicate_submission_rejected ---- */
+
+enum window { W_IN, W_OUT, W_AMBIGUOUS };
+
+/* Classifies a resubmission by time, not only by label: a "concurrent" one
+ * is in the window by construction; otherwise its distance from the
+ * original decides, with a margin around the window's edge where the SUT's
+ * clock and ours may disagree (then it is not judged). */
+static enum window classify(const struct sim_model *m, const struct sim_submission *d,
+                            const struct sim_submission *orig)
+{
+    if (strcmp(d->kind, "concurrent") == 0)
+        return W_IN;
+    int64_t w = m->run.dedup_window_ms;
+    if (orig == NULL || w == SIM_NO_TIME)
+        return strcmp(d->kind, "immediate") == 0 ? W_IN : W_OUT;
+    int64_t margin = w / 20 > 1000 ? w / 20 : 1000;
+    int64_t dt = d->at - orig->at;
+    if (dt < w - margin)
+        return W_IN;
+    if (dt >= w + margin)
+        return W_OUT;
+    return W_AMBIGUOUS;
+}
+
+/* The order the SUT kept for a workload key: the original's when it was
+ * accepted, else the one P holds under the original's client_ref, else the
+ * one a 409 named. */
+static const char *accepted_id(const struct sim_model *m, const struct sim_submission *orig)
+{
+    if (orig == NULL)
+        return NULL;
+    if (is_2xx(orig->status) && orig->order_id)
+        return orig->order_id;
+    int32_t o = sim__map_get(&m->order_by_ref, orig->client_ref ? orig->client_ref : orig->key);
+    if (o != SIM_NONE)
+        return m->orders.v[o].order_id;
+    return orig->status == 409 ? orig->order_id : NULL;
+}
+
+static void check_dup_in(const struct sim_model *m, struct sim_results *res,
+                         const struct sim_submission *d, const struct sim_submission *orig)
+{
+    const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
+    const char *kept = accepted_id(m, orig);
+    int32_t extra = sim__map_get(&m->order_by_ref, d->client_ref);
+    const char *extra_id = extra != SIM_NONE ? m->orders.v[extra].order_id : NULL;
+    /* A concurrent double-click may win the race: then the original is the
+     * one refused, naming the duplicate's order, and that is correct. */
+    bool won_race = strcmp(d->kind, "concurrent") == 0 && is_2xx(d->status) && orig &&
+                    orig->status == 409 && same(orig->order_id, d->order_id);
+    if (won_race)
+        return;
+    if (is_2xx(d->status) || (extra_id && !same(extra_id, kept)))
+        record(m, res, inv, extra, SIM_NONE, extra_id ? extra_id : or_q(d->order_id),
+               d->original_key, "%s resubmission %s (%lld ms after the original) was "
+               "accepted as order %s instead of refused", d->kind, or_q(d->client_ref),
+               orig ? (long long)(d->at - orig->at) : -1LL,
+               extra_id ? extra_id : or_q(d->order_id));
+    else if (d->status == 409 && kept && !same(d->order_id, kept))
+        record(m, res, inv, sim__map_get(&m->order_by_id, kept), SIM_NONE, kept,
+               d->original_key, "%s resubmission %s refused with 409 naming %s, not the "
+               "original order %s", d->kind, or_q(d->client_ref), or_q(d->order_id), kept);
+}
+
+/* True when the refused original lost a double-click race: a concurrent
+ * resubmission of it was accepted as the very order its 409 names. */
+static bool concurrent_winner(const struct sim_model *m, const struct sim_submission *orig)
+{
+    for (size_t i = 0; i < m->subs.n; i++) {
+        const struct sim_submission *d = &m->subs.v[i];
+        if (d->original_key == orig->key && strcmp(d->kind, "concurrent") == 0 &&
+            is_2xx(d->status) && d->order_id != NULL && same(d->order_id, orig->order_id))
+            return true;
+    }
+    return false;
+}
+
+static void check_dups(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
+    for (size_t i = 0; i < m->subs.n; i++) {
+        const struct sim_submission *d = &m->subs.v[i];
+        int32_t oi = sim__map_get(&m->sub_original, d->original_key);
+        const struct sim_submission *orig = oi != SIM_NONE ? &m->subs.v[oi] : NULL;
+        if (strcmp(d->kind, "original") == 0) {
+            res->checked[inv]++;
+            if (d->status == 409 && !concurrent_winner(m, d))
+                record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
+                       d->client_ref ? d->client_ref : d->key, d->key,
+                       "the original submission of %s was refused with 409 (naming %s)",
+                       d->key, or_q(d->order_id));
+            continue;
+        }
+        enum window w = classify(m, d, orig);
+        if (w == W_AMBIGUOUS)
+            continue;
+        res->checked[inv]++;
+        if (w == W_IN)
+            check_dup_in(m, res, d, orig);
+        else if (d->status == 409)
+            record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
+                   d->client_ref ? d->client_ref : d->key, d->original_key,
+                   "%s resubmission %s came %lld ms after the original (window %lld ms) "
+                   "and was refused with 409", d->kind, or_q(d->client_ref),
+                   orig ? (long long)(d->at - orig->at) : -1LL,
+                   (long long)m->run.dedup_window_ms);
+    }
+}
+
+/* ---- counts, fault index ---- */
+
+static void compute_counts(const struct sim_model *m, struct sim_results *res)
+{
+    struct sim_check_counts *c = &res->counts;
+    c->orders = (int64_t)m->orders.n;
+    c->submissions = (int64_t)m->subs.n;
+    for (size_t i = 0; i < m->subs.n; i++)
+        if (strcmp(m->subs.v[i].kind, "original") != 0) {
+            c->duplicates_sent++;
+            c->duplicates_rejected += m->subs.v[i].status == 409;
+        }
+    for (size_t i = 0; i < m->orders.n; i++) {
+        c->paid += m->orders.v[i].status_st == SIM_ST_PAID;
+        c->closed += m->orders.v[i].status_st == SIM_ST_CLOSED;
+    }
+    int64_t attempts = 0;
+    res->reproducible = true;
+    for (size_t i = 0; i < m->trades.n; i++) {
+        c->charges += m->trades.v[i].n_charges;
+        c->refunds += m->trades.v[i].n_refunds;
+        attempts += m->trades.v[i].cb_attempts;
+        if (m->trades.v[i].attach == NULL || *m->trades.v[i].attach == '\0')
+            res->reproducible = false;
+    }
+    for (size_t i = 0; i < m->gj.n; i++)
+        c->callbacks += strcmp(m->gj.v[i].op, "callback") == 0;
+    if (m->gj.n == 0)
+        c->callbacks = attempts;
+    c->notifications = (int64_t)m->receipts.n;
+}
+
+/* Chains the journal's faulty lines and the payer's unusual calls by key.
+ * Built backwards so each chain is in input order. */
+static int index_faults(const struct sim_model *m, struct sim_results *res)
+{
+    res->gj_next = malloc((m->gj.n + 1) * sizeof *res->gj_next);
+    res->payer_next = malloc((m->payer.n + 1) * sizeof *res->payer_next);
+    if (res->gj_next == NULL || res->payer_next == NULL)
+        return PD_ENOMEM;
+    for (size_t i = m->gj.n; i-- > 0;) {
+        const struct sim_gjline *g = &m->gj.v[i];
+        res->gj_next[i] = SIM_NONE;
+        if (g->fault == NULL || g->key == NULL)
+            continue;
+        res->gj_next[i] = sim__map_get(&res->gj_first, g->key);
+        if (sim__map_set(&res->gj_first, g->key, (int32_t)i) != PD_OK)
+            return PD_ENOMEM;
+    }
+    for (size_t i = m->payer.n; i-- > 0;) {
+        const struct sim_payer *p = &m->payer.v[i];
+        res->payer_next[i] = SIM_NONE;
+        if (p->key == NULL || strcmp(p->action, "pay") == 0)
+            continue;
+        res->payer_next[i] = sim__map_get(&res->payer_first, p->key);
+        if (sim__map_set(&res->payer_first, p->key, (int32_t)i) != PD_OK)
+            return PD_ENOMEM;
+    }
+    return PD_OK;
+}
+
+int sim__evaluate(const struct sim_model *m, struct sim_results *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = index_faults(m, res);
+    if (rc != PD_OK)
+        return rc;
+    compute_counts(m, res);
+    check_lost(m, res);
+    double_by_order(m, res);
+    double_orphans(m, res);
+    double_per_trade(m, res);
+    check_phantom(m, res);
+    check_amounts(m, res);
+    check_notifications(m, res);
+    check_dups(m, res);
+    check_history(m, res);
+    check_convergence(m, res);
+    return res->rc;
+}
+
+void sim__results_free(struct sim_results *res)
+{
+    if (res == NULL)
+        return;
+    for (size_t i = 0; i < res->v.n; i++) {
+        free(res->v.v[i].summary);
+        cJSON_Delete(res->v.v[i].evidence);
+        cJSON_Delete(res->v.v[i].faults);
+    }
+    free(res->v.v);
+    sim__map_free(&res->gj_first);
+    sim__map_free(&res->payer_first);
+    free(res->gj_next);
+    free(res->payer_next);
+    memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,861 @@
+/* check_model.c -- arena, interning, maps and the record adders of the
+ * checker's model. Each adder reads one element with a small "reader" that
+ * remembers the first error, so a record's fields read as a flat list. */
+#include "check_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pd_err.h"
+#include "pd_rand.h"
+
+#define ARENA_CHUNK 65536
+#define STR_MAX 4096
+
+struct sim_arena_chunk {
+    struct sim_arena_chunk *next;
+    size_t cap;
+    max_align_t data[];
+};
+
+void *sim__arena_alloc(struct sim_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (a->head == NULL || a->used + n > a->head->cap) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        struct sim_arena_chunk *c = malloc(sizeof *c + cap);
+        if (c == NULL)
+            return NULL;
+        c->next = a->head;
+        c->cap = cap;
+        a->head = c;
+        a->used = 0;
+        a->total += cap;
+    }
+    void *p = (char *)a->head->data + a->used;
+    a->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+void sim__arena_free(struct sim_arena *a)
+{
+    struct sim_arena_chunk *c = a->head;
+    while (c != NULL) {
+        struct sim_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    memset(a, 0, sizeof *a);
+}
+
+int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return PD_OK;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *nv = realloc(*v, ncap * elem);
+    if (nv == NULL)
+        return PD_ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return PD_OK;
+}
+
+static int intern_grow(struct sim_intern *in)
+{
+    size_t ncap = in->cap ? in->cap * 2 : 1024;
+    const char **ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL)
+        return PD_ENOMEM;
+    for (size_t i = 0; i < in->cap; i++) {
+        if (in->slots[i] == NULL)
+            continue;
+        size_t h = (size_t)pd_hash_str(in->slots[i]) & (ncap - 1);
+        while (ns[h] != NULL)
+            h = (h + 1) & (ncap - 1);
+        ns[h] = in->slots[i];
+    }
+    free(in->slots);
+    in->slots = ns;
+    in->cap = ncap;
+    return PD_OK;
+}
+
+static size_t intern_slot(const struct sim_intern *in, const char *s)
+{
+    size_t h = (size_t)pd_hash_str(s) & (in->cap - 1);
+    while (in->slots[h] != NULL && strcmp(in->slots[h], s) != 0)
+        h = (h + 1) & (in->cap - 1);
+    return h;
+}
+
+const char *sim__intern_find(const struct sim_model *m, const char *s)
+{
+    if (s == NULL || m->intern.cap == 0)
+        return NULL;
+    return m->intern.slots[intern_slot(&m->intern, s)];
+}
+
+const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
+{
+    if (s == NULL)
+        return NULL;
+    struct sim_intern *in = &m->intern;
+    if ((in->n + 1) * 2 > in->cap && intern_grow(in) != PD_OK) {
+        *oom = true;
+        return NULL;
+    }
+    size_t h = intern_slot(in, s);
+    if (in->slots[h] != NULL)
+        return in->slots[h];
+    size_t len = strlen(s);
+    char *copy = sim__arena_alloc(&m->arena, len + 1);
+    if (copy == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(copy, s, len + 1);
+    in->slots[h] = copy;
+    in->n++;
+    return copy;
+}
+
+static size_t ptr_hash(const char *p)
+{
+    return (size_t)pd_mix64((uint64_t)(uintptr_t)p);
+}
+
+static int map_grow(struct sim_map *map)
+{
+    size_t ncap = map->cap ? map->cap * 2 : 256;
+    const char **nk = calloc(ncap, sizeof *nk);
+    int32_t *nv = calloc(ncap, sizeof *nv);
+    if (nk == NULL || nv == NULL) {
+        free(nk);
+        free(nv);
+        return PD_ENOMEM;
+    }
+    for (size_t i = 0; i < map->cap; i++) {
+        if (map->keys[i] == NULL)
+            continue;
+        size_t h = ptr_hash(map->keys[i]) & (ncap - 1);
+        while (nk[h] != NULL)
+            h = (h + 1) & (ncap - 1);
+        nk[h] = map->keys[i];
+        nv[h] = map->vals[i];
+    }
+    free(map->keys);
+    free(map->vals);
+    map->keys = nk;
+    map->vals = nv;
+    map->cap = ncap;
+    return PD_OK;
+}
+
+static int map_store(struct sim_map *map, const char *key, int32_t val, bool replace)
+{
+    if (key == NULL)
+        return PD_OK;
+    if ((map->n + 1) * 2 > map->cap && map_grow(map) != PD_OK)
+        return PD_ENOMEM;
+    size_t h = ptr_hash(key) & (map->cap - 1);
+    while (map->keys[h] != NULL && map->keys[h] != key)
+        h = (h + 1) & (map->cap - 1);
+    if (map->keys[h] == NULL) {
+        map->keys[h] = key;
+        map->vals[h] = val;
+        map->n++;
+    } else if (replace) {
+        map->vals[h] = val;
+    }
+    return PD_OK;
+}
+
+int sim__map_put(struct sim_map *map, const char *key, int32_t val)
+{
+    return map_store(map, key, val, false);
+}
+
+int sim__map_set(struct sim_map *map, const char *key, int32_t val)
+{
+    return map_store(map, key, val, true);
+}
+
+int32_t sim__map_get(const struct sim_map *map, const char *key)
+{
+    if (key == NULL || map->cap == 0)
+        return SIM_NONE;
+    size_t h = ptr_hash(key) & (map->cap - 1);
+    while (map->keys[h] != NULL) {
+        if (map->keys[h] == key)
+            return map->vals[h];
+        h = (h + 1) & (map->cap - 1);
+    }
+    return SIM_NONE;
+}
+
+void sim__map_free(struct sim_map *map)
+{
+    free(map->keys);
+    free(map->vals);
+    memset(map, 0, sizeof *map);
+}
+
+uint8_t sim__status_of(const char *s)
+{
+    static const char *const names[] = {"UNPAID", "PAYING", "UNKNOWN", "PAID", "CLOSED"};
+    if (s == NULL)
+        return SIM_ST_NULL;
+    for (size_t i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (uint8_t)(SIM_ST_UNPAID + i);
+    return SIM_ST_OTHER;
+}
+
+void sim__model_init(struct sim_model *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void sim__model_free(struct sim_model *m)
+{
+    if (m == NULL)
+        return;
+    free(m->trades.v);
+    free(m->orders.v);
+    free(m->receipts.v);
+    free(m->subs.v);
+    free(m->paycalls.v);
+    free(m->payer.v);
+    free(m->gj.v);
+    free(m->pevents.v);
+    sim__map_free(&m->trade_by_otn);
+    sim__map_free(&m->order_by_id);
+    sim__map_free(&m->order_by_ref);
+    sim__map_free(&m->ptrade_owner);
+    sim__map_free(&m->sub_original);
+    free(m->intern.slots);
+    cJSON_Delete(m->run.sut);
+    sim__arena_free(&m->arena);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the reader: typed field access that keeps the first error ---- */
+
+struct rd {
+    struct sim_model *m;
+    const cJSON *el;
+    const char *path;
+    struct pd_json_err *err;
+    int rc;
+};
+
+static void rd_fail(struct rd *r, const char *key, const char *what)
+{
+    if (r->rc != PD_OK)
+        return;
+    r->rc = pd_json_fail(r->err, "%s%s%s: %s", r->path, *r->path ? "." : "", key, what);
+}
+
+static const char *rd_str(struct rd *r, const char *key, bool required)
+{
+    if (r->rc != PD_OK)
+        return NULL;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->el, key);
+    if (it == NULL || cJSON_IsNull(it)) {
+        if (required)
+            rd_fail(r, key, "required");
+        return NULL;
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
+        rd_fail(r, key, "must be a string");
+        return NULL;
+    }
+    if (strlen(it->valuestring) > STR_MAX) {
+        rd_fail(r, key, "longer than 4096 bytes");
+        return NULL;
+    }
+    bool oom = false;
+    const char *s = sim__intern(r->m, it->valuestring, &oom);
+    if (oom)
+        r->rc = PD_ENOMEM;
+    return s;
+}
+
+/* A nullable integer: SIM_NO_TIME when null or absent and not required. */
+static int64_t rd_i64(struct rd *r, const char *key, bool required)
+{
+    if (r->rc != PD_OK)
+        return SIM_NO_TIME;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->el, key);
+    if (it == NULL || cJSON_IsNull(it)) {
+        if (required)
+            rd_fail(r, key, "required");
+        return SIM_NO_TIME;
+    }
+    if (!pd_json_is_int(it)) {
+        rd_fail(r, key, "must be an integer");
+        return SIM_NO_TIME;
+    }
+    return (int64_t)it->valuedouble;
+}
+
+static int64_t rd_i64_or(struct rd *r, const char *key, int64_t dflt)
+{
+    int64_t v = rd_i64(r, key, false);
+    return v == SIM_NO_TIME ? dflt : v;
+}
+
+static bool rd_bool(struct rd *r, const char *key, bool required)
+{
+    if (r->rc != PD_OK)
+        return false;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->el, key);
+    if (it == NULL || cJSON_IsNull(it)) {
+        if (required)
+            rd_fail(r, key, "required");
+        return false;
+    }
+    if (!cJSON_IsBool(it)) {
+        rd_fail(r, key, "must be true or false");
+        return false;
+    }
+    return cJSON_IsTrue(it);
+}
+
+/* The array under key (NULL when absent and optional). */
+static const cJSON *rd_array(struct rd *r, const char *key, bool required)
+{
+    if (r->rc != PD_OK)
+        return NULL;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->el, key);
+    if (it == NULL || cJSON_IsNull(it)) {
+        if (required)
+            rd_fail(r, key, "required");
+        return NULL;
+    }
+    if (!cJSON_IsArray(it)) {
+        rd_fail(r, key, "must be an array");
+        return NULL;
+    }
+    return it;
+}
+
+static int rd_begin(struct rd *r, struct sim_model *m, const cJSON *el,
+                    const char *path, struct pd_json_err *err)
+{
+    r->m = m;
+    r->el = el;
+    r->path = path;
+    r->err = err;
+    r->rc = PD_OK;
+    if (!cJSON_IsObject(el))
+        r->rc = pd_json_fail(err, "%s: must be an object", *path ? path : "top level");
+    return r->rc;
+}
+
+/* A sub-reader over element i of an array, its path in buf. */
+static void rd_sub(struct rd *sub, struct rd *parent, const cJSON *el, const char *key,
+                   int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s[%d]", parent->path, *parent->path ? "." : "", key, i);
+    rd_begin(sub, parent->m, el, buf, parent->err);
+    if (sub->rc != PD_OK)
+        parent->rc = sub->rc;
+}
+
+/* Arena array of n elements of size elem; NULL (rc set) on OOM. */
+static void *rd_alloc(struct rd *r, size_t n, size_t elem)
+{
+    if (r->rc != PD_OK || n == 0)
+        return NULL;
+    void *p = sim__arena_alloc(&r->m->arena, n * elem);
+    if (p == NULL)
+        r->rc = PD_ENOMEM;
+    return p;
+}
+
+#define PATH_LEN 160
+
+/* Reads the array under key with fn per element into a new arena array of
+ * elem-sized slots; *out_n gets its length. NULL when empty or on error. */
+typedef void (*rd_elem_fn)(struct rd *sub, void *slot);
+
+static void *rd_each(struct rd *r, const char *key, bool required, size_t elem,
+                     uint32_t *out_n, rd_elem_fn fn)
+{
+    const cJSON *arr = rd_array(r, key, required);
+    int n = arr ? cJSON_GetArraySize(arr) : 0;
+    char *base = rd_alloc(r, (size_t)n, elem);
+    char path[PATH_LEN];
+    int i = 0;
+    for (const cJSON *e = arr ? arr->child : NULL; e && r->rc == PD_OK; e = e->next, i++) {
+        struct rd s;
+        rd_sub(&s, r, e, key, i, path, sizeof path);
+        fn(&s, base + (size_t)i * elem);
+        if (r->rc == PD_OK)
+            r->rc = s.rc;
+    }
+    *out_n = r->rc == PD_OK ? (uint32_t)n : 0;
+    return base;
+}
+
+/* ---- scenario.json and run.json ---- */
+
+int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, doc, "", err) != PD_OK)
+        return r.rc;
+    const char *name = rd_str(&r, "name", true);
+    const char *desc = rd_str(&r, "description", false);
+    const char *file = rd_str(&r, "file", false);
+    if (r.rc != PD_OK)
+        return r.rc;
+    m->run.name = name;
+    if (desc != NULL)
+        m->run.description = desc;
+    if (file != NULL && m->run.file == NULL)
+        m->run.file = file;
+    m->have_scenario = true;
+    return PD_OK;
+}
+
+static void rd_pevent(struct rd *s, void *slot)
+{
+    struct sim_pevent *pe = slot;
+    pe->at = rd_i64(s, "at", true);
+    pe->target = rd_str(s, "target", true);
+    pe->action = rd_str(s, "action", true);
+    pe->detail = rd_str(s, "detail", false);
+}
+
+static int add_pevents(struct rd *r)
+{
+    uint32_t n = 0;
+    struct sim_pevent *pe = rd_each(r, "process_events", false, sizeof *pe, &n, rd_pevent);
+    struct sim_model *m = r->m;
+    for (uint32_t i = 0; i < n && r->rc == PD_OK; i++) {
+        if (sim__vec_grow((void **)&m->pevents.v, &m->pevents.cap, m->pevents.n,
+                          sizeof *pe) != PD_OK)
+            return r->rc = PD_ENOMEM;
+        m->pevents.v[m->pevents.n++] = pe[i];
+    }
+    return r->rc;
+}
+
+/* run.json's "scenario" is the name, or an object {name, description, file}. */
+static void run_scenario_field(struct rd *r)
+{
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r->el, "scenario");
+    if (cJSON_IsString(sc)) {
+        const char *n = rd_str(r, "scenario", false);
+        if (r->m->run.name == NULL)
+            r->m->run.name = n;
+    } else if (cJSON_IsObject(sc)) {
+        struct rd s;
+        rd_begin(&s, r->m, sc, "scenario", r->err);
+        const char *n = rd_str(&s, "name", false);
+        const char *d = rd_str(&s, "description", false);
+        const char *f = rd_str(&s, "file", false);
+        r->rc = s.rc;
+        if (r->m->run.name == NULL)
+            r->m->run.name = n;
+        if (r->m->run.description == NULL)
+            r->m->run.description = d;
+        if (f != NULL)
+            r->m->run.file = f;
+    }
+}
+
+int sim__add_run(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, doc, "", err) != PD_OK)
+        return r.rc;
+    struct sim_run_info *ri = &m->run;
+    run_scenario_field(&r);
+    ri->seed = rd_i64_or(&r, "seed", 0);
+    ri->time_scale = rd_i64_or(&r, "time_scale", 1);
+    ri->started_at = rd_str(&r, "started_at", false);
+    ri->duration_ms = rd_i64_or(&r, "duration_ms", 0);
+    ri->sim_started_at = rd_i64(&r, "sim_started_at", false);
+    ri->sim_finished_at = rd_i64(&r, "sim_finished_at", false);
+    ri->quiet = rd_bool(&r, "quiet", true);
+    ri->quiet_at = rd_i64(&r, "quiet_at", false);
+    ri->faults_healed_at = rd_i64(&r, "faults_healed_at", false);
+    ri->convergence_bound_ms = rd_i64(&r, "convergence_bound_ms", true);
+    ri->dedup_window_ms = rd_i64(&r, "dedup_window_ms", true);
+    ri->replay = rd_str(&r, "replay", false);
+    if (r.rc == PD_OK)
+        add_pevents(&r);
+    const cJSON *sut = cJSON_GetObjectItemCaseSensitive(doc, "sut");
+    if (r.rc == PD_OK && sut != NULL && !cJSON_IsObject(sut))
+        rd_fail(&r, "sut", "must be an object");
+    if (r.rc == PD_OK && sut != NULL) {
+        cJSON_Delete(ri->sut);
+        ri->sut = cJSON_Duplicate(sut, 1);
+        if (ri->sut == NULL)
+            r.rc = PD_ENOMEM;
+    }
+    if (r.rc == PD_OK)
+        m->have_run = true;
+    return r.rc;
+}
+
+/* ---- G: ledger trades ---- */
+
+static void rd_charge(struct rd *s, void *slot)
+{
+    struct sim_charge *c = slot;
+    c->at = rd_i64(s, "at", true);
+    c->amount = rd_i64(s, "amount", true);
+}
+
+static void rd_grefund(struct rd *s, void *slot)
+{
+    struct sim_grefund *f = slot;
+    f->out_refund_no = rd_str(s, "out_refund_no", false);
+    f->amount = rd_i64(s, "amount", true);
+    f->at = rd_i64(s, "at", false);
+}
+
+static void trade_charges(struct rd *r, struct sim_gtrade *t)
+{
+    t->charges = rd_each(r, "charges", true, sizeof *t->charges, &t->n_charges, rd_charge);
+}
+
+static void trade_refunds(struct rd *r, struct sim_gtrade *t)
+{
+    t->refunds = rd_each(r, "refunds", false, sizeof *t->refunds, &t->n_refunds, rd_grefund);
+    const cJSON *pr = rd_array(r, "pay_refused", false);
+    t->n_pay_refused = pr ? (uint32_t)cJSON_GetArraySize(pr) : 0;
+}
+
+static void trade_callbacks(struct rd *r, struct sim_gtrade *t)
+{
+    t->cb_acked_at = SIM_NO_TIME;
+    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r->el, "callbacks");
+    if (cb == NULL || cJSON_IsNull(cb) || r->rc != PD_OK)
+        return;
+    struct rd s;
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s.callbacks", r->path);
+    if (rd_begin(&s, r->m, cb, path, r->err) != PD_OK) {
+        r->rc = s.rc;
+        return;
+    }
+    t->cb_attempts = rd_i64_or(&s, "attempts", 0);
+    t->cb_acked = rd_bool(&s, "acked", false);
+    t->cb_acked_at = rd_i64(&s, "acked_at", false);
+    t->cb_gave_up = rd_bool(&s, "gave_up", false);
+    t->cb_pending = rd_bool(&s, "pending", false);
+    r->rc = s.rc;
+}
+
+int sim__add_trade(struct sim_model *m, const cJSON *el, const char *path,
+                   struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_gtrade t = {.order = SIM_NONE, .next_of_order = SIM_NONE};
+    t.out_trade_no = rd_str(&r, "out_trade_no", true);
+    t.trade_no = rd_str(&r, "trade_no", false);
+    t.merchant_id = rd_str(&r, "merchant_id", false);
+    t.attach = rd_str(&r, "attach", false);
+    t.amount = rd_i64(&r, "amount", true);
+    t.currency = rd_str(&r, "currency", true);
+    t.state = rd_str(&r, "state", true);
+    t.created_at = rd_i64(&r, "created_at", false);
+    t.closed_at = rd_i64(&r, "closed_at", false);
+    t.refunded_amount = rd_i64_or(&r, "refunded_amount", 0);
+    trade_charges(&r, &t);
+    trade_refunds(&r, &t);
+    trade_callbacks(&r, &t);
+    if (r.rc != PD_OK)
+        return r.rc;
+    if (sim__map_get(&m->trade_by_otn, t.out_trade_no) != SIM_NONE)
+        return pd_json_fail(err, "%s.out_trade_no: \"%.64s\" listed twice", path,
+                            t.out_trade_no);
+    if (sim__vec_grow((void **)&m->trades.v, &m->trades.cap, m->trades.n, sizeof t) != PD_OK ||
+        sim__map_put(&m->trade_by_otn, t.out_trade_no, (int32_t)m->trades.n) != PD_OK)
+        return PD_ENOMEM;
+    m->trades.v[m->trades.n++] = t;
+    return PD_OK;
+}
+
+/* ---- P: export orders ---- */
+
+static void rd_hist(struct rd *s, void *slot)
+{
+    struct sim_hist *h = slot;
+    h->at = rd_i64(s, "at", true);
+    h->from = rd_str(s, "from", false);
+    h->to = rd_str(s, "to", true);
+    h->cause = rd_str(s, "cause", false);
+    h->from_st = sim__status_of(h->from);
+    h->to_st = sim__status_of(h->to);
+}
+
+static void rd_ptrade(struct rd *s, void *slot)
+{
+    struct sim_ptrade *t = slot;
+    t->out_trade_no = rd_str(s, "out_trade_no", true);
+    t->state = rd_str(s, "state", false);
+    t->attempt = rd_i64_or(s, "attempt", 0);
+    t->created_at = rd_i64(s, "created_at", false);
+}
+
+static void rd_prefund(struct rd *s, void *slot)
+{
+    struct sim_prefund *f = slot;
+    f->out_refund_no = rd_str(s, "out_refund_no", false);
+    f->out_trade_no = rd_str(s, "out_trade_no", false);
+    f->amount = rd_i64(s, "amount", true);
+    f->status = rd_str(s, "status", false);
+    f->at = rd_i64(s, "at", false);
+    f->reason = rd_str(s, "reason", false);
+}
+
+static void rd_pnotif(struct rd *s, void *slot)
+{
+    struct sim_pnotif *nf = slot;
+    nf->event_id = rd_str(s, "event_id", true);
+    nf->status = rd_str(s, "status", true);
+    nf->seq = rd_i64_or(s, "seq", 0);
+    nf->attempts = rd_i64_or(s, "attempts", 0);
+    nf->delivered_at = rd_i64(s, "delivered_at", false);
+    nf->last_http_status = rd_i64_or(s, "last_http_status", 0);
+}
+
+static void order_parts(struct rd *r, struct sim_porder *o)
+{
+    o->hist = rd_each(r, "history", true, sizeof *o->hist, &o->n_hist, rd_hist);
+    o->trades = rd_each(r, "trades", false, sizeof *o->trades, &o->n_trades, rd_ptrade);
+    o->refunds = rd_each(r, "refunds", false, sizeof *o->refunds, &o->n_refunds, rd_prefund);
+    o->notifs = rd_each(r, "notifications", false, sizeof *o->notifs, &o->n_notifs, rd_pnotif);
+}
+
+
+
+
+int sim__add_order(struct sim_model *m, const cJSON *el, const char *path,
+                   struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_porder o = {.first_trade = SIM_NONE, .first_receipt = SIM_NONE,
+                           .submission = SIM_NONE};
+    o.order_id = rd_str(&r, "order_id", true);
+    o.merchant_id = rd_str(&r, "merchant_id", false);
+    o.user_id = rd_str(&r, "user_id", false);
+    o.client_ref = rd_str(&r, "client_ref", false);
+    o.amount = rd_i64(&r, "amount", true);
+    o.currency = rd_str(&r, "currency", true);
+    o.status = rd_str(&r, "status", true);
+    o.status_st = sim__status_of(o.status);
+    o.created_at = rd_i64(&r, "created_at", false);
+    o.expires_at = rd_i64(&r, "expires_at", false);
+    order_parts(&r, &o);
+    if (r.rc != PD_OK)
+        return r.rc;
+    if (sim__map_get(&m->order_by_id, o.order_id) != SIM_NONE)
+        return pd_json_fail(err, "%s.order_id: \"%.64s\" listed twice", path, o.order_id);
+    int32_t idx = (int32_t)m->orders.n;
+    if (sim__vec_grow((void **)&m->orders.v, &m->orders.cap, m->orders.n, sizeof o) != PD_OK ||
+        sim__map_put(&m->order_by_id, o.order_id, idx) != PD_OK ||
+        sim__map_put(&m->order_by_ref, o.client_ref, idx) != PD_OK)
+        return PD_ENOMEM;
+    for (uint32_t i = 0; i < o.n_trades; i++)
+        if (sim__map_put(&m->ptrade_owner, o.trades[i].out_trade_no, idx) != PD_OK)
+            return PD_ENOMEM;
+    m->orders.v[m->orders.n++] = o;
+    return PD_OK;
+}
+
+/* Appends one record of size elem to a model vector. */
+static int push_rec(void *vec_v, size_t *n, size_t *cap, const void *rec, size_t elem)
+{
+    void **v = vec_v;
+    if (sim__vec_grow(v, cap, *n, elem) != PD_OK)
+        return PD_ENOMEM;
+    memcpy((char *)*v + *n * elem, rec, elem);
+    (*n)++;
+    return PD_OK;
+}
+
+#define PUSH(vec, rec) push_rec(&(vec).v, &(vec).n, &(vec).cap, &(rec), sizeof(rec))
+
+/* ---- B: business.json records ---- */
+
+int sim__add_receipt(struct sim_model *m, const cJSON *el, const char *path,
+                     struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_receipt x = {.next_of_order = SIM_NONE};
+    x.at = rd_i64(&r, "at", true);
+    x.event_id = rd_str(&r, "event_id", false);
+    x.order_id = rd_str(&r, "order_id", false);
+    x.seq = rd_i64_or(&r, "seq", 0);
+    x.status = rd_str(&r, "status", false);
+    x.amount = rd_i64(&r, "amount", false);
+    x.currency = rd_str(&r, "currency", false);
+    x.client_ref = rd_str(&r, "client_ref", false);
+    x.signature_ok = rd_bool(&r, "signature_ok", true);
+    x.answered = rd_i64_or(&r, "answered", 0);
+    x.applied = rd_bool(&r, "applied", true);
+    if (r.rc != PD_OK)
+        return r.rc;
+    return PUSH(m->receipts, x);
+}
+
+int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path,
+                        struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_submission s;
+    s.key = rd_str(&r, "key", true);
+    s.seq = rd_i64_or(&r, "seq", 0);
+    s.kind = rd_str(&r, "kind", true);
+    s.original_key = rd_str(&r, "original_key", false);
+    s.at = rd_i64(&r, "at", true);
+    s.status = rd_i64_or(&r, "status", 0);
+    s.order_id = rd_str(&r, "order_id", false);
+    s.error = rd_str(&r, "error", false);
+    s.client_ref = rd_str(&r, "client_ref", false);
+    s.amount = rd_i64(&r, "amount", false);
+    s.currency = rd_str(&r, "currency", false);
+    s.merchant_id = rd_str(&r, "merchant_id", false);
+    s.user_id = rd_str(&r, "user_id", false);
+    if (r.rc == PD_OK && strcmp(s.kind, "original") != 0 && strcmp(s.kind, "immediate") != 0 &&
+        strcmp(s.kind, "concurrent") != 0 && strcmp(s.kind, "after_window") != 0)
+        rd_fail(&r, "kind", "must be original, immediate, concurrent or after_window");
+    if (r.rc != PD_OK)
+        return r.rc;
+    if (s.original_key == NULL)
+        s.original_key = s.key;
+    int32_t idx = (int32_t)m->subs.n;
+    if (sim__vec_grow((void **)&m->subs.v, &m->subs.cap, m->subs.n, sizeof s) != PD_OK ||
+        (strcmp(s.kind, "original") == 0 && sim__map_put(&m->sub_original, s.key, idx) != PD_OK))
+        return PD_ENOMEM;
+    m->subs.v[m->subs.n++] = s;
+    return PD_OK;
+}
+
+int sim__add_paycall(struct sim_model *m, const cJSON *el, const char *path,
+                     struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_paycall p;
+    p.key = rd_str(&r, "key", false);
+    p.order_id = rd_str(&r, "order_id", false);
+    p.at = rd_i64(&r, "at", true);
+    p.status = rd_i64_or(&r, "status", 0);
+    p.out_trade_no = rd_str(&r, "out_trade_no", false);
+    p.body_status = rd_str(&r, "body_status", false);
+    if (r.rc != PD_OK)
+        return r.rc;
+    return PUSH(m->paycalls, p);
+}
+
+int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path,
+                   struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_payer p;
+    p.key = rd_str(&r, "key", false);
+    p.out_trade_no = rd_str(&r, "out_trade_no", false);
+    p.at = rd_i64(&r, "at", true);
+    p.action = rd_str(&r, "action", true);
+    p.status = rd_i64_or(&r, "status", 0);
+    p.code = rd_str(&r, "code", false);
+    if (r.rc != PD_OK)
+        return r.rc;
+    return PUSH(m->payer, p);
+}
+
+int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
+                    struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_gjline g;
+    g.seq = rd_i64_or(&r, "seq", (int64_t)m->gj.n);
+    g.at = rd_i64(&r, "at", true);
+    g.op = rd_str(&r, "op", true);
+    g.out_trade_no = rd_str(&r, "out_trade_no", false);
+    g.key = rd_str(&r, "key", false);
+    g.attempt = rd_i64_or(&r, "attempt", 0);
+    g.fault = rd_str(&r, "fault", false);
+    g.status = rd_i64_or(&r, "status", 0);
+    g.detail = rd_str(&r, "detail", false);
+    if (r.rc != PD_OK)
+        return r.rc;
+    return PUSH(m->gj, g);
+}
+
+/* ---- linking ---- */
+
+/* The owner of a G trade: the P order listing it, else the P order whose
+ * client_ref equals the trade's attach (a SUT that opened a trade P does not
+ * list is still caught). */
+static int32_t trade_owner(const struct sim_model *m, const struct sim_gtrade *t)
+{
+    int32_t o = sim__map_get(&m->ptrade_owner, t->out_trade_no);
+    if (o == SIM_NONE && t->attach != NULL && *t->attach != '\0')
+        o = sim__map_get(&m->order_by_ref, t->attach);
+    return o;
+}
+
+int sim__model_link(struct sim_model *m)
+{
+    /* Walk backwards so each chain lists its members in input order. */
+    for (size_t i = m->trades.n; i-- > 0;) {
+        struct sim_gtrade *t = &m->trades.v[i];
+        t->order = trade_owner(m, t);
+        if (t->order != SIM_NONE) {
+            struct sim_porder *o = &m->orders.v[t->order];
+            t->next_of_order = o->first_trade;
+            o->first_trade = (int32_t)i;
+        }
+    }
+    for (size_t i = m->receipts.n; i-- > 0;) {
+        struct sim_receipt *x = &m->receipts.v[i];
+        int32_t o = sim__map_get(&m->order_by_id, x->order_id);
+        if (o != SIM_NONE) {
+            x->next_of_order = m->orders.v[o].first_receipt;
+            m->orders.v[o].first_receipt = (int32_t)i;
+        }
+    }
+    for (size_t i = 0; i < m->subs.n; i++) {
+        const struct sim_submission *s = &m->subs.v[i];
+        int32_t o = sim__map_get(&m->order_by_id, s->order_id);
+        if (o != SIM_NONE && s->status >= 200 && s->status < 300 &&
+            m->orders.v[o].submission == SIM_NONE)
+            m->orders.v[o].submission = (int32_t)i;
+    }
+    for (size_t i = 0; i < m->gj.n; i++) {
+        const struct sim_gjline *g = &m->gj.v[i];
+        int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
+        if (t == SIM_NONE)
+            continue;
+        if (strcmp(g->op, "callback") == 0)
+            m->trades.v[t].n_callbacks++;
+        else if (strcmp(g->op, "query") == 0)
+            m->trades.v[t].n_queries++;
+    }
+    return PD_OK;
+}

@@ -1,0 +1,179 @@
+/* check_model.h -- the checker's compact, indexed copy of G, P and B
+ * (internal to the checker).
+ *
+ * The inputs may hold 100,000 orders, so the checker never keeps them as
+ * cJSON trees: each record is parsed from one small cJSON element, checked,
+ * and copied into fixed structs whose strings are interned in an arena (an
+ * out_trade_no or a workload key met twenty times is stored once). Maps are
+ * keyed by the interned pointer. All memory of a model is freed at once. */
+#ifndef SIM_CHECK_MODEL_H
+#define SIM_CHECK_MODEL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "pd_json.h"
+
+#define SIM_NONE (-1)          /* "no index" */
+#define SIM_NO_TIME INT64_MIN  /* a null time */
+
+enum sim_status {
+    SIM_ST_NULL = 0, SIM_ST_UNPAID, SIM_ST_PAYING, SIM_ST_UNKNOWN,
+    SIM_ST_PAID, SIM_ST_CLOSED, SIM_ST_OTHER
+};
+
+struct sim_arena_chunk;
+struct sim_arena {
+    struct sim_arena_chunk *head;
+    size_t used;       /* bytes used in head */
+    size_t total;      /* bytes allocated in all chunks */
+};
+
+struct sim_intern {
+    const char **slots;
+    size_t cap, n;
+};
+
+/* Interned pointer -> int32 index. */
+struct sim_map {
+    const char **keys;
+    int32_t *vals;
+    size_t cap, n;
+};
+
+struct sim_charge { int64_t at, amount; };
+struct sim_grefund { const char *out_refund_no; int64_t amount, at; };
+
+struct sim_gtrade {
+    const char *out_trade_no, *trade_no, *merchant_id, *attach, *currency, *state;
+    int64_t amount, created_at, closed_at, refunded_amount;
+    struct sim_charge *charges;
+    struct sim_grefund *refunds;
+    uint32_t n_charges, n_refunds, n_pay_refused;
+    int64_t cb_attempts, cb_acked_at;
+    bool cb_acked, cb_gave_up, cb_pending;
+    int32_t order;          /* owning P order, SIM_NONE when none */
+    int32_t next_of_order;  /* next G trade of the same order */
+    uint32_t n_callbacks, n_queries;   /* gateway journal lines */
+};
+
+struct sim_hist { int64_t at; const char *from, *to, *cause; uint8_t from_st, to_st; };
+struct sim_ptrade { const char *out_trade_no, *state; int64_t attempt, created_at; };
+struct sim_prefund {
+    const char *out_refund_no, *out_trade_no, *status, *reason;
+    int64_t amount, at;
+};
+struct sim_pnotif {
+    const char *event_id, *status;
+    int64_t seq, attempts, delivered_at, last_http_status;
+};
+
+struct sim_porder {
+    const char *order_id, *merchant_id, *user_id, *client_ref, *currency, *status;
+    uint8_t status_st;
+    int64_t amount, created_at, expires_at;
+    struct sim_hist *hist;
+    struct sim_ptrade *trades;
+    struct sim_prefund *refunds;
+    struct sim_pnotif *notifs;
+    uint32_t n_hist, n_trades, n_refunds, n_notifs;
+    int32_t first_trade;     /* first G trade owned (chain via next_of_order) */
+    int32_t first_receipt;   /* first B receipt (chain via next_of_order) */
+    int32_t submission;      /* B submission that created it, SIM_NONE */
+};
+
+struct sim_receipt {
+    const char *event_id, *order_id, *status, *currency, *client_ref;
+    int64_t at, seq, amount, answered;
+    bool signature_ok, applied;
+    int32_t next_of_order;
+};
+
+struct sim_submission {
+    const char *key, *kind, *original_key, *order_id, *error, *client_ref;
+    const char *currency, *merchant_id, *user_id;
+    int64_t seq, at, status, amount;
+};
+
+struct sim_paycall { const char *key, *order_id, *out_trade_no, *body_status; int64_t at, status; };
+struct sim_payer { const char *key, *out_trade_no, *action, *code; int64_t at, status; };
+
+struct sim_gjline {
+    const char *op, *out_trade_no, *key, *fault, *detail;
+    int64_t seq, at, attempt, status;
+};
+
+struct sim_pevent { const char *target, *action, *detail; int64_t at; };
+
+struct sim_run_info {
+    const char *name, *description, *file, *started_at, *replay;
+    int64_t seed, time_scale, duration_ms, sim_started_at, sim_finished_at;
+    int64_t quiet_at, faults_healed_at, convergence_bound_ms, dedup_window_ms;
+    bool quiet;
+    cJSON *sut;             /* a copy of run.json's "sut" (owned), or NULL */
+};
+
+#define SIM_VEC(type) struct { type *v; size_t n, cap; }
+
+struct sim_model {
+    struct sim_arena arena;
+    struct sim_intern intern;
+    struct sim_run_info run;
+    SIM_VEC(struct sim_gtrade) trades;
+    SIM_VEC(struct sim_porder) orders;
+    SIM_VEC(struct sim_receipt) receipts;
+    SIM_VEC(struct sim_submission) subs;
+    SIM_VEC(struct sim_paycall) paycalls;
+    SIM_VEC(struct sim_payer) payer;
+    SIM_VEC(struct sim_gjline) gj;
+    SIM_VEC(struct sim_pevent) pevents;
+    struct sim_map trade_by_otn;      /* G out_trade_no -> trade */
+    struct sim_map order_by_id;       /* P order_id -> order */
+    struct sim_map order_by_ref;      /* P client_ref -> order */
+    struct sim_map ptrade_owner;      /* out_trade_no listed in P -> order */
+    struct sim_map sub_original;      /* workload key -> its original submission */
+    bool have_scenario, have_run, have_ledger, have_journal, have_export, have_business;
+};
+
+/* ---- memory ---- */
+void *sim__arena_alloc(struct sim_arena *a, size_t n);      /* zeroed; NULL on OOM */
+void sim__arena_free(struct sim_arena *a);
+/* Interns s (NULL -> NULL). Returns NULL on OOM when s != NULL: callers
+ * check with the *oom flag pattern below. */
+const char *sim__intern(struct sim_model *m, const char *s, bool *oom);
+/* The interned copy of s, or NULL when s was never interned. */
+const char *sim__intern_find(const struct sim_model *m, const char *s);
+int sim__map_put(struct sim_map *map, const char *key, int32_t val);   /* keeps the first */
+/* Sets key to val, replacing any earlier value. */
+int sim__map_set(struct sim_map *map, const char *key, int32_t val);
+int32_t sim__map_get(const struct sim_map *map, const char *key);      /* SIM_NONE */
+void sim__map_free(struct sim_map *map);
+int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem);
+
+uint8_t sim__status_of(const char *s);
+
+/* ---- building ---- */
+void sim__model_init(struct sim_model *m);
+void sim__model_free(struct sim_model *m);
+
+/* Each adder parses one element (path names it in errors, e.g.
+ * "trades[3]"), copies it into the model and returns 0, PD_EINVAL (err set)
+ * or PD_ENOMEM. None keeps a pointer into the element. */
+int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err *err);
+int sim__add_run(struct sim_model *m, const cJSON *doc, struct pd_json_err *err);
+int sim__add_trade(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_order(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_receipt(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_paycall(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+
+/* Links everything once all records are in: G trades to P orders, B
+ * receipts and submissions to orders, journal lines to trades. */
+int sim__model_link(struct sim_model *m);
+
+#endif

@@ -1,0 +1,389 @@
+/* Proves the checker's invariants on hand-written G/P/B histories.
+ *
+ * Every case starts from tests/data/check/base.json (a run that keeps every
+ * invariant) and edits it into the history some bug would leave behind: the
+ * zoo of issue 6 (no PAYING lock, reconciler closing locally, outbox outside
+ * the transaction, non-idempotent callbacks...) and each rule of
+ * docs/checker.md. A "breaks" case asserts that the named invariant is
+ * violated on the named order (the exact "scenario invariant order" prefix of
+ * the violation line); a "holds" case asserts that every invariant holds,
+ * so it also proves the checker does not cry wolf on the legal variants
+ * (late payment refunded, UNKNOWN round trips, a double-click race won by the
+ * second click...). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "check.h"
+#include "pd_err.h"
+#include "test_sim_check_fixture.h"
+
+#define T(s) "17672256" #s "000"     /* T + s seconds, as JSON digits; s is 2 digits */
+
+struct check_case {
+    const char *name;
+    const char *inv;      /* NULL: every invariant holds */
+    const char *order;
+    struct fx_edit edits[FX_MAX_EDITS];
+};
+
+#define CHARGED_TRADE(otn, key, amount)                                                   \
+    "{'out_trade_no':'" otn "','trade_no':'42" otn "','merchant_id':'m-1','amount':" amount \
+    ",'currency':'CNY','attach':'" key "','state':'SUCCESS','created_at':" T(10)          \
+    ",'closed_at':null,'charges':[{'at':" T(11) ",'amount':" amount "}],'refunds':[],"     \
+    "'refunded_amount':0,'callbacks':{'attempts':1,'acked':true,'acked_at':" T(12)        \
+    ",'gave_up':false,'pending':false}}"
+
+#define CLOSED_ORDER(id, ref)                                                              \
+    "{'order_id':'" id "','client_ref':'" ref "','amount':500,'currency':'CNY',"          \
+    "'status':'CLOSED','history':[{'at':" T(30) ",'from':null,'to':'UNPAID','cause':"     \
+    "'submit'},{'at':" T(80) ",'from':'UNPAID','to':'CLOSED','cause':'expired_unpaid'}]," \
+    "'trades':[],'refunds':[],'notifications':[{'event_id':'ev-" id "','seq':1,'status':"  \
+    "'CLOSED','attempts':1,'delivered_at':" T(81) ",'last_http_status':200}]}"
+
+#define RECEIPT(ev, order, status, amount, sig, applied)                                   \
+    "{'at':" T(90) ",'event_id':'" ev "','order_id':'" order "','seq':1,'status':'" status \
+    "','amount':" amount ",'currency':'CNY','client_ref':'k-1','signature_ok':" sig        \
+    ",'answered':200,'applied':" applied "}"
+
+#define SUB(key, kind, at, status, order, ref)                                             \
+    "{'key':'" key "','seq':1,'kind':'" kind "','original_key':'" key "','at':" at         \
+    ",'status':" status ",'order_id':'" order "','error':null,'client_ref':'" ref          \
+    "','amount':500,'currency':'CNY','merchant_id':'m-1','user_id':'u-9'}"
+
+static const struct check_case cases[] = {
+    {"base run", NULL, NULL, {{0}}},
+
+    /* ---- no_lost_payment ---- */
+    {"reconciler gives up and closes locally: P CLOSED, G charged", "no_lost_payment", "o-2",
+     {{"ledger", "trades[1].charges", "[{'at':" T(50) ",'amount':500}]"},
+      {"ledger", "trades[1].state", "'SUCCESS'"}}},
+    {"outbox written outside the transaction: PAID, no receipt", "no_lost_payment", "o-1",
+     {{"export", "orders[0].notifications", "[]"},
+      {"business", "receipts[1]", NULL},
+      {"business", "receipts[0]", NULL}}},
+    {"timed-out create treated as failed: a trade P never lists, found by attach",
+     "no_lost_payment", "o-2", {{"ledger", "trades[]", CHARGED_TRADE("o-2-2", "k-2", "500")}}},
+    {"charged trade that belongs to no order at all", "no_lost_payment", "o-9-1",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")}}},
+    {"late payment after close refunded (holds)", NULL, NULL,
+     {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"},
+      {"ledger", "trades[1].refunds", "[{'out_refund_no':'rf-1','amount':500,'at':" T(75) "}]"},
+      {"ledger", "trades[1].refunded_amount", "500"},
+      {"ledger", "trades[1].state", "'REFUND'"},
+      {"export", "orders[1].refunds", "[{'out_refund_no':'rf-1','out_trade_no':'o-2-1',"
+                                      "'amount':500,'status':'SUCCESS','at':" T(75)
+                                      ",'reason':'charge_after_close'}]"}}},
+    {"late payment after close kept, not refunded", "no_lost_payment", "o-2",
+     {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"}}},
+
+    /* ---- no_double_charge ---- */
+    {"no PAYING lock: a second trade charged, P does not list it", "no_double_charge", "o-1",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-1-2", "k-1", "1999")}}},
+    {"new out_trade_no on retry: both trades listed and charged", "no_double_charge", "o-1",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-1-2", "k-1", "1999")},
+      {"export", "orders[0].trades[]", "{'out_trade_no':'o-1-2','attempt':2,'state':'SUCCESS'}"}}},
+    {"one trade charged twice", "no_double_charge", "o-1",
+     {{"ledger", "trades[0].charges[]", "{'at':" T(20) ",'amount':1999}"}}},
+    {"two orphan trades charged under one workload key", "no_double_charge", "k-9",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
+      {"ledger", "trades[]", CHARGED_TRADE("o-9-2", "k-9", "700")}}},
+    {"second charge refunded (holds)", NULL, NULL,
+     {{"ledger", "trades[]", CHARGED_TRADE("o-1-2", "k-1", "1999")},
+      {"ledger", "trades[2].refunds", "[{'out_refund_no':'rf-2','amount':1999,'at':" T(40) "}]"},
+      {"ledger", "trades[2].refunded_amount", "1999"}}},
+
+    /* ---- no_phantom_payment ---- */
+    {"callback applied without checking the signature: PAID, G never charged",
+     "no_phantom_payment", "o-1",
+     {{"ledger", "trades[0].charges", "[]"}, {"ledger", "trades[0].state", "'NOTPAY'"}}},
+    {"B told PAID for an order P closed", "no_phantom_payment", "o-2",
+     {{"business", "receipts[]", RECEIPT("ev-o-2-9", "o-2", "PAID", "500", "true", "true")}}},
+    {"B told PAID for an order P does not hold", "no_phantom_payment", "o-77",
+     {{"business", "receipts[]", RECEIPT("ev-o-77", "o-77", "PAID", "500", "true", "true")}}},
+
+    /* ---- amount_integrity ---- */
+    {"callback applied without checking the amount: G charged 1, P paid 1999",
+     "amount_integrity", "o-1",
+     {{"ledger", "trades[0].amount", "1"},
+      {"ledger", "trades[0].charges", "[{'at':" T(03) ",'amount':1}]"}}},
+    {"G trade in another currency", "amount_integrity", "o-1",
+     {{"ledger", "trades[0].currency", "'USD'"}}},
+    {"B receipt with another amount", "amount_integrity", "o-1",
+     {{"business", "receipts[1].amount", "199"}, {"business", "receipts[0].amount", "199"}}},
+    {"P order amount differs from the driver's submission", "amount_integrity", "o-1",
+     {{"business", "submissions[0].amount", "2999"}}},
+
+    /* ---- consistent_notifications ---- */
+    {"non-idempotent callback handling: a new event id per copy",
+     "consistent_notifications", "o-1",
+     {{"business", "receipts[]", RECEIPT("ev-o-1-1b", "o-1", "PAID", "1999", "true", "true")}}},
+    {"PAID and CLOSED notified for one order", "consistent_notifications", "o-1",
+     {{"business", "receipts[]", RECEIPT("ev-o-1-2", "o-1", "CLOSED", "1999", "true", "false")}}},
+    {"receipt with a bad signature applied", "consistent_notifications", "o-1",
+     {{"business", "receipts[]", RECEIPT("ev-o-1-1", "o-1", "PAID", "1999", "false", "true")}}},
+    {"two deliveries of one event disagree", "consistent_notifications", "o-1",
+     {{"business", "receipts[0].seq", "2"}}},
+    {"the last receipt contradicts P's final status", "consistent_notifications", "o-3",
+     {{"business", "receipts[3].status", "'UNPAID'"}}},
+    {"P lists one status under two event ids", "consistent_notifications", "o-1",
+     {{"export", "orders[0].notifications[]", "{'event_id':'ev-o-1-9','seq':2,'status':'PAID',"
+                                              "'attempts':1,'delivered_at':null}"}}},
+    {"a forged receipt refused, not applied (holds)", NULL, NULL,
+     {{"business", "receipts[]", RECEIPT("ev-o-1-1", "o-1", "PAID", "1999", "false", "false")}}},
+
+    /* ---- duplicate_submission_rejected ---- */
+    {"no duplicate check: in-window resubmission accepted", "duplicate_submission_rejected",
+     "o-4",
+     {{"business", "submissions[2].status", "201"},
+      {"business", "submissions[2].order_id", "'o-4'"},
+      {"export", "orders[]", CLOSED_ORDER("o-4", "k-1~dup1")}}},
+    {"in-window resubmission refused but created an order anyway",
+     "duplicate_submission_rejected", "o-4",
+     {{"export", "orders[]", CLOSED_ORDER("o-4", "k-1~dup1")}}},
+    {"409 naming another order than the original", "duplicate_submission_rejected", "o-1",
+     {{"business", "submissions[2].order_id", "'o-2'"}}},
+    {"a legitimate original refused", "duplicate_submission_rejected", "k-5",
+     {{"business", "submissions[]", SUB("k-5", "original", T(01), "409", "o-1", "k-5")}}},
+    {"after-window resubmission refused", "duplicate_submission_rejected", "k-2~dup1",
+     {{"business", "submissions[3].status", "409"},
+      {"business", "submissions[3].order_id", "'o-2'"},
+      {"export", "orders[2]", NULL}}},
+    {"labelled after_window but sent 2 s after the original: judged in-window",
+     "duplicate_submission_rejected", "o-3", {{"business", "submissions[3].at", T(02)}}},
+    {"check-then-insert race: a concurrent double-click accepted twice",
+     "duplicate_submission_rejected", "o-5",
+     {{"business", "submissions[]", SUB("k-2", "concurrent", T(01), "201", "o-5", "k-2~dup2")},
+      {"export", "orders[]", CLOSED_ORDER("o-5", "k-2~dup2")}}},
+    {"labelled immediate but sent 30 s later, accepted: judged after the window (holds)",
+     NULL, NULL, {{"business", "submissions[3].kind", "'immediate'"}}},
+    {"double-click race won by the second click (holds)", NULL, NULL,
+     {{"business", "submissions[]", SUB("k-6", "original", T(01), "409", "o-6", "k-6")},
+      {"business", "submissions[]", SUB("k-6", "concurrent", T(01), "201", "o-6", "k-6~dup1")},
+      {"export", "orders[]", CLOSED_ORDER("o-6", "k-6~dup1")}}},
+
+    /* ---- legal_history ---- */
+    {"UNPAID -> PAID skips PAYING", "legal_history", "o-1",
+     {{"export", "orders[0].history[1]", NULL},
+      {"export", "orders[0].history[1].from", "'UNPAID'"}}},
+    {"PAID left for PAYING", "legal_history", "o-1",
+     {{"export", "orders[0].history[]", "{'at':" T(40) ",'from':'PAID','to':'PAYING',"
+                                        "'cause':'query'}"},
+      {"export", "orders[0].status", "'PAYING'"}}},
+    {"history goes back in time", "legal_history", "o-1",
+     {{"export", "orders[0].history[2].at", T(00)}}},
+    {"history does not start with null -> UNPAID", "legal_history", "o-1",
+     {{"export", "orders[0].history[0].from", "'PAYING'"}}},
+    {"an entry's from is not the previous to", "legal_history", "o-1",
+     {{"export", "orders[0].history[2].from", "'UNKNOWN'"}}},
+    {"PAYING <-> UNKNOWN round trips and a refused trade (holds)", NULL, NULL,
+     {{"export", "orders[0].history",
+       "[{'at':" T(00) ",'from':null,'to':'UNPAID','cause':'submit'},"
+       "{'at':" T(01) ",'from':'UNPAID','to':'PAYING','cause':'pay'},"
+       "{'at':" T(01) ",'from':'PAYING','to':'UNPAID','cause':'create_rejected'},"
+       "{'at':" T(01) ",'from':'UNPAID','to':'PAYING','cause':'pay'},"
+       "{'at':" T(02) ",'from':'PAYING','to':'UNKNOWN','cause':'create_ambiguous'},"
+       "{'at':" T(05) ",'from':'UNKNOWN','to':'PAYING','cause':'query'},"
+       "{'at':" T(18) ",'from':'PAYING','to':'PAID','cause':'callback'}]"}}},
+
+    /* ---- convergence ---- */
+    {"the run never became quiet", "convergence", "(run)",
+     {{"run", "quiet", "false"}, {"run", "quiet_at", "null"}}},
+    {"quiet later than the bound after the faults healed", "convergence", "(run)",
+     {{"run", "quiet_at", "1767226300000"}}},
+    {"an order still PAYING at the end", "convergence", "o-2",
+     {{"export", "orders[1].history[2]", NULL}, {"export", "orders[1].status", "'PAYING'"},
+      {"export", "orders[1].notifications", "[]"}, {"business", "receipts[2]", NULL}}},
+    {"business never acknowledged the final status", "convergence", "o-2",
+     {{"export", "orders[1].notifications[0].delivered_at", "null"},
+      {"business", "receipts[2].answered", "500"}, {"business", "receipts[2].applied", "false"}}},
+    {"outbox written outside the transaction: no notification at all", "convergence", "o-1",
+     {{"export", "orders[0].notifications", "[]"},
+      {"business", "receipts[1]", NULL},
+      {"business", "receipts[0]", NULL}}},
+    {"business never acks, faults never heal: not judged (holds)", NULL, NULL,
+     {{"run", "faults_healed_at", "null"},
+      {"export", "orders[1].notifications[0].delivered_at", "null"},
+      {"business", "receipts[2].answered", "500"}, {"business", "receipts[2].applied", "false"}}},
+};
+
+static void run_case(const struct check_case *c)
+{
+    cJSON *fx = fx_load(c->edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    int rc = sim_check_eval(&docs, NULL, &s);
+    if (rc != PD_OK)
+        fail_msg("%s: sim_check_eval failed: %s", c->name, s.error);
+    bool ok = c->inv == NULL ? (s.pass && s.n_lines == 0)
+                             : (!s.pass && fx_has(&s, c->inv, c->order));
+    if (!ok) {
+        fx_dump(&s);
+        fail_msg("case \"%s\": expected %s %s", c->name, c->inv ? c->inv : "pass",
+                 c->order ? c->order : "");
+    }
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
+static void test_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i]);
+}
+
+/* Every invariant has at least one case that breaks it; every case that
+ * holds proves all eight hold together. */
+static void test_every_invariant_broken(void **state)
+{
+    (void)state;
+    for (int inv = 0; inv < SIM_INV_COUNT; inv++) {
+        bool broken = false;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            broken |= cases[i].inv && strcmp(cases[i].inv, sim_check_invariant_name(inv)) == 0;
+        if (!broken)
+            fail_msg("no case breaks %s", sim_check_invariant_name(inv));
+    }
+}
+
+/* A violation carries its evidence from G, P and B and the faults its
+ * order met (here the dropped first callback of k-1). */
+static void test_violation_evidence(void **state)
+{
+    (void)state;
+    const struct fx_edit edits[] = {
+        {"ledger", "trades[]", CHARGED_TRADE("o-1-2", "k-1", "1999")}, {0}};
+    cJSON *fx = fx_load(edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *report = NULL;
+    assert_int_equal(sim_check_eval(&docs, &report, &s), PD_OK);
+    assert_string_equal(cJSON_GetObjectItem(report, "verdict")->valuestring, "fail");
+    const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItem(report, "violations"), 0);
+    assert_non_null(v);
+    assert_string_equal(cJSON_GetObjectItem(v, "invariant")->valuestring, "no_double_charge");
+    assert_string_equal(cJSON_GetObjectItem(v, "order")->valuestring, "o-1");
+    assert_string_equal(cJSON_GetObjectItem(v, "key")->valuestring, "k-1");
+    const cJSON *ev = cJSON_GetObjectItem(v, "evidence");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "G"),
+                                                            "trades")), 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "P"), "status")->valuestring,
+                        "PAID");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "B"),
+                                                            "receipts")), 2);
+    const cJSON *faults = cJSON_GetObjectItem(v, "faults");
+    assert_string_equal(cJSON_GetArrayItem(faults, 0)->valuestring, "callback.drop attempt 1");
+    const cJSON *inv = cJSON_GetArrayItem(cJSON_GetObjectItem(report, "invariants"), 1);
+    assert_string_equal(cJSON_GetObjectItem(inv, "name")->valuestring, "no_double_charge");
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(inv, "holds")));
+    cJSON_Delete(report);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
+/* report.json of the base run: schema, counts, fault plan, per-order rows. */
+static void test_report_shape(void **state)
+{
+    (void)state;
+    cJSON *fx = fx_load(NULL);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *r = NULL;
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    assert_true(s.pass);
+    assert_string_equal(cJSON_GetObjectItem(r, "schema")->valuestring, "paydrill.report/1");
+    assert_string_equal(cJSON_GetObjectItem(r, "verdict")->valuestring, "pass");
+    const cJSON *c = cJSON_GetObjectItem(r, "counts");
+    assert_int_equal(cJSON_GetObjectItem(c, "orders")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(c, "submissions")->valueint, 4);
+    assert_int_equal(cJSON_GetObjectItem(c, "duplicates_sent")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(c, "duplicates_rejected")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(c, "paid")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(c, "closed")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(c, "charges")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(c, "callbacks")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(c, "notifications")->valueint, 4);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "invariants")), 8);
+    const cJSON *plan = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "fault_plan"), "k-1");
+    assert_int_equal(cJSON_GetArraySize(plan), 2);   /* callback.drop + business nack */
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(plan, 0), "kind")->valuestring,
+                        "callback.drop");
+    const cJSON *plan2 = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "fault_plan"), "k-2");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(plan2, 0), "kind")->valuestring,
+                        "payer.abandon");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "fault_plan_reproducible")));
+    const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "orders"), 0);
+    assert_string_equal(cJSON_GetObjectItem(o, "order_id")->valuestring, "o-1");
+    assert_int_equal(cJSON_GetObjectItem(o, "callbacks")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(o, "notifications")->valueint, 2);
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
+/* A SUT that does not pass client_ref on as attach still gets checked, and
+ * the report says its fault plan is not reproducible. */
+static void test_not_reproducible(void **state)
+{
+    (void)state;
+    const struct fx_edit edits[] = {{"ledger", "trades[1].attach", "null"}, {0}};
+    cJSON *fx = fx_load(edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *r = NULL;
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    assert_true(s.pass);
+    assert_false(s.fault_plan_reproducible);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r, "fault_plan_reproducible")));
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "sut"),
+                                                  "attach_passed")));
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
+/* Malformed documents are refused with the file and the field path. */
+static void test_malformed_docs(void **state)
+{
+    (void)state;
+    static const struct {
+        struct fx_edit edit;
+        const char *error;
+    } bad[] = {
+        {{"ledger", "trades[0].amount", "'1999'"}, "ledger.json: trades[0].amount: must be an integer"},
+        {{"export", "orders[1].history[0].to", "3"}, "export.json: orders[1].history[0].to: must be a string"},
+        {{"business", "receipts", NULL}, "business.json: receipts: required"},
+        {{"business", "submissions[0].kind", "'twice'"}, "business.json: submissions[0].kind: must be original, immediate, concurrent or after_window"},
+        {{"run", "dedup_window_ms", NULL}, "run.json: dedup_window_ms: required"},
+        {{"journal", "[1].at", "'soon'"}, "gateway-journal.ndjson: line 2.at: must be an integer"},
+        {{"scenario", "", "[]"}, "scenario.json: top level: must be an object"},
+        {{"export", "orders", "{}"}, "export.json: orders: must be an array"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fx_edit edits[2] = {bad[i].edit, {0}};
+        cJSON *fx = fx_load(edits);
+        struct sim_check_docs docs = fx_docs(fx);
+        struct sim_check_summary s;
+        assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_EINVAL);
+        assert_string_equal(s.error, bad[i].error);
+        sim_check_summary_release(&s);
+        cJSON_Delete(fx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_every_invariant_broken),
+        cmocka_unit_test(test_violation_evidence),
+        cmocka_unit_test(test_report_shape),
+        cmocka_unit_test(test_not_reproducible),
+        cmocka_unit_test(test_malformed_docs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
