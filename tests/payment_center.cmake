@@ -1,0 +1,16 @@
+# payment-center tests: cmocka unit tests of the pc library (label unit) and
+# integration tests against the real binary with a stub gateway inside the
+# test, real SQLite files and a real redis-server (label integration).
+foreach(t order state core)
+  pd_unit_test(test_pc_${t} SOURCES unit/test_pc_${t}.c LIBS pc TIMEOUT 60)
+endforeach()
+
+add_library(pc_teststub STATIC integration/pc_stub.c)
+target_link_libraries(pc_teststub PUBLIC pd_testsupport pd)
+target_include_directories(pc_teststub PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+
+foreach(t intake pay callback recovery)
+  pd_integration_test(pc_${t}_test SOURCES integration/pc_${t}_test.c
+    LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 180)
+  add_dependencies(pc_${t}_test payment-center)
+endforeach()
