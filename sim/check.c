@@ -53,6 +53,7 @@ static const struct member members[] = {
     {F_BUSINESS, "receipts", sim__add_receipt, 1},
     {F_BUSINESS, "pay_calls", sim__add_paycall, -1},
     {F_BUSINESS, "payer", sim__add_payer, -1},
+    {F_BUSINESS, "queries", sim__add_bquery, -1},
 };
 
 static int feed_fn(void *ctx, const char *key, int index, const cJSON *item,

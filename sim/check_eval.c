@@ -95,11 +95,14 @@ static int64_t unrefunded_charges(const struct sim_gtrade *t)
     return n > t->n_charges ? t->n_charges : n;
 }
 
+/* B was told the order is PAID: an applied PAID receipt -- or, when the
+ * scenario's business app refuses some deliveries forever, any genuine PAID
+ * delivery (the SUT did its part; the app's refusal is the fault). */
 static bool has_applied_paid_receipt(const struct sim_model *m, const struct sim_porder *o)
 {
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
         const struct sim_receipt *x = &m->receipts.v[r];
-        if (x->applied && x->signature_ok && same(x->status, "PAID"))
+        if ((x->applied || m->run.biz_forever) && x->signature_ok && same(x->status, "PAID"))
             return true;
     }
     return false;
@@ -503,7 +506,8 @@ static bool final_delivered(const struct sim_model *m, const struct sim_porder *
             return true;
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
         const struct sim_receipt *x = &m->receipts.v[r];
-        if (x->signature_ok && is_2xx(x->answered) && same(x->status, o->status))
+        if (x->signature_ok && (is_2xx(x->answered) || m->run.biz_forever) &&
+            same(x->status, o->status))
             return true;
     }
     return false;
@@ -633,11 +637,26 @@ static bool concurrent_winner(const struct sim_model *m, const struct sim_submis
     return false;
 }
 
+/* A submission retried after a lost answer may be refused (409) in favour of
+ * the order its own first attempt created: when the order a 409 names
+ * carries the submission's own client_ref, it was in fact accepted. */
+static struct sim_submission effective(const struct sim_model *m,
+                                       const struct sim_submission *d)
+{
+    struct sim_submission e = *d;
+    int32_t o = sim__map_get(&m->order_by_id, d->order_id);
+    if (d->status == 409 && o != SIM_NONE && d->client_ref != NULL &&
+        same(m->orders.v[o].client_ref, d->client_ref))
+        e.status = 201;
+    return e;
+}
+
 static void check_dups(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
     for (size_t i = 0; i < m->subs.n; i++) {
-        const struct sim_submission *d = &m->subs.v[i];
+        const struct sim_submission eff = effective(m, &m->subs.v[i]);
+        const struct sim_submission *d = &eff;
         int32_t oi = sim__map_get(&m->sub_original, d->original_key);
         const struct sim_submission *orig = oi != SIM_NONE ? &m->subs.v[oi] : NULL;
         if (strcmp(d->kind, "original") == 0) {

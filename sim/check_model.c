@@ -231,6 +231,7 @@ void sim__model_free(struct sim_model *m)
     free(m->payer.v);
     free(m->gj.v);
     free(m->pevents.v);
+    free(m->bqueries.v);
     sim__map_free(&m->trade_by_otn);
     sim__map_free(&m->order_by_id);
     sim__map_free(&m->order_by_ref);
@@ -404,6 +405,23 @@ static void *rd_each(struct rd *r, const char *key, bool required, size_t elem,
 
 /* ---- scenario.json and run.json ---- */
 
+/* Only one fact of the scenario matters to the checker: whether a business
+ * fault lasts "forever" (then "B was told" cannot mean "B acknowledged"). */
+static void rd_biz_fault(struct rd *s, void *slot)
+{
+    bool *forever = slot;
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(s->el, "until");
+    *forever = cJSON_IsString(until) && strcmp(until->valuestring, "forever") == 0;
+}
+
+static void biz_faults(struct rd *r)
+{
+    uint32_t n = 0;
+    bool *forever = rd_each(r, "business_faults", false, sizeof *forever, &n, rd_biz_fault);
+    for (uint32_t i = 0; i < n; i++)
+        r->m->run.biz_forever |= forever[i];
+}
+
 int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
 {
     struct rd r;
@@ -412,6 +430,7 @@ int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err 
     const char *name = rd_str(&r, "name", true);
     const char *desc = rd_str(&r, "description", false);
     const char *file = rd_str(&r, "file", false);
+    biz_faults(&r);
     if (r.rc != PD_OK)
         return r.rc;
     m->run.name = name;
@@ -477,8 +496,17 @@ int sim__add_run(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
         return r.rc;
     struct sim_run_info *ri = &m->run;
     run_scenario_field(&r);
-    ri->seed = rd_i64_or(&r, "seed", 0);
-    ri->time_scale = rd_i64_or(&r, "time_scale", 1);
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(doc, "seed");
+    if (seed != NULL && !cJSON_IsNumber(seed))
+        rd_fail(&r, "seed", "must be a number");
+    ri->seed = cJSON_IsNumber(seed) ? seed->valuedouble : 0;
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(doc, "time_scale");
+    if (ts != NULL && !cJSON_IsNumber(ts))
+        rd_fail(&r, "time_scale", "must be a number");
+    ri->time_scale = cJSON_IsNumber(ts) ? ts->valuedouble : 1;
+    const char *file = rd_str(&r, "scenario_file", false);
+    if (file != NULL)
+        ri->file = file;
     ri->started_at = rd_str(&r, "started_at", false);
     ri->duration_ms = rd_i64_or(&r, "duration_ms", 0);
     ri->sim_started_at = rd_i64(&r, "sim_started_at", false);
@@ -784,6 +812,23 @@ int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path,
     if (r.rc != PD_OK)
         return r.rc;
     return PUSH(m->payer, p);
+}
+
+int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path,
+                    struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    struct sim_bquery q;
+    q.key = rd_str(&r, "key", false);
+    q.order_id = rd_str(&r, "order_id", false);
+    q.at = rd_i64(&r, "at", true);
+    q.status = rd_i64_or(&r, "status", 0);
+    q.body_status = rd_str(&r, "body_status", false);
+    if (r.rc != PD_OK)
+        return r.rc;
+    return PUSH(m->bqueries, q);
 }
 
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,

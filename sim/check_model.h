@@ -108,11 +108,16 @@ struct sim_gjline {
 
 struct sim_pevent { const char *target, *action, *detail; int64_t at; };
 
+/* The business app asking the SUT about a late order. */
+struct sim_bquery { const char *key, *order_id, *body_status; int64_t at, status; };
+
 struct sim_run_info {
     const char *name, *description, *file, *started_at, *replay;
-    int64_t seed, time_scale, duration_ms, sim_started_at, sim_finished_at;
+    int64_t duration_ms, sim_started_at, sim_finished_at;
+    double seed, time_scale;      /* numbers as run.json has them */
     int64_t quiet_at, faults_healed_at, convergence_bound_ms, dedup_window_ms;
     bool quiet;
+    bool biz_forever;       /* a business fault never heals (scenario.json) */
     cJSON *sut;             /* a copy of run.json's "sut" (owned), or NULL */
 };
 
@@ -130,6 +135,7 @@ struct sim_model {
     SIM_VEC(struct sim_payer) payer;
     SIM_VEC(struct sim_gjline) gj;
     SIM_VEC(struct sim_pevent) pevents;
+    SIM_VEC(struct sim_bquery) bqueries;
     struct sim_map trade_by_otn;      /* G out_trade_no -> trade */
     struct sim_map order_by_id;       /* P order_id -> order */
     struct sim_map order_by_ref;      /* P client_ref -> order */
@@ -170,6 +176,7 @@ int sim__add_receipt(struct sim_model *m, const cJSON *el, const char *path, str
 int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_paycall(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 
 /* Links everything once all records are in: G trades to P orders, B

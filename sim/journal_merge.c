@@ -12,7 +12,7 @@
 
 enum src {
     SRC_GATEWAY = 0, SRC_HIST, SRC_PTRADE, SRC_PREFUND, SRC_PNOTIF,
-    SRC_SUB, SRC_PAYCALL, SRC_PAYER, SRC_RECEIPT, SRC_ACK, SRC_PROCESS
+    SRC_SUB, SRC_PAYCALL, SRC_PAYER, SRC_BQUERY, SRC_RECEIPT, SRC_ACK, SRC_PROCESS
 };
 
 struct ev {
@@ -64,6 +64,8 @@ static int collect(const struct sim_model *m, struct evs *e)
         rc = push(e, m->paycalls.v[i].at, SRC_PAYCALL, i, 0);
     for (size_t i = 0; rc == PD_OK && i < m->payer.n; i++)
         rc = push(e, m->payer.v[i].at, SRC_PAYER, i, 0);
+    for (size_t i = 0; rc == PD_OK && i < m->bqueries.n; i++)
+        rc = push(e, m->bqueries.v[i].at, SRC_BQUERY, i, 0);
     for (size_t i = 0; rc == PD_OK && i < m->receipts.n; i++) {
         const struct sim_receipt *x = &m->receipts.v[i];
         rc = push(e, x->at, SRC_RECEIPT, i, 0);
@@ -232,6 +234,13 @@ static void fmt_business(const struct sim_model *m, const struct ev *e, struct l
         l->kind = "pay";
         snprintf(l->detail, sizeof l->detail, "payer %s status=%lld%s%s", q(p->action),
                  (long long)p->status, p->code ? " code=" : "", p->code ? p->code : "");
+    } else if (e->src == SRC_BQUERY) {
+        const struct sim_bquery *bq = &m->bqueries.v[e->a];
+        l->key = bq->key;
+        l->order_id = bq->order_id;
+        l->kind = "query";
+        snprintf(l->detail, sizeof l->detail, "business asks the SUT: status=%lld order %s",
+                 (long long)bq->status, q(bq->body_status));
     } else {
         const struct sim_receipt *x = &m->receipts.v[e->a];
         l->key = x->client_ref;

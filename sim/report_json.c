@@ -85,8 +85,8 @@ static int put_head(const struct sim_model *m, const struct sim_results *res,
     sim__json_str(sc, "name", ri->name);
     sim__json_str(sc, "description", ri->description);
     sim__json_str(sc, "file", ri->file);
-    pd_json_add_i64(h, "seed", ri->seed);
-    pd_json_add_i64(h, "time_scale", ri->time_scale);
+    cJSON_AddNumberToObject(h, "seed", ri->seed);
+    cJSON_AddNumberToObject(h, "time_scale", ri->time_scale);
     cJSON *sut = sut_json(m);
     if (sut != NULL) {
         cJSON_DeleteItemFromObject(sut, "attach_passed");

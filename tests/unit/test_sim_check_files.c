@@ -83,8 +83,8 @@ static void test_run_dir(void **state)
     }
     free(text);
     /* 6 gateway + 8 history + 2 trades + 3 notifications + 4 submissions +
-     * 2 pay calls + 2 payer + 4 receipts + 3 acks. */
-    assert_int_equal(lines, 34);
+     * 2 pay calls + 2 payer + 1 business query + 4 receipts + 3 acks. */
+    assert_int_equal(lines, 35);
     assert_int_equal(lanes, 7);
     sim_check_summary_release(&s);
     cJSON_Delete(fx);
