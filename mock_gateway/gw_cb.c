@@ -97,7 +97,8 @@ struct gw_cb {
     size_t held_n, held_cap;
     struct job *q_head, *q_tail;
     size_t q_len, q_cap;
-    uint64_t dispatched;          /* genuine attempts handed out, for reorder */
+    uint64_t dispatched;          /* genuine attempts handed out */
+    uint64_t finished;            /* genuine attempts sent (or dropped): releases reorder holds */
     int64_t pending;              /* owed and alive */
     int64_t in_flight;            /* deliveries being sent or waiting as extras */
     pthread_t sched;
@@ -194,7 +195,7 @@ static void extra_free(struct extra *x)
 
 /* The notification body for trade t in state (SUCCESS or an older one), with
  * optional tampering for forgeries. Caller frees. */
-static char *build_body(const struct gw_trade *t, const char *state, int64_t amount,
+char *gw__callback_body(const struct gw_trade *t, const char *state, int64_t amount,
                         const char *out_trade_no, const char *merchant_id)
 {
     char event_id[64];
@@ -227,7 +228,7 @@ static struct owed *owed_new(const struct gw_trade *t, const struct gw_owed *p, 
     o->p = *p;
     o->gen = gen;
     o->key = o->t.attach[0] ? o->t.attach : o->t.out_trade_no;
-    o->body = build_body(t, "SUCCESS", t->amount, t->out_trade_no, t->merchant_id);
+    o->body = gw__callback_body(t, "SUCCESS", t->amount, t->out_trade_no, t->merchant_id);
     if (o->body == NULL) {
         free(o);
         return NULL;
@@ -359,12 +360,20 @@ static void persist(struct gw_cb *cb, const struct owed *o, enum gw_cb_state st,
         PD_LOG(PD_LOG_ERROR, "gw", "act=cb_persist out_trade_no=%s", o->t.out_trade_no);
 }
 
+int64_t gw__next_due(const int64_t *schedule_ms, size_t n, int attempts, int64_t now_ms)
+{
+    if (attempts < 1 || (size_t)attempts > n)
+        return -1;
+    return now_ms + schedule_ms[attempts - 1];
+}
+
 /* After a failed (or dropped) attempt: due again after the next schedule
  * step, or given up when the schedule is used up. Takes o. */
 static void schedule_next(struct gw_cb *cb, struct owed *o, int64_t now)
 {
     const struct gw_config *cfg = &cb->g->cfg;
-    if ((size_t)o->p.attempts > cfg->schedule_n) {
+    int64_t due = gw__next_due(cfg->schedule_ms, cfg->schedule_n, o->p.attempts, now);
+    if (due < 0) {
         persist(cb, o, GW_CB_GAVE_UP, 0);
         gw__inc(&cb->g->metrics[GW_M_CB_GAVE_UP]);
         PD_LOG(PD_LOG_WARN, "gw", "act=cb_gave_up out_trade_no=%s attempts=%d",
@@ -373,7 +382,7 @@ static void schedule_next(struct gw_cb *cb, struct owed *o, int64_t now)
         owed_free(o);
         return;
     }
-    o->p.due_at = now + cfg->schedule_ms[o->p.attempts - 1];
+    o->p.due_at = due;
     persist(cb, o, GW_CB_PENDING, 0);
     if (heap_push(cb, (struct item){o->p.due_at, o, NULL}) != PD_OK) {
         cb->pending--;       /* still owed in the ledger: resumed at restart */
@@ -429,7 +438,7 @@ static struct extra *forge_extra(const struct owed *o, const struct gw_rule *r)
     snprintf(fault, sizeof fault, "forge.%s", gw_forge_name(a->forge));
     snprintf(otn, sizeof otn, "forged-%.40s", t->trade_no);
     snprintf(mid, sizeof mid, "m-forged-%.50s", t->merchant_id);
-    char *body = build_body(t, "SUCCESS",
+    char *body = gw__callback_body(t, "SUCCESS",
                             a->forge == GW_FORGE_WRONG_AMOUNT ? t->amount + 1 : t->amount,
                             a->forge == GW_FORGE_UNKNOWN_TRADE ? otn : t->out_trade_no,
                             a->forge == GW_FORGE_OTHER_MERCHANT ? mid : t->merchant_id);
@@ -486,7 +495,7 @@ static void apply_extras(struct gw_cb *cb, struct owed *o, const struct plan *p,
         const struct gw_action *a = &p->extras[i]->action;
         gw__inc(&cb->g->faults[a->type]);
         if (a->type == GW_ACT_STALE) {
-            char *body = build_body(&o->t, a->state, o->t.amount, o->t.out_trade_no,
+            char *body = gw__callback_body(&o->t, a->state, o->t.amount, o->t.out_trade_no,
                                     o->t.merchant_id);
             queue_extra(cb, extra_new(o, body, "stale"), now + a->dist.fixed_ms);
         } else if (a->forge == GW_FORGE_REPLAY && !a->replace && genuine != NULL) {
@@ -530,7 +539,7 @@ static bool defer(struct gw_cb *cb, struct owed *o, const struct gw_rule *r,
             cb->held_cap = cap;
         }
         o->p.held_attempt = attempt;
-        o->release_at = cb->dispatched + (uint64_t)r->action.after;
+        o->release_at = cb->finished + (uint64_t)r->action.after;
         o->hold_deadline = now + r->action.hold_ms;
         persist(cb, o, GW_CB_PENDING, 0);
         cb->held[cb->held_n++] = o;
@@ -584,6 +593,7 @@ static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
     if (act == GW_ACT_DROP || replace || j == NULL) {
         free(j);
         gw__inc(&g->metrics[GW_M_CB_DROPPED]);
+        cb->finished++;
         journal_cb(g, o->t.out_trade_no, o->key, attempt,
                    act == GW_ACT_DROP ? "drop" : "forge.replace", 0,
                    j == NULL ? "not sent: out of memory" : "not sent (fault)");
@@ -595,14 +605,15 @@ static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
     enqueue(cb, j);
 }
 
-/* Releases held (reordered) callbacks whose later ones went out, or whose
- * longest hold passed. Returns the earliest pending hold deadline. */
+/* Releases held (reordered) callbacks once `after` later attempts were
+ * delivered (answered or timed out) or dropped, or when the longest hold
+ * passed. Returns the earliest pending hold deadline. */
 static int64_t release_held(struct gw_cb *cb, int64_t now)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < cb->held_n;) {
         struct owed *o = cb->held[i];
-        if (cb->dispatched >= o->release_at || now >= o->hold_deadline) {
+        if (cb->finished >= o->release_at || now >= o->hold_deadline) {
             cb->held[i] = cb->held[--cb->held_n];
             dispatch_owed(cb, o, now);
             continue;
@@ -680,6 +691,7 @@ static void run_job(struct gw_cb *cb, pd_http_client *http, struct job *j)
     }
     pthread_mutex_lock(&cb->mu);
     cb->in_flight--;
+    cb->finished++;
     if (replay != NULL)
         queue_extra(cb, replay, pd_now_ms() + j->replay_after_ms);
     finish_owed(cb, j->o, acked);

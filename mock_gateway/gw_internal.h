@@ -58,6 +58,17 @@ void gw_cb_owe(gw_cb *cb, const struct gw_trade *t, int64_t due_ms);
 void gw_cb_reset(gw_cb *cb);
 void gw_cb_stats(gw_cb *cb, int64_t *pending, int64_t *in_flight);
 
+/* The notification body of trade t in state (SUCCESS, or an older state for
+ * stale deliveries), with amount / out_trade_no / merchant_id as given (the
+ * trade's own, or tampered ones for forgeries). Caller frees; NULL on ENOMEM. */
+char *gw__callback_body(const struct gw_trade *t, const char *state, int64_t amount,
+                        const char *out_trade_no, const char *merchant_id);
+
+/* When attempt attempts+1 is due after attempt `attempts` failed at now_ms:
+ * now_ms + schedule_ms[attempts-1], or -1 when the schedule is used up
+ * (attempts > n: give up). */
+int64_t gw__next_due(const int64_t *schedule_ms, size_t n, int attempts, int64_t now_ms);
+
 /* ---- occurrence counters per (order key, op) (gw_occ.c) ---- */
 
 gw_occ *gw_occ_new(void);

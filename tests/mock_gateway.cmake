@@ -1,0 +1,16 @@
+# mock-gateway tests: cmocka unit tests of the gw library (label unit) and
+# integration tests that start the real binary with a real receiver on
+# loopback inside the test (label integration).
+foreach(t faults callback)
+  pd_unit_test(test_gw_${t} SOURCES unit/test_gw_${t}.c LIBS gw TIMEOUT 60)
+endforeach()
+
+add_library(gw_testsupport STATIC integration/gw_support.c)
+target_link_libraries(gw_testsupport PUBLIC pd_testsupport pd)
+target_include_directories(gw_testsupport PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+
+foreach(t callbacks)
+  pd_integration_test(gw_${t}_test SOURCES integration/gw_${t}_test.c
+    LIBS gw_testsupport TIMEOUT 240)
+  add_dependencies(gw_${t}_test mock-gateway)
+endforeach()
