@@ -120,6 +120,8 @@ void rpt__html(struct rpt__out *o, const char *s)
         case '"': rpt__puts(o, "&quot;"); break;
         case '\'': rpt__puts(o, "&#39;"); break;
         case 0xFFFD: rpt__puts(o, REPLACEMENT); break;
+        case 0x2028: rpt__puts(o, "&#x2028;"); break;   /* line/paragraph separators */
+        case 0x2029: rpt__puts(o, "&#x2029;"); break;   /* never raw in our pages */
         default: rpt__putn(o, (const char *)p, len); break;
         }
         p += len;

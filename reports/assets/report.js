@@ -7,6 +7,7 @@
 (function () {
   'use strict';
   var PAGE = 50;
+  var started = Date.now();
   var D = JSON.parse(document.getElementById('rpt-data').textContent);
   var S = D.S, O = D.o, BASE = D.base, LANES = D.lanes;
   var SVGNS = 'http://www.w3.org/2000/svg';
@@ -246,6 +247,7 @@
     ordersTable();
     copyReplay();
     document.body.setAttribute('data-rendered', String(O.length));
+    document.body.setAttribute('data-render-ms', String(Date.now() - started));
   } catch (err) {
     var box = el('div', null, 'report script failed: ' + err);
     box.id = 'render-error';

@@ -1,0 +1,270 @@
+/* Proves the writers on fixture run folders (tests/data/reports): a
+ * passing run gives a junit.xml with one passing test case per invariant;
+ * a failing run gives <failure>s whose message names the orders and whose
+ * text holds evidence, faults and the replay command; a hostile run's
+ * report.html and junit.xml carry every hostile string escaped (no raw
+ * markup from data, exactly our two <script> elements); a suite gives an
+ * index with a row and a relative link per run and a merged junit.xml;
+ * malformed inputs (missing report.json, bad JSON, wrong schema, a wrong
+ * field, a bad journal line) give PD_E* codes and messages naming the
+ * file and the field or line. Each test works on a fresh copy in /tmp. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pd_err.h"
+#include "pd_test.h"
+#include "pd_util.h"
+#include "rpt.h"
+
+#ifndef RPT_FIXTURES
+#error "RPT_FIXTURES must name tests/data/reports"
+#endif
+
+struct fx {
+    char dir[256];
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof *fx);
+    pd_test_tmpdir(fx->dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/pass' '%s/fail' '%s/hostile' '%s/'", RPT_FIXTURES,
+             RPT_FIXTURES, RPT_FIXTURES, fx->dir);
+    assert_int_equal(system(cmd), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    pd_test_rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(pd_read_file(path, (size_t)64 << 20, &text, &len), PD_OK);
+    return text;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void write_run(const struct fx *fx, const char *name)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", fx->dir, name);
+    int rc = rpt_write_run(dir);
+    if (rc != PD_OK)
+        fail_msg("rpt_write_run(%s): %s", dir, rpt_last_error());
+}
+
+static void test_junit_pass(void **state)
+{
+    struct fx *fx = *state;
+    write_run(fx, "pass");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "<testsuite name=\"happy-path\" tests=\"5\" failures=\"0\" errors=\"0\""));
+    assert_int_equal(count(x, "<testcase "), 5);
+    assert_int_equal(count(x, "<failure"), 0);
+    assert_non_null(strstr(x, "<property name=\"seed\" value=\"7\"/>"));
+    assert_non_null(strstr(x, "<testcase name=\"no_double_charge\" classname=\"paydrill.happy-path\""));
+    free(x);
+    char *h = slurp(dir, "report.html");
+    assert_non_null(strstr(h, "<div class=\"verdict\" id=\"verdict\">PASS</div>"));
+    assert_non_null(strstr(h, "No invariant was violated."));
+    free(h);
+}
+
+static void test_junit_fail(void **state)
+{
+    struct fx *fx = *state;
+    write_run(fx, "fail");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fail", fx->dir);
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "tests=\"5\" failures=\"2\""));
+    assert_int_equal(count(x, "<failure "), 2);
+    assert_non_null(strstr(x, "message=\"no_double_charge violated by 1 order: "
+                              "o-7a10c0de00000003 (key chaos-3)\""));
+    assert_non_null(strstr(x, "message=\"no_lost_payment violated by 1 order: "
+                              "o-7a10c0de00000006 (key chaos-6)\""));
+    /* the text: evidence, faults, plan, replay */
+    assert_non_null(strstr(x, "faults met: create.commit_drop attempt 1; callback.duplicate attempt 1"));
+    assert_non_null(strstr(x, "kind=query.stale_query"));
+    assert_non_null(strstr(x, "&quot;state&quot;:\t&quot;SUCCESS&quot;"));
+    assert_true(count(x, "replay: paydrill replay /work/runs/2026-11-26T030000Z/callback-chaos") >= 2);
+    free(x);
+    char *h = slurp(dir, "report.html");
+    assert_non_null(strstr(h, "id=\"verdict\">FAIL</div>"));
+    /* violations come before the invariants, the orders and the histograms */
+    const char *v = strstr(h, "<section id=\"violations\">");
+    assert_non_null(v);
+    assert_true(v < strstr(h, "<section id=\"invariants\">"));
+    assert_true(v < strstr(h, "<section id=\"orders\">"));
+    assert_int_equal(count(h, "<details class=\"viol\""), 2);
+    assert_non_null(strstr(h, "<svg viewBox"));
+    assert_non_null(strstr(h, "(7 orders)"));   /* 7 reached PAID after a pay */
+    free(h);
+}
+
+/* Between the data block and our script, only our two <script> tags. */
+static void test_hostile(void **state)
+{
+    struct fx *fx = *state;
+    write_run(fx, "hostile");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/hostile", fx->dir);
+    char *h = slurp(dir, "report.html");
+    assert_int_equal(count(h, "<script"), 2);
+    assert_int_equal(count(h, "</script"), 2);
+    assert_null(strstr(h, "<img"));
+    assert_null(strstr(h, "<b id"));
+    assert_null(strstr(h, "<svg onload"));
+    assert_null(strstr(h, "<!-- "));
+    assert_null(strstr(h, "\xE2\x80\xA8"));   /* U+2028 only as \u2028 in the data */
+    assert_non_null(strstr(h, "&lt;/script&gt;&lt;script&gt;document.title=&#39;pwned&#39;"));
+    const char *data = strstr(h, "<script type=\"application/json\" id=\"rpt-data\">");
+    assert_non_null(data);
+    assert_non_null(strstr(data, "\\u003c/script\\u003e\\u003cscript\\u003edocument.title="));
+    assert_non_null(strstr(data, "\\u2028\\u2029"));
+    free(h);
+    char *x = slurp(dir, "junit.xml");
+    assert_null(strstr(x, "\x01"));
+    assert_null(strstr(x, "\x07"));
+    assert_null(strstr(x, "<script"));
+    assert_non_null(strstr(x, "&lt;/script&gt;&lt;script&gt;document.title=&apos;pwned&apos;"));
+    free(x);
+}
+
+static void test_suite(void **state)
+{
+    struct fx *fx = *state;
+    char out[512], dirs[3][512];
+    const char *names[] = {"pass", "fail", "hostile"};
+    const char *list[3];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/%s", fx->dir, names[i]);
+        list[i] = dirs[i];
+    }
+    snprintf(out, sizeof out, "%s/out", fx->dir);
+    assert_int_equal(rpt_write_suite(out, list, 3), PD_OK);
+    char *idx = slurp(out, "index.html");
+    assert_int_equal(count(idx, "<tr class="), 3);
+    assert_non_null(strstr(idx, "<a href=\"../pass/report.html\">happy-path</a>"));
+    assert_non_null(strstr(idx, "<a href=\"../fail/report.html\">callback-chaos</a>"));
+    assert_non_null(strstr(idx, "<span class=\"inv\">no_lost_payment</span> &times;1"));
+    assert_non_null(strstr(idx, "id=\"verdict\">FAIL</div>"));
+    assert_null(strstr(idx, "<script"));
+    free(idx);
+    char *x = slurp(out, "junit.xml");
+    assert_non_null(strstr(x, "<testsuites name=\"paydrill\" tests=\"12\" failures=\"3\" errors=\"0\""));
+    assert_int_equal(count(x, "<testsuite "), 3);
+    assert_non_null(strstr(x, "<testsuite name=\"callback-chaos\" tests=\"5\" failures=\"2\""));
+    free(x);
+}
+
+static void expect_error(const char *dir, int want_rc, const char *want_a, const char *want_b)
+{
+    int rc = rpt_write_run(dir);
+    const char *msg = rpt_last_error();
+    if (rc != want_rc || strstr(msg, want_a) == NULL || strstr(msg, want_b) == NULL)
+        fail_msg("rc %d (want %d), message \"%s\" (want \"%s\" and \"%s\")", rc, want_rc, msg,
+                 want_a, want_b);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(pd_write_file(path, text, strlen(text)), PD_OK);
+}
+
+static void test_malformed(void **state)
+{
+    struct fx *fx = *state;
+    char dir[512], other[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    snprintf(other, sizeof other, "%s/nothing-here", fx->dir);
+    assert_int_equal(pd_mkdirs(other), PD_OK);
+    expect_error(other, PD_ENOTFOUND, "nothing-here/report.json", "missing");
+    char *good = slurp(dir, "report.json");
+    put(dir, "report.json", "{\"schema\": \"paydrill.report/1\",\n \"seed\": 1,,}");
+    expect_error(dir, PD_EINVAL, "pass/report.json", "not valid JSON (line 2");
+    put(dir, "report.json", "{\"schema\": \"paydrill.report/2\"}");
+    expect_error(dir, PD_EINVAL, "pass/report.json", "schema: expected \"paydrill.report/1\"");
+    char *bad = strdup(good);
+    char *holds = strstr(bad, "\"holds\": true");
+    assert_non_null(holds);
+    memcpy(holds, "\"holds\": 1   ", 13);
+    put(dir, "report.json", bad);
+    expect_error(dir, PD_EINVAL, "pass/report.json", "invariants[0].holds: must be true or false");
+    free(bad);
+    put(dir, "report.json", good);
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\"}\n\n"
+                               "{\"t\": 2, \"lane\": \"moon\", \"kind\": \"x\"}\n");
+    char junit[600];
+    snprintf(junit, sizeof junit, "%s/junit.xml", dir);
+    unlink(junit);
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:3", "lane: must be");
+    assert_int_equal(access(junit, F_OK), 0);   /* junit.xml still written for CI */
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\"}\nnot json\n");
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2", "not a JSON object");
+    free(good);
+}
+
+/* A suite with one unreadable run still writes both files, with an error row. */
+static void test_suite_with_broken_run(void **state)
+{
+    struct fx *fx = *state;
+    char out[512], pass[512], broken[512];
+    snprintf(out, sizeof out, "%s/out2", fx->dir);
+    snprintf(pass, sizeof pass, "%s/pass", fx->dir);
+    snprintf(broken, sizeof broken, "%s/broken", fx->dir);
+    assert_int_equal(pd_mkdirs(broken), PD_OK);
+    put(broken, "report.json", "[]");
+    const char *list[] = {pass, broken};
+    assert_int_equal(rpt_write_suite(out, list, 2), PD_EINVAL);
+    assert_non_null(strstr(rpt_last_error(), "broken/report.json: top level: must be an object"));
+    char *x = slurp(out, "junit.xml");
+    assert_non_null(strstr(x, "tests=\"6\" failures=\"0\" errors=\"1\""));
+    assert_non_null(strstr(x, "<error type=\"report unreadable\""));
+    free(x);
+    char *idx = slurp(out, "index.html");
+    assert_non_null(strstr(idx, ">ERROR</span>"));
+    free(idx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_junit_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_junit_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suite_with_broken_run, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
