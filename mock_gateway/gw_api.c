@@ -127,9 +127,9 @@ static int refuse(struct req *r, int status, const char *code, const char *msg)
 {
     r->status = status;
     snprintf(r->detail, sizeof r->detail, "%.40s: %.150s", code, msg);
-    gw__reply_error(r->conn, status, code, "%s", msg);
     gw__inc(&r->g->metrics[GW_M_BAD_REQUEST]);
     journal_req(r);
+    gw__reply_error(r->conn, status, code, "%s", msg);
     return status;
 }
 
@@ -147,7 +147,7 @@ static int read_json(struct req *r, bool optional, cJSON **out)
         free(body);
         return 0;
     }
-    *out = cJSON_ParseWithLength(body, len);
+    *out = gw_json_parse_whole(body, len, NULL);
     free(body);
     if (!cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
@@ -183,14 +183,15 @@ static int before(struct req *r)
         r->fault = "error";
         r->status = a->status;
         snprintf(r->detail, sizeof r->detail, "injected error");
-        gw__reply_text(r->conn, a->status, a->body, strlen(a->body));
         journal_req(r);
+        gw__reply_text(r->conn, a->status, a->body, strlen(a->body));
         return a->status;
     case GW_ACT_RATE_LIMIT: {
         r->fault = "rate_limit";
         r->status = 429;
         snprintf(r->detail, sizeof r->detail, "retry_after_ms=%" PRId64, a->retry_after_ms);
         char body[160];
+        journal_req(r);
         int n = snprintf(body, sizeof body,
                          "{\"code\":\"FREQUENCY_LIMITED\",\"message\":\"rate limited\","
                          "\"retry_after_ms\":%" PRId64 "}", a->retry_after_ms);
@@ -198,7 +199,6 @@ static int before(struct req *r)
                   "Retry-After: %" PRId64 "\r\nContent-Length: %d\r\n\r\n",
                   (a->retry_after_ms + 999) / 1000, n);
         mg_write(r->conn, body, (size_t)n);
-        journal_req(r);
         return 429;
     }
     case GW_ACT_HANG:
@@ -230,8 +230,10 @@ static int answer(struct req *r, int status, const char *body, size_t len)
         return CLOSE_CONNECTION;
     }
     r->status = status;
-    gw__reply_text(r->conn, status, body, len);
+    /* Journaled before the answer leaves, so a client's next request always
+     * lands after this one in the journal. */
     journal_req(r);
+    gw__reply_text(r->conn, status, body, len);
     return status;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_util.h"
 #include "pd_err.h"
 #include "pd_rand.h"
 #include "pd_time.h"
@@ -612,11 +613,10 @@ int gw_rules_parse(const char *text, size_t len, struct gw_rules **out, struct p
     *out = NULL;
     if (len > GW_RULES_DOC_MAX)
         return pd_json_fail(err, "(document): longer than %u bytes", GW_RULES_DOC_MAX);
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    long off = 0;
+    cJSON *doc = gw_json_parse_whole(text, len, &off);
     if (doc == NULL)
-        return pd_json_fail(err, "(document): not valid JSON (near byte %ld)",
-                            end ? (long)(end - text) : 0L);
+        return pd_json_fail(err, "(document): not valid JSON (near byte %ld)", off);
     struct gw_rules *rules = calloc(1, sizeof *rules);
     int rc = rules ? parse_doc(doc, rules, err) : PD_ENOMEM;
     if (rc == PD_OK) {

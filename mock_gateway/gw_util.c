@@ -1,5 +1,6 @@
 #include "gw_util.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -55,4 +56,21 @@ bool gw_valid_text(const char *s, size_t max_len)
         if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f || n >= max_len)
             return false;
     return n > 0;
+}
+
+struct cJSON *gw_json_parse_whole(const char *text, size_t len, long *err_off)
+{
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (doc != NULL) {
+        while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+            end++;
+        if (end != text + len) {
+            cJSON_Delete(doc);
+            doc = NULL;
+        }
+    }
+    if (err_off != NULL)
+        *err_off = end != NULL ? (long)(end - text) : 0L;
+    return doc;
 }

@@ -1,0 +1,226 @@
+/* Proves every endpoint answers malformed, oversized and nonsensical input
+ * with a 4xx JSON {"code","message"}, changes nothing, and never crashes:
+ * table-driven bad requests (types, ranges, missing fields, bad ids, bad
+ * paths, wrong methods, huge bodies), then seeded random garbage at every
+ * POST/PUT endpoint, then raw non-HTTP bytes on the socket. After all of it
+ * the ledger is exactly as before and the process still answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_support.h"
+#include "pd_err.h"
+#include "pd_http.h"
+#include "pd_rand.h"
+#include "pd_test.h"
+
+static char dir[256], data[300];
+static struct pd_proc gw;
+
+struct bad_req {
+    const char *method, *path, *body;
+    long status;
+    const char *code;
+};
+
+#define OK_CREATE_TAIL "\"currency\":\"CNY\",\"notify_url\":\"http://127.0.0.1:9/n\",\"merchant_id\":\"m-1\"}"
+
+static const struct bad_req table[] = {
+    {"POST", "/v1/payments", "", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "[]", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "null", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"a b\",\"amount\":1," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"\",\"amount\":1," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":7,\"amount\":1," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":0," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":-5," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1.5," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1e13," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":\"100\"," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1,\"currency\":\"cny\",\"notify_url\":\"http://127.0.0.1:9/n\",\"merchant_id\":\"m-1\"}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1,\"currency\":\"CNY\",\"notify_url\":\"ftp://x/y/z/w\",\"merchant_id\":\"m-1\"}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1,\"currency\":\"CNY\",\"notify_url\":\"http://127.0.0.1:9/n\",\"merchant_id\":\"\"}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1,\"attach\":\"a\\nb\"," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments", "{\"out_trade_no\":\"x\",\"amount\":1,\"attach\":[1]," OK_CREATE_TAIL, 400, "PARAM_ERROR"},
+    {"POST", "/v1/refunds", "{\"out_trade_no\":\"x\"}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/refunds", "{\"out_trade_no\":\"x\",\"out_refund_no\":\"../r\",\"amount\":1}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/refunds", "{\"out_trade_no\":\"x\",\"out_refund_no\":\"r\",\"amount\":true}", 400, "PARAM_ERROR"},
+    {"POST", "/v1/payments/keep/close", "{not json", 400, "PARAM_ERROR"},
+    {"POST", "/sim/payer/keep/pay", "\"just a string\"", 400, "PARAM_ERROR"},
+    {"POST", "/sim/payer/keep/pay", "{\"key\":5}", 400, "PARAM_ERROR"},
+    {"GET", "/v1/payments/bad%20id", NULL, 400, "PARAM_ERROR"},
+    {"GET", "/v1/payments/a%2Fb", NULL, 404, "NOT_FOUND"},
+    {"GET", "/v1/payments//", NULL, 404, "NOT_FOUND"},
+    {"GET", "/v1/payments/keep/extra/deep/path/x", NULL, 404, "NOT_FOUND"},
+    {"GET", "/nothing", NULL, 404, "NOT_FOUND"},
+    {"GET", "/sim/nothing", NULL, 404, "NOT_FOUND"},
+    {"DELETE", "/v1/payments/keep", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"GET", "/v1/payments", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"PUT", "/v1/refunds", "{}", 405, "METHOD_NOT_ALLOWED"},
+    {"GET", "/sim/payer/keep/pay", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"POST", "/sim/ledger", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"DELETE", "/sim/faults", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"GET", "/sim/reset", NULL, 405, "METHOD_NOT_ALLOWED"},
+    {"PUT", "/sim/faults", "{\"rules\":[{\"op\":\"callback\"}]}", 400, "PARAM_ERROR"},
+    {"PUT", "/sim/faults", "\xff\xfe\x00garbage", 400, "PARAM_ERROR"},
+    {"PUT", "/sim/faults", "{\"rules\":[]} trailing", 400, "PARAM_ERROR"},
+    {"POST", "/sim/payer/keep/pay", "{} {}", 400, "PARAM_ERROR"},
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    pd_test_tmpdir(dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    gw_t_start(&gw, data, NULL, NULL);
+    assert_int_equal(gw_t_create(gw.url, "keep", 100, "http://127.0.0.1:9/n", NULL), 200);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pd_proc_kill9(&gw);
+    pd_test_rmdir(dir);
+    return 0;
+}
+
+/* Sends one request; checks a 4xx with a JSON code and message. */
+static void expect_4xx(const char *method, const char *path, const char *body, size_t len,
+                       long want_status, const char *want_code)
+{
+    char u[8300];
+    snprintf(u, sizeof u, "%s%s", gw.url, path);
+    pd_http_client *c = pd_http_client_new();
+    struct pd_http_resp resp;
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    int rc = pd_http_request(c, method, u, headers, body, len, 10000, 0, &resp);
+    pd_http_client_free(c);
+    if (rc != PD_OK)
+        fail_msg("%s %s: no answer (%s)", method, path, pd_strerror(rc));
+    cJSON *j = cJSON_Parse(resp.body);
+    const cJSON *code = cJSON_GetObjectItem(j, "code");
+    const cJSON *msg = cJSON_GetObjectItem(j, "message");
+    if (resp.status < 400 || resp.status > 499 || !cJSON_IsString(code) || !cJSON_IsString(msg) ||
+        (want_status && resp.status != want_status) ||
+        (want_code && strcmp(code->valuestring, want_code) != 0))
+        fail_msg("%s %.80s -> %ld %s", method, path, resp.status, resp.body ? resp.body : "");
+    cJSON_Delete(j);
+    pd_http_resp_release(&resp);
+}
+
+static char *ledger_text(void)
+{
+    cJSON *l = NULL;
+    gw_t_get(gw.url, "/sim/ledger", &l);
+    cJSON_DeleteItemFromObject(l, "now");
+    char *text = cJSON_PrintUnformatted(l);
+    cJSON_Delete(l);
+    return text;
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    char *before = ledger_text();
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        expect_4xx(table[i].method, table[i].path, table[i].body,
+                   table[i].body ? strlen(table[i].body) : 0, table[i].status, table[i].code);
+    char *after = ledger_text();
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void test_huge(void **state)
+{
+    (void)state;
+    size_t n = 3u << 20;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[0] = '{';
+    big[n] = '\0';
+    expect_4xx("POST", "/v1/payments", big, 70000, 413, "PAYLOAD_TOO_LARGE");
+    expect_4xx("POST", "/v1/refunds", big, 1u << 20, 413, "PAYLOAD_TOO_LARGE");
+    expect_4xx("POST", "/sim/payer/keep/pay", big, 100000, 413, "PAYLOAD_TOO_LARGE");
+    expect_4xx("PUT", "/sim/faults", big, n, 413, "PAYLOAD_TOO_LARGE");
+    /* A 4000-byte path segment. */
+    char path[4100] = "/v1/payments/";
+    memset(path + 13, 'x', 4000);
+    path[4013] = '\0';
+    expect_4xx("GET", path, NULL, 0, 0, NULL);
+    free(big);
+}
+
+static void test_random_garbage(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/v1/payments", "/v1/refunds", "/v1/payments/keep/close",
+                                        "/sim/payer/keep/pay", "/sim/faults"};
+    char *before = ledger_text();
+    char body[600];
+    for (uint64_t i = 0; i < 400; i++) {
+        size_t len = (size_t)pd_draw_range(3, "garbage", "len", i, 1, sizeof body - 1);
+        for (size_t k = 0; k < len; k++)
+            body[k] = (char)pd_draw_range(3, "garbage", "byte", i * 1000 + k, 1, 255);
+        if (i % 3 == 0)
+            body[0] = '{';   /* start like JSON to reach deeper */
+        body[len] = '\0';
+        const char *p = paths[i % 5];
+        expect_4xx(i % 5 == 4 ? "PUT" : "POST", p, body, len, 0, NULL);
+    }
+    char *after = ledger_text();
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void test_raw_socket_garbage(void **state)
+{
+    (void)state;
+    int port = atoi(strrchr(gw.url, ':') + 1);
+    static const char *const junk[] = {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+                                       "GET\r\n\r\n", "POST /v1/payments HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                                       "POST /v1/payments HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n{",
+                                       "HELLO WORLD\r\n\r\n"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        assert_true(write(fd, junk[i], strlen(junk[i])) > 0);
+        shutdown(fd, SHUT_WR);
+        char buf[512];
+        while (read(fd, buf, sizeof buf) > 0) {
+        }
+        close(fd);
+    }
+    assert_int_equal(pd_proc_alive(&gw), 1);
+    assert_int_equal(gw_t_get(gw.url, "/healthz", NULL), 200);
+    cJSON *j = NULL;
+    gw_t_get(gw.url, "/sim/status", &j);
+    assert_int_equal(cJSON_GetObjectItem(j, "trades")->valuedouble, 1);
+    cJSON_Delete(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_random_garbage),
+        cmocka_unit_test(test_raw_socket_garbage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
