@@ -151,6 +151,9 @@ static void check_lost(const struct sim_model *m, struct sim_results *res)
 
 /* ---- no_double_charge ---- */
 
+/* One violation per order: more than one kept charge over its trades, or
+ * a trade of it charged more than once (even if the extra was refunded: a
+ * correct gateway charges a trade at most once). */
 static void double_by_order(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_NO_DOUBLE_CHARGE;
@@ -158,15 +161,22 @@ static void double_by_order(const struct sim_model *m, struct sim_results *res)
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
         int64_t kept = 0, trades = 0;
+        const struct sim_gtrade *twice = NULL;
         for (int32_t t = o->first_trade; t != SIM_NONE; t = m->trades.v[t].next_of_order) {
             int64_t n = unrefunded_charges(&m->trades.v[t]);
             kept += n;
             trades += n > 0;
+            if (m->trades.v[t].n_charges > 1 && twice == NULL)
+                twice = &m->trades.v[t];
         }
         if (kept > 1)
             record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
                    "order keeps %lld unrefunded charges in G over %lld trade(s)",
                    (long long)kept, (long long)trades);
+        else if (twice != NULL)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "trade %s was charged %u times in G", twice->out_trade_no,
+                   twice->n_charges);
     }
 }
 
@@ -207,19 +217,18 @@ static void double_orphans(const struct sim_model *m, struct sim_results *res)
     free(sum);
 }
 
+/* Trades of no order charged more than once. */
 static void double_per_trade(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_NO_DOUBLE_CHARGE;
     for (size_t i = 0; i < m->trades.n; i++) {
         const struct sim_gtrade *t = &m->trades.v[i];
-        if (t->order == SIM_NONE)
-            res->checked[inv]++;
-        if (t->n_charges <= 1)
+        if (t->order != SIM_NONE)
             continue;
-        const char *order = t->order != SIM_NONE ? m->orders.v[t->order].order_id
-                                                 : t->out_trade_no;
-        record(m, res, inv, t->order, (int32_t)i, order, key_of_trade(m, t),
-               "trade %s was charged %u times in G", t->out_trade_no, t->n_charges);
+        res->checked[inv]++;
+        if (t->n_charges > 1)
+            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, t->attach,
+                   "trade %s was charged %u times in G", t->out_trade_no, t->n_charges);
     }
 }
 

@@ -15,10 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "pd_err.h"
+#include "pd_util.h"
 #include "test_sim_check_fixture.h"
 
 #define T(s) "17672256" #s "000"     /* T + s seconds, as JSON digits; s is 2 digits */
@@ -88,6 +91,14 @@ static const struct check_case cases[] = {
       {"export", "orders[0].trades[]", "{'out_trade_no':'o-1-2','attempt':2,'state':'SUCCESS'}"}}},
     {"one trade charged twice", "no_double_charge", "o-1",
      {{"ledger", "trades[0].charges[]", "{'at':" T(20) ",'amount':1999}"}}},
+    {"one trade charged twice, the extra refunded: still a gateway double charge",
+     "no_double_charge", "o-1",
+     {{"ledger", "trades[0].charges[]", "{'at':" T(20) ",'amount':1999}"},
+      {"ledger", "trades[0].refunds", "[{'out_refund_no':'rf-3','amount':1999,'at':" T(40) "}]"},
+      {"ledger", "trades[0].refunded_amount", "1999"}}},
+    {"an orphan trade charged twice", "no_double_charge", "o-9-1",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
+      {"ledger", "trades[2].charges[]", "{'at':" T(20) ",'amount':700}"}}},
     {"two orphan trades charged under one workload key", "no_double_charge", "k-9",
      {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
       {"ledger", "trades[]", CHARGED_TRADE("o-9-2", "k-9", "700")}}},
@@ -391,6 +402,56 @@ static void test_malformed_docs(void **state)
     }
 }
 
+/* A run that breaks most invariants at once, with process faults: its
+ * report must list them all (and, when PD_REPORT_SAMPLES names a folder,
+ * it is saved there with the passing base report for the schema test). */
+static void test_report_samples(void **state)
+{
+    (void)state;
+    const struct fx_edit edits[] = {
+        {"run", "process_events", "[{'at':" T(05) ",'target':'sut','action':'kill','detail':"
+                                  "'SIGKILL'},{'at':" T(06) ",'target':'sut','action':"
+                                  "'restart','detail':null}]"},
+        {"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
+        {"ledger", "trades[0].charges[]", "{'at':" T(20) ",'amount':1999}"},
+        {"business", "submissions[2].status", "201"},
+        {"export", "orders[0].history[2].from", "'UNKNOWN'"},
+        {"business", "receipts[]", RECEIPT("ev-o-1-1", "o-1", "PAID", "1999", "false", "true")},
+        {"run", "quiet", "false"},
+        {"ledger", "trades[1].attach", "null"}};
+    const char *dir = getenv("PD_REPORT_SAMPLES");
+    for (int pass = 0; pass < 2; pass++) {
+        cJSON *fx = fx_load(pass ? NULL : edits);
+        struct sim_check_docs docs = fx_docs(fx);
+        struct sim_check_summary s;
+        cJSON *r = NULL;
+        assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+        assert_int_equal(s.pass, pass);
+        int broken = 0;
+        for (int i = 0; i < SIM_INV_COUNT; i++)
+            broken += s.violations[i] > 0;
+        assert_true(pass ? broken == 0 : broken >= 5);
+        if (!pass) {
+            assert_true(fx_has(&s, "no_lost_payment", "o-9-1"));
+            assert_true(fx_has(&s, "convergence", "(run)"));
+            const cJSON *star = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "fault_plan"), "*");
+            assert_int_equal(cJSON_GetArraySize(star), 2);
+            assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r, "fault_plan_reproducible")));
+        }
+        if (dir != NULL) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/report-%s.json", dir, pass ? "pass" : "fail");
+            char *text = cJSON_Print(r);
+            assert_int_equal(pd_mkdirs(dir), PD_OK);
+            assert_int_equal(pd_write_file(path, text, strlen(text)), PD_OK);
+            free(text);
+        }
+        cJSON_Delete(r);
+        sim_check_summary_release(&s);
+        cJSON_Delete(fx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_report_shape),
         cmocka_unit_test(test_not_reproducible),
         cmocka_unit_test(test_malformed_docs),
+        cmocka_unit_test(test_report_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
