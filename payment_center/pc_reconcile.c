@@ -9,6 +9,7 @@
 #include "pd_err.h"
 #include "pd_json.h"
 #include "pd_log.h"
+#include "pd_time.h"
 #include "pd_util.h"
 
 #define TICK_BATCH 64
@@ -44,6 +45,9 @@ static void after_change_order(struct pc_app *app, const char *order_id)
      * notification row follows in a transaction of its own. */
     if (!pc_bug_on(PC_BUG_OUTBOX_OUTSIDE_TX))
         return;
+    /* Like publishing to a queue after the commit: a kill in this window
+     * loses the notification for good. */
+    pd_sleep_ms(2000);
     struct pc_order o;
     if (pc_store_get(app->store, order_id, &o) == PD_OK && pc_status_final(o.status) &&
         o.notify_seq == 0)

@@ -1,0 +1,295 @@
+/* pc_bench -- orders submitted and paid per second through payment-center's
+ * HTTP API against an in-process stub gateway that answers create at once
+ * and delivers the signed SUCCESS callback right away (from its own
+ * threads), plus a business receiver that acknowledges every notification.
+ *
+ * usage: pc_bench [--orders N] [--concurrency C] [--sync normal|full]
+ *                 [--bin PATH] [--callback-threads K]
+ * Prints one line of figures per phase; see docs/benchmarks.md. */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pd_err.h"
+#include "pd_http.h"
+#include "pd_proc.h"
+#include "pd_sign.h"
+#include "pd_time.h"
+#include "pd_util.h"
+
+#define SECRET "bench-gw"
+#define QUEUE_MAX 65536
+
+struct cb_item {
+    char otn[72];
+    char url[160];
+    char currency[4];
+    char merchant[72];
+    int64_t amount;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct cb_item items[QUEUE_MAX];
+    size_t head, tail;
+    bool stop;
+} q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static atomic_long creates, callbacks_ok, biz_received;
+
+static void q_push(const struct cb_item *it)
+{
+    pthread_mutex_lock(&q.mu);
+    if (q.tail - q.head < QUEUE_MAX) {
+        q.items[q.tail % QUEUE_MAX] = *it;
+        q.tail++;
+        pthread_cond_signal(&q.cv);
+    }
+    pthread_mutex_unlock(&q.mu);
+}
+
+static bool q_pop(struct cb_item *it)
+{
+    pthread_mutex_lock(&q.mu);
+    while (q.head == q.tail && !q.stop)
+        pthread_cond_wait(&q.cv, &q.mu);
+    bool ok = q.head != q.tail;
+    if (ok)
+        *it = q.items[q.head++ % QUEUE_MAX];
+    pthread_mutex_unlock(&q.mu);
+    return ok;
+}
+
+static void on_create(struct mg_connection *c, cJSON *j)
+{
+    struct cb_item it;
+    memset(&it, 0, sizeof it);
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItem(j, "out_trade_no")) && cJSON_IsString(v))
+        pd_strlcpy(it.otn, v->valuestring, sizeof it.otn);
+    if ((v = cJSON_GetObjectItem(j, "notify_url")) && cJSON_IsString(v))
+        pd_strlcpy(it.url, v->valuestring, sizeof it.url);
+    if ((v = cJSON_GetObjectItem(j, "currency")) && cJSON_IsString(v))
+        pd_strlcpy(it.currency, v->valuestring, sizeof it.currency);
+    if ((v = cJSON_GetObjectItem(j, "merchant_id")) && cJSON_IsString(v))
+        pd_strlcpy(it.merchant, v->valuestring, sizeof it.merchant);
+    if ((v = cJSON_GetObjectItem(j, "amount")) && cJSON_IsNumber(v))
+        it.amount = (int64_t)v->valuedouble;
+    creates++;
+    char body[256];
+    snprintf(body, sizeof body, "{\"out_trade_no\":\"%s\",\"trade_no\":\"1\","
+             "\"trade_state\":\"NOTPAY\"}", it.otn);
+    pd_http_reply(c, 200, "application/json", body, strlen(body));
+    q_push(&it);
+}
+
+static int handler(struct mg_connection *c, void *cbdata)
+{
+    (void)cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    char *body = NULL;
+    size_t len = 0;
+    pd_http_read_body(c, 1 << 20, &body, &len);
+    if (strcmp(ri->local_uri, "/v1/payments") == 0) {
+        cJSON *j = cJSON_ParseWithLength(body, len);
+        on_create(c, j);
+        cJSON_Delete(j);
+    } else if (strcmp(ri->local_uri, "/biz") == 0) {
+        biz_received++;
+        pd_http_reply(c, 200, "application/json", "{}", 2);
+    } else {
+        /* Queries: the callback is on its way; say so. */
+        pd_http_reply(c, 200, "application/json",
+                      "{\"trade_state\":\"NOTPAY\",\"amount\":1,\"currency\":\"CNY\","
+                      "\"merchant_id\":\"m-bench\"}", 80);
+    }
+    free(body);
+    return 200;
+}
+
+static void *callback_main(void *arg)
+{
+    (void)arg;
+    pd_http_client *client = pd_http_client_new();
+    struct cb_item it;
+    while (q_pop(&it)) {
+        char body[512], nonce[PD_NONCE_LEN + 1], sig[PD_SIG_HEX_LEN + 1];
+        char h1[64], h2[96], h3[128];
+        snprintf(body, sizeof body,
+                 "{\"event_id\":\"ev-%s\",\"out_trade_no\":\"%s\",\"trade_no\":\"1\","
+                 "\"trade_state\":\"SUCCESS\",\"amount\":%" PRId64 ",\"currency\":\"%s\","
+                 "\"merchant_id\":\"%s\",\"attach\":null,\"success_time\":%" PRId64 "}",
+                 it.otn, it.otn, it.amount, it.currency, it.merchant, pd_now_ms());
+        int64_t ts = pd_now_ms() / 1000;
+        pd_nonce(nonce);
+        pd_sign(SECRET, ts, nonce, body, strlen(body), sig);
+        snprintf(h1, sizeof h1, "X-Gateway-Timestamp: %" PRId64, ts);
+        snprintf(h2, sizeof h2, "X-Gateway-Nonce: %s", nonce);
+        snprintf(h3, sizeof h3, "X-Gateway-Signature: %s", sig);
+        const char *headers[] = {"Content-Type: application/json", h1, h2, h3, NULL};
+        struct pd_http_resp resp;
+        if (pd_http_request(client, "POST", it.url, headers, body, strlen(body), 30000, 0,
+                            &resp) == PD_OK && resp.status == 200)
+            callbacks_ok++;
+        pd_http_resp_release(&resp);
+    }
+    pd_http_client_free(client);
+    return NULL;
+}
+
+struct driver {
+    const char *pc_url;
+    int first, count;
+    int64_t failures;
+};
+
+static void *driver_main(void *arg)
+{
+    struct driver *d = arg;
+    pd_http_client *client = pd_http_client_new();
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    char url[256], body[512];
+    for (int i = d->first; i < d->first + d->count; i++) {
+        struct pd_http_resp resp;
+        snprintf(url, sizeof url, "%s/orders", d->pc_url);
+        snprintf(body, sizeof body,
+                 "{\"merchant_id\":\"m-bench\",\"user_id\":\"u-%d\",\"items\":[{\"sku\":\"s\","
+                 "\"qty\":1,\"unit_amount\":%d}],\"amount\":%d,\"currency\":\"CNY\","
+                 "\"client_ref\":\"bench-%d\"}", i, 100 + i % 1000, 100 + i % 1000, i);
+        int rc = pd_http_request(client, "POST", url, headers, body, strlen(body), 30000, 0, &resp);
+        cJSON *j = rc == PD_OK && resp.status == 201 ? cJSON_Parse(resp.body) : NULL;
+        pd_http_resp_release(&resp);
+        const cJSON *id = j ? cJSON_GetObjectItem(j, "order_id") : NULL;
+        if (!cJSON_IsString(id)) {
+            d->failures++;
+            cJSON_Delete(j);
+            continue;
+        }
+        snprintf(url, sizeof url, "%s/orders/%s/pay", d->pc_url, id->valuestring);
+        cJSON_Delete(j);
+        rc = pd_http_request(client, "POST", url, NULL, NULL, 0, 30000, 0, &resp);
+        if (rc != PD_OK || resp.status != 200)
+            d->failures++;
+        pd_http_resp_release(&resp);
+    }
+    pd_http_client_free(client);
+    return NULL;
+}
+
+static long metric(const char *pc_url, const char *name)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", pc_url);
+    pd_http_client *c = pd_http_client_new();
+    struct pd_http_resp resp;
+    long v = -1;
+    if (pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &resp) == PD_OK && resp.body) {
+        const char *p = strstr(resp.body, name);
+        if (p != NULL)
+            v = strtol(p + strlen(name), NULL, 10);
+    }
+    pd_http_resp_release(&resp);
+    pd_http_client_free(c);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int orders = 10000, conc = 64, cb_threads = 16;
+    const char *sync = "normal", *bin = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--orders") == 0) orders = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--concurrency") == 0) conc = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--sync") == 0) sync = argv[i + 1];
+        else if (strcmp(argv[i], "--bin") == 0) bin = argv[i + 1];
+        else if (strcmp(argv[i], "--callback-threads") == 0) cb_threads = atoi(argv[i + 1]);
+    }
+    char self_bin[512];
+    if (bin == NULL) {
+        /* payment-center sits next to pc_bench in the build bin folder. */
+        snprintf(self_bin, sizeof self_bin, "%s", argv[0]);
+        char *slash = strrchr(self_bin, '/');
+        snprintf(slash ? slash + 1 : self_bin, sizeof self_bin - (size_t)(slash ? slash + 1 - self_bin : 0),
+                 "payment-center");
+        bin = self_bin;
+    }
+    struct mg_context *ctx = NULL;
+    int port = 0;
+    struct pd_http_server_opts opts = {"127.0.0.1:0", 128, 0};
+    if (pd_http_server_start(&opts, NULL, &ctx, &port) != PD_OK)
+        return 1;
+    mg_set_request_handler(ctx, "/", handler, NULL);
+    pthread_t cbt[64];
+    cb_threads = cb_threads < 1 ? 1 : cb_threads > 64 ? 64 : cb_threads;
+    for (int i = 0; i < cb_threads; i++)
+        pthread_create(&cbt[i], NULL, callback_main, NULL);
+    char dir[] = "/tmp/pc-bench-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    char e1[128], e2[128], e3[300], e4[64];
+    snprintf(e1, sizeof e1, "PAYDRILL_GATEWAY_URL=http://127.0.0.1:%d", port);
+    snprintf(e2, sizeof e2, "PAYDRILL_BUSINESS_URL=http://127.0.0.1:%d/biz", port);
+    snprintf(e3, sizeof e3, "PAYDRILL_DATA_DIR=%s", dir);
+    snprintf(e4, sizeof e4, "PAYDRILL_SYNC=%s", sync);
+    const char *env[] = {e1, e2, e3, e4, "PAYDRILL_GATEWAY_SECRET=" SECRET,
+                         "PAYDRILL_BUSINESS_SECRET=b", "PAYDRILL_LISTEN=127.0.0.1:0",
+                         "PAYDRILL_LOG_LEVEL=warn", NULL};
+    const char *pargv[] = {bin, NULL};
+    char log[400];
+    snprintf(log, sizeof log, "%s/pc.log", dir);
+    struct pd_proc pc;
+    if (pd_proc_start(pargv, env, log, 20000, &pc) != PD_OK) {
+        fprintf(stderr, "pc_bench: cannot start %s (log %s)\n", bin, log);
+        return 1;
+    }
+    pthread_t *dt = calloc((size_t)conc, sizeof *dt);
+    struct driver *d = calloc((size_t)conc, sizeof *d);
+    int64_t t0 = pd_mono_ms();
+    for (int i = 0; i < conc; i++) {
+        d[i] = (struct driver){pc.url, i * (orders / conc), orders / conc, 0};
+        pthread_create(&dt[i], NULL, driver_main, &d[i]);
+    }
+    int64_t failures = 0;
+    for (int i = 0; i < conc; i++) {
+        pthread_join(dt[i], NULL);
+        failures += d[i].failures;
+    }
+    int total = (orders / conc) * conc;
+    int64_t t_submit = pd_mono_ms() - t0;
+    long paid = 0, delivered = 0;
+    while (pd_mono_ms() - t0 < 600000) {
+        paid = metric(pc.url, "pc_orders{status=\"PAID\"} ");
+        delivered = biz_received;
+        if (paid >= total - failures && delivered >= paid)
+            break;
+        pd_sleep_ms(20);
+    }
+    int64_t t_all = pd_mono_ms() - t0;
+    printf("pc_bench: orders=%d concurrency=%d sync=%s failures=%" PRId64 "\n", total, conc, sync,
+           failures);
+    printf("pc_bench: submit+pay  %d orders in %" PRId64 " ms = %.0f orders/s\n", total, t_submit,
+           total * 1000.0 / (double)(t_submit ? t_submit : 1));
+    printf("pc_bench: end to end  %ld PAID, %ld notified in %" PRId64 " ms = %.0f orders/s\n",
+           paid, delivered, t_all, paid * 1000.0 / (double)(t_all ? t_all : 1));
+    pd_proc_stop(&pc, 5000);
+    pthread_mutex_lock(&q.mu);
+    q.stop = true;
+    pthread_cond_broadcast(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+    for (int i = 0; i < cb_threads; i++)
+        pthread_join(cbt[i], NULL);
+    mg_stop(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "pc_bench: could not remove %s\n", dir);
+    free(dt);
+    free(d);
+    return failures == 0 && paid >= total ? 0 : 1;
+}
