@@ -183,7 +183,7 @@ static struct decision receive(sim_business *b, struct mg_connection *conn, cons
     int verdict = pd_verify(SIM_SECRET_BUSINESS, mg_get_header(conn, "X-Paydrill-Timestamp"),
                             mg_get_header(conn, "X-Paydrill-Nonce"),
                             mg_get_header(conn, "X-Paydrill-Signature"), body, len,
-                            now / 1000, FRESHNESS_S);
+                            now / 1000, sim_latency_allowance_ms(FRESHNESS_S * 1000, b->tl->scale) / 1000);
     cJSON *doc = cJSON_ParseWithLength(body, len);
     pthread_mutex_lock(&b->lock);
     struct receipt *r = new_receipt(b);

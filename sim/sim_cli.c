@@ -60,7 +60,8 @@ static const char usage_run[] =
     "                    use --gateway-port/--business-port to give it fixed addresses\n"
     "  --gateway-port N  mock-gateway listens on 127.0.0.1:N (default: any free port)\n"
     "  --business-port N the business receiver listens on 127.0.0.1:N (default: any)\n"
-    "  --jobs N          run N scenarios in parallel, each with its own processes (default 1)\n"
+    "  --jobs N          run N scenarios in parallel, each with its own processes\n"
+    "                    (default: the number of cores, at most 4)\n"
     "  --concurrency N   override every scenario's workload.concurrency\n"
     "  --quiet           print only verdicts, violations and the report's path\n"
     "\n"
@@ -159,10 +160,17 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i, const char *
     return rc;
 }
 
+/* As many scenarios at once as there are cores, at most 4. */
+static long default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static int parse_opts(struct opts *o, int argc, char **argv, const char *usage)
 {
     memset(o, 0, sizeof *o);
-    o->jobs = 1;
+    o->jobs = default_jobs();
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);

@@ -1,6 +1,7 @@
 #include "sim_driver.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@
 #define RETRY_LIMIT 1500            /* ... for at most 30 s real */
 #define PAY_ATTEMPTS 6
 #define LATE_QUERIES 3
-#define POLL_REAL_MS 2
+#define POLL_REAL_MS 1             /* first pause while polling; doubles ... */
+#define POLL_MAX_REAL_MS 50         /* ... up to this */
 
 enum rec_kind { REC_ORIGINAL = 0, REC_IMMEDIATE, REC_CONCURRENT, REC_AFTER_WINDOW };
 enum payer_kind { PAYER_PAY = 0, PAYER_PAY_TWICE, PAYER_PAY_LATE, PAYER_ABANDON };
@@ -299,9 +301,13 @@ static int pay(struct worker *w, const struct sim_order_plan *p, const char *ord
         copy_field(doc, "status", r.body_status, sizeof r.body_status);
         cJSON_Delete(doc);
         record(d, &d->pays, &r);
-        if (r.out_trade_no[0]) {
+        /* A trade whose create is still ambiguous (UNKNOWN) is not payable yet:
+         * the shopper waits and asks again, as a reloaded pay page does. */
+        bool unknown = strcmp(r.body_status, "UNKNOWN") == 0;
+        if (r.out_trade_no[0] && r.status >= 200 && r.status < 300 &&
+            (!unknown || attempt == PAY_ATTEMPTS - 1)) {
             pd_strlcpy(otn, r.out_trade_no, OTN_LEN);
-            return r.status;
+            return 200;
         }
         if (r.status >= 400 && r.status < 500 && r.status != 409 && r.status != 429)
             return r.status;   /* the SUT refused for good */
@@ -354,12 +360,14 @@ static void wait_closed(struct worker *w, const struct sim_order_plan *p, const 
     const struct sim_scenario *s = w->d->cfg.s;
     int64_t deadline = now(w->d) + s->payment_expiry_ms + 2 * 3600000LL;
     sim_time_sleep(w->d->cfg.tl, s->payment_expiry_ms);
+    int64_t pause = POLL_REAL_MS;
     while (now(w->d) < deadline) {
         char st[16] = "";
         query_order(w, p, order_id, st);
         if (strcmp(st, "CLOSED") == 0 || strcmp(st, "PAID") == 0)
             return;
-        pd_sleep_ms(20);
+        pd_sleep_ms(pause);
+        pause = pause * 2 > POLL_MAX_REAL_MS ? POLL_MAX_REAL_MS : pause * 2;
     }
 }
 
@@ -369,10 +377,12 @@ static void await_notification(struct worker *w, const struct sim_order_plan *p,
     sim_driver *d = w->d;
     for (int q = 0; q < LATE_QUERIES; q++) {
         int64_t deadline = now(d) + d->cfg.s->notify_timeout_ms;
+        int64_t pause = POLL_REAL_MS;
         while (now(d) < deadline) {
             if (sim_business_status(d->cfg.business, order_id) != NULL)
                 return;
-            pd_sleep_ms(POLL_REAL_MS);
+            pd_sleep_ms(pause);
+            pause = pause * 2 > POLL_MAX_REAL_MS ? POLL_MAX_REAL_MS : pause * 2;
         }
         query_order(w, p, order_id, NULL);
     }

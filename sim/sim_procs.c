@@ -153,6 +153,23 @@ static void env_faketime(const struct sim_procs *p, struct spawn_env *e, bool ow
             asan && *asan ? asan : NULL);
 }
 
+int64_t sim_latency_allowance_ms(int64_t production_ms, double scale)
+{
+    int64_t floor_ms = (int64_t)(SIM_REAL_ALLOWANCE_MS * scale);
+    return production_ms > floor_ms ? production_ms : floor_ms;
+}
+
+/* A network timeout raised so it lasts at least SIM_REAL_ALLOWANCE_MS of
+ * real time: a clock sped up S-fold makes loopback latency S times longer
+ * in simulated time. */
+static void add_scaled(struct spawn_env *e, const char *name_eq, int64_t production_ms,
+                       double scale)
+{
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lldms", (long long)sim_latency_allowance_ms(production_ms, scale));
+    env_add(e, name_eq, ms, NULL);
+}
+
 static int parse_port(const char *url)
 {
     const char *colon = strrchr(url, ':');
@@ -189,6 +206,9 @@ static int start_gateway_once(struct sim_procs *p)
     }
     argv[n] = NULL;
     struct spawn_env e = {.n = 0};
+    for (size_t i = 0; p->gateway_env != NULL && p->gateway_env[i] != NULL; i++)
+        env_add(&e, p->gateway_env[i], NULL, NULL);
+    add_scaled(&e, "GW_CALLBACK_TIMEOUT=", 5000, p->tl->scale);
     env_faketime(p, &e, true);
     return spawn(argv, &e, "gateway.log", p->run_dir, &p->gateway);
 }
@@ -212,6 +232,10 @@ static void sut_contract_env(struct sim_procs *p, struct spawn_env *e)
     env_add(e, "PAYDRILL_PAYMENT_EXPIRY=", dur, NULL);
     for (size_t i = 0; p->sut_env != NULL && p->sut_env[i] != NULL; i++)
         env_add(e, p->sut_env[i], NULL, NULL);
+    /* After the scenario's own values, which win (the first match wins). */
+    add_scaled(e, "PAYDRILL_GATEWAY_TIMEOUT=", 10000, p->tl->scale);
+    add_scaled(e, "PAYDRILL_BUSINESS_TIMEOUT=", 10000, p->tl->scale);
+    add_scaled(e, "PAYDRILL_SIG_TOLERANCE=", 300000, p->tl->scale);
 }
 
 static int start_sut_once(struct sim_procs *p)

@@ -19,6 +19,16 @@
 #define SIM_SECRET_GATEWAY "paydrill-gateway-secret"
 #define SIM_SECRET_BUSINESS "paydrill-business-secret"
 
+/* Real time every network timeout and freshness window must at least last:
+ * see sim_latency_allowance_ms. */
+#define SIM_REAL_ALLOWANCE_MS 1500
+
+/* max(production_ms, SIM_REAL_ALLOWANCE_MS * scale): the timeouts paydrill
+ * gives the reference SUT and mock-gateway (PAYDRILL_GATEWAY_TIMEOUT,
+ * PAYDRILL_BUSINESS_TIMEOUT, PAYDRILL_SIG_TOLERANCE, GW_CALLBACK_TIMEOUT)
+ * unless the scenario sets them, and the business receiver's freshness. */
+int64_t sim_latency_allowance_ms(int64_t production_ms, double scale);
+
 enum sim_sut_kind { SIM_SUT_REFERENCE = 0, SIM_SUT_COMMAND, SIM_SUT_URL };
 
 /* Where the programs are and how to preload libfaketime. */
@@ -44,6 +54,7 @@ struct sim_procs {
     char faults_file[1100];     /* "" = none */
     uint64_t seed;
     char *const *sut_env;       /* scenario's "NAME=value", NULL-terminated */
+    char *const *gateway_env;   /* scenario's GW_* "NAME=value", NULL-terminated */
     int64_t dedup_window_ms;    /* passed as PAYDRILL_DEDUP_WINDOW */
     int64_t payment_expiry_ms;  /* passed as PAYDRILL_PAYMENT_EXPIRY */
     pthread_mutex_t lock;

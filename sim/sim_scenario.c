@@ -300,41 +300,44 @@ static bool env_name_ok(const char *name)
     return true;
 }
 
-/* The SUT contract's variables and the two paydrill derives from fields. */
+/* The SUT contract's variables, those paydrill derives from fields, and
+ * mock-gateway's options paydrill sets itself. */
 static bool reserved_env(const char *name)
 {
     static const char *const names[] = {
         "PAYDRILL_LISTEN", "PAYDRILL_DATA_DIR", "PAYDRILL_GATEWAY_URL", "PAYDRILL_GATEWAY_SECRET",
         "PAYDRILL_BUSINESS_URL", "PAYDRILL_BUSINESS_SECRET", "PAYDRILL_DEDUP_WINDOW",
-        "PAYDRILL_PAYMENT_EXPIRY", "LD_PRELOAD", "FAKETIME", NULL};
+        "PAYDRILL_PAYMENT_EXPIRY", "LD_PRELOAD", "FAKETIME", "TZ", "GW_LISTEN", "GW_SECRET",
+        "GW_SEED", "GW_FAULTS", "GW_DATA_DIR", "GW_EPOCH_MS", NULL};
     for (size_t i = 0; names[i] != NULL; i++)
         if (strcmp(name, names[i]) == 0)
             return true;
     return false;
 }
 
-static int parse_env(struct ctx *c, const cJSON *root, struct sim_scenario *s)
+static int parse_env(struct ctx *c, const cJSON *root, const char *field, char **vars,
+                     size_t *n_vars)
 {
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "sut_env");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, field);
     if (o == NULL)
         return PD_OK;
     if (!cJSON_IsObject(o))
-        return pd_json_fail(&c->err, "sut_env: must be an object of strings");
+        return pd_json_fail(&c->err, "%s: must be an object of strings", field);
     for (const cJSON *it = o->child; it != NULL; it = it->next) {
         if (!env_name_ok(it->string))
-            return pd_json_fail(&c->err, "sut_env.%.64s: name must be [A-Z_][A-Z0-9_]*", it->string);
+            return pd_json_fail(&c->err, "%s.%.64s: name must be [A-Z_][A-Z0-9_]*", field, it->string);
         if (reserved_env(it->string))
-            return pd_json_fail(&c->err, "sut_env.%s: set by paydrill (see docs/scenarios.md)", it->string);
+            return pd_json_fail(&c->err, "%s.%s: set by paydrill (see docs/scenarios.md)", field, it->string);
         if (!cJSON_IsString(it) || strlen(it->valuestring) > 512)
-            return pd_json_fail(&c->err, "sut_env.%s: must be a string of at most 512 bytes", it->string);
-        if (s->n_sut_env >= SIM_MAX_SUT_ENV)
-            return pd_json_fail(&c->err, "sut_env: at most %d variables", SIM_MAX_SUT_ENV);
+            return pd_json_fail(&c->err, "%s.%s: must be a string of at most 512 bytes", field, it->string);
+        if (*n_vars >= SIM_MAX_SUT_ENV)
+            return pd_json_fail(&c->err, "%s: at most %d variables", field, SIM_MAX_SUT_ENV);
         size_t len = strlen(it->string) + strlen(it->valuestring) + 2;
         char *kv = malloc(len);
         if (kv == NULL)
-            return pd_json_fail(&c->err, "sut_env: out of memory");
+            return pd_json_fail(&c->err, "%s: out of memory", field);
         snprintf(kv, len, "%s=%s", it->string, it->valuestring);
-        s->sut_env[s->n_sut_env++] = kv;
+        vars[(*n_vars)++] = kv;
     }
     return PD_OK;
 }
@@ -363,8 +366,8 @@ static int parse_top(struct ctx *c, const cJSON *root, struct sim_scenario *s)
 {
     static const char *const keys[] = {
         "name", "description", "seed", "time_scale", "workload", "payer", "gateway_faults",
-        "business_faults", "process_faults", "sut_env", "dedup_window", "payment_expiry",
-        "notify_timeout", "convergence_bound", "settle", "$schema", NULL};
+        "business_faults", "process_faults", "sut_env", "gateway_env", "dedup_window", "payment_expiry",
+        "notify_timeout", "convergence_bound", "settle", "wait_callbacks", "$schema", NULL};
     int rc = pd_json_only_keys(root, keys, "", &c->err);
     if (rc == PD_OK)
         rc = parse_name(c, root, s);
@@ -384,6 +387,8 @@ static int parse_top(struct ctx *c, const cJSON *root, struct sim_scenario *s)
         rc = get_dur(c, root, "convergence_bound", "", 1000, &s->convergence_bound_ms);
     if (rc == PD_OK)
         rc = get_dur(c, root, "settle", "", 0, &s->settle_ms);
+    if (rc == PD_OK)
+        rc = pd_json_bool(root, "wait_callbacks", false, "", &s->wait_callbacks, &c->err);
     return rc;
 }
 
@@ -406,6 +411,7 @@ static void set_defaults(struct sim_scenario *s)
     s->payment_expiry_ms = 1800000;       /* 30 min */
     s->notify_timeout_ms = 120000;
     s->convergence_bound_ms = 26 * 3600000LL;
+    s->wait_callbacks = true;
 }
 
 /* Runs `gateway --check-faults FILE` on the rules and maps its message onto
@@ -424,7 +430,9 @@ static int parse_doc(struct ctx *c, const cJSON *root, const char *gateway, stru
     if (rc == PD_OK)
         rc = parse_procs(c, root, s);
     if (rc == PD_OK)
-        rc = parse_env(c, root, s);
+        rc = parse_env(c, root, "sut_env", s->sut_env, &s->n_sut_env);
+    if (rc == PD_OK)
+        rc = parse_env(c, root, "gateway_env", s->gateway_env, &s->n_gateway_env);
     const cJSON *gf = cJSON_GetObjectItemCaseSensitive(root, "gateway_faults");
     if (rc == PD_OK && gf != NULL && !cJSON_IsNull(gf)) {
         if (!cJSON_IsObject(gf))
@@ -633,6 +641,20 @@ static cJSON *procs_json(const struct sim_scenario *s)
     return a;
 }
 
+static cJSON *env_json(char *const *vars, size_t n_vars)
+{
+    cJSON *env = cJSON_CreateObject();
+    for (size_t i = 0; i < n_vars; i++) {
+        char name[80];
+        const char *eq = strchr(vars[i], '=');
+        size_t n = (size_t)(eq - vars[i]);
+        memcpy(name, vars[i], n);
+        name[n] = '\0';
+        cJSON_AddStringToObject(env, name, eq + 1);
+    }
+    return env;
+}
+
 cJSON *sim_scenario_to_json(const struct sim_scenario *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -648,20 +670,14 @@ cJSON *sim_scenario_to_json(const struct sim_scenario *s)
         cJSON_AddItemToObject(o, "gateway_faults", cJSON_Duplicate(s->gateway_faults, 1));
     cJSON_AddItemToObject(o, "business_faults", biz_json(s));
     cJSON_AddItemToObject(o, "process_faults", procs_json(s));
-    cJSON *env = cJSON_AddObjectToObject(o, "sut_env");
-    for (size_t i = 0; i < s->n_sut_env; i++) {
-        char name[80];
-        const char *eq = strchr(s->sut_env[i], '=');
-        size_t n = (size_t)(eq - s->sut_env[i]);
-        memcpy(name, s->sut_env[i], n);
-        name[n] = '\0';
-        cJSON_AddStringToObject(env, name, eq + 1);
-    }
+    cJSON_AddItemToObject(o, "sut_env", env_json(s->sut_env, s->n_sut_env));
+    cJSON_AddItemToObject(o, "gateway_env", env_json(s->gateway_env, s->n_gateway_env));
     add_dur(o, "dedup_window", s->dedup_window_ms);
     add_dur(o, "payment_expiry", s->payment_expiry_ms);
     add_dur(o, "notify_timeout", s->notify_timeout_ms);
     add_dur(o, "convergence_bound", s->convergence_bound_ms);
     add_dur(o, "settle", s->settle_ms);
+    cJSON_AddBoolToObject(o, "wait_callbacks", s->wait_callbacks);
     return o;
 }
 
@@ -675,6 +691,18 @@ void sim_scenario_release(struct sim_scenario *s)
         free(s->sut_env[i]);
     s->n_sut_env = 0;
     s->sut_env[0] = NULL;
+    for (size_t i = 0; i < s->n_gateway_env; i++)
+        free(s->gateway_env[i]);
+    s->n_gateway_env = 0;
+    s->gateway_env[0] = NULL;
+}
+
+bool sim_scenario_biz_forever(const struct sim_scenario *s)
+{
+    for (size_t i = 0; i < s->n_biz; i++)
+        if (s->biz[i].until_ms < 0)
+            return true;
+    return false;
 }
 
 const char *sim_biz_action_name(int action)

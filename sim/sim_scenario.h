@@ -84,11 +84,14 @@ struct sim_scenario {
     size_t n_procs;
     char *sut_env[SIM_MAX_SUT_ENV + 1];  /* "NAME=value", owned, NULL-terminated */
     size_t n_sut_env;
+    char *gateway_env[SIM_MAX_SUT_ENV + 1];  /* mock-gateway's GW_* options, same form */
+    size_t n_gateway_env;
     int64_t dedup_window_ms;    /* the SUT's duplicate-submission window */
     int64_t payment_expiry_ms;  /* the SUT's payment expiry (for pay_late) */
     int64_t notify_timeout_ms;  /* business queries the SUT after this */
     int64_t convergence_bound_ms;
     int64_t settle_ms;          /* simulated time the run waits before it may be quiet */
+    bool wait_callbacks;        /* quiet waits for the gateway's owed callbacks (default) */
 };
 
 /* Parses text (the contents of file) into *out. On error returns PD_EINVAL
@@ -106,6 +109,9 @@ int sim_scenario_load(const char *file, const char *gateway_check,
 cJSON *sim_scenario_to_json(const struct sim_scenario *s);
 
 void sim_scenario_release(struct sim_scenario *s);
+
+/* True when some business fault never ends (notifications may stay unacked). */
+bool sim_scenario_biz_forever(const struct sim_scenario *s);
 
 /* Names used in files and reports. */
 const char *sim_biz_action_name(int action);
