@@ -37,24 +37,34 @@ static int64_t bin_width(int64_t max)
     return w;
 }
 
+/* Bars with their counts on top; small integer ranges get a label per bin. */
 static void bars(struct rpt__out *o, const struct hist *h, const size_t *bins, size_t nb,
                  int64_t w, size_t top)
 {
-    const int x0 = 44, y0 = 150, pw = 300, ph = 120;
+    const int x0 = 44, y0 = 150, pw = 300, ph = 110;
     int bw = pw / (int)nb;
     for (size_t b = 0; b < nb; b++) {
         int bh = top ? (int)((double)bins[b] * ph / (double)top + 0.5) : 0;
         if (bins[b] > 0 && bh < 1)
             bh = 1;
+        int x = x0 + (int)b * bw;
         rpt__printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"><title>%lld..%lld %s: "
-                       "%zu orders</title></rect>", x0 + (int)b * bw + 1, y0 - bh,
-                    bw > 2 ? bw - 2 : 1, bh, (long long)(b * (size_t)w),
-                    (long long)((b + 1) * (size_t)w - 1), h->unit, bins[b]);
+                       "%zu orders</title></rect>", x + 1, y0 - bh, bw > 2 ? bw - 2 : 1, bh,
+                    (long long)(b * (size_t)w), (long long)((b + 1) * (size_t)w - 1), h->unit,
+                    bins[b]);
+        if (bins[b] > 0 && nb <= 12)
+            rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax mid\">%zu</text>", x + bw / 2,
+                        y0 - bh - 3, bins[b]);
+        if (nb <= 12 && w == 1)
+            rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax mid\">%zu</text>", x + bw / 2,
+                        y0 + 13, b);
     }
     rpt__printf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", x0, y0, x0 + pw, y0);
-    rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax\">0</text>", x0, y0 + 14);
-    rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax end\">%lld %s</text>", x0 + pw, y0 + 14,
-                (long long)(nb * (size_t)w), h->unit);
+    if (!(nb <= 12 && w == 1)) {
+        rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax\">0</text>", x0, y0 + 13);
+        rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax end\">%lld %s</text>", x0 + pw,
+                    y0 + 13, (long long)(nb * (size_t)w), h->unit);
+    }
     rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax end\">%zu</text>", x0 - 4, y0 - ph + 4,
                 top);
     rpt__printf(o, "<text x=\"%d\" y=\"%d\" class=\"ax end\">0</text>", x0 - 4, y0);

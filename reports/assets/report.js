@@ -26,6 +26,13 @@
   function ref(i) { return i > 0 ? S[i - 1] : null; }      /* event fields: index + 1 */
   function sx(i) { return i >= 0 ? S[i] : ''; }            /* order fields: index */
   function secs(ms) { return (ms / 1000).toFixed(3) + ' s'; }
+  /* Minor units to a decimal amount: ISO 4217 exponents 0 and 3; 2 otherwise. */
+  var EXP0 = ' BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF ';
+  var EXP3 = ' BHD IQD JOD KWD LYD OMR TND ';
+  function money(amount, cur) {
+    var e = EXP0.indexOf(' ' + cur + ' ') >= 0 ? 0 : (EXP3.indexOf(' ' + cur + ' ') >= 0 ? 3 : 2);
+    return (amount / Math.pow(10, e)).toFixed(e) + ' ' + cur;
+  }
 
   /* Order k as an object. */
   function order(k) {
@@ -171,7 +178,7 @@
     tr.appendChild(el('td', 'id', o.id));
     tr.appendChild(el('td', null, o.key));
     tr.appendChild(el('td', null, o.status));
-    tr.appendChild(el('td', 'num', (o.amount / 100).toFixed(2) + ' ' + o.currency));
+    tr.appendChild(el('td', 'num', money(o.amount, o.currency)));
     [o.charges, o.callbacks, o.queries, o.notifications].forEach(function (n) { tr.appendChild(el('td', 'num', n)); });
     var f = el('td');
     o.faults.forEach(function (name) { f.appendChild(el('span', 'fault', name)); });

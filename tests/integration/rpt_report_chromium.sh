@@ -4,14 +4,13 @@
 #  - the failing run shows FAIL, the right counts, the violated order's id
 #    in the violation index, in the script-drawn orders table and in the
 #    timeline drawn for the first violation;
-#  - the passing run shows PASS; the suite index links each report;
 #  - the hostile run renders (its script ran, the JSON parsed) yet no
 #    script from the data ran: the title is ours, the body got no
 #    data-pwned attribute, no element with a pwned-* id exists, and the
 #    hostile id shows as text. A control page that embeds the same payload
 #    raw does get pwned, so these checks can fail;
 #  - the 10,000-order report renders all its orders (paged).
-# Screenshots (report-violation.png, index.png) stay in the work folder.
+# The screenshot (report-violation.png) stays in the work folder.
 source "$(dirname "$0")/rpt_lib.sh"
 command -v chromium >/dev/null || fail "chromium missing (Debian package chromium)"
 rpt_prepare chromium
@@ -47,15 +46,9 @@ if [ -z "${RPT_FAIL_RUN:-}" ]; then
 fi
 ok "failing report: verdict, counts, violated order, table, timeline"
 
-dom "$W/pass/report.html" "$W/pass.dom.html"
-has "$W/pass.dom.html" 'id="verdict">PASS<' "passing run shows PASS"
-has "$W/pass.dom.html" 'data-rendered="6"' "6 orders rendered"
-ok "passing report"
-
-dom "$W/out/index.html" "$W/index.dom.html"
-has "$W/index.dom.html" 'href="../fail/report.html"' "index links the failing report"
-has "$W/index.dom.html" 'href="../pass/report.html"' "index links the passing report"
-ok "suite index"
+# The passing report and the index are checked on their files by the unit
+# tests (the index has no script); each browser start costs seconds on a
+# loaded machine, so this test starts Chromium only where a browser matters.
 
 dom "$W/hostile/report.html" "$W/hostile.dom.html"
 has "$W/hostile.dom.html" 'data-rendered="2"' "hostile report still renders"
@@ -90,10 +83,8 @@ ok "10,000-order report rendered (50-row page) in ${ms} ms wall, browser start i
 
 chrome --hide-scrollbars --window-size=1400,1000 --virtual-time-budget=5000 \
   --screenshot="$W/report-violation.png" "file://$W/fail/report.html" > /dev/null || fail "screenshot"
-chrome --hide-scrollbars --window-size=1400,700 --virtual-time-budget=3000 \
-  --screenshot="$W/index.png" "file://$W/out/index.html" > /dev/null || fail "index screenshot"
-for png in report-violation.png index.png; do
+for png in report-violation.png; do
   [ "$(head -c 8 "$W/$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$png is not a PNG"
   [ "$(stat -c %s "$W/$png")" -gt 20000 ] || fail "$png is suspiciously small"
 done
-ok "screenshots: $W/report-violation.png $W/index.png"
+ok "screenshot: $W/report-violation.png (docs/img/report-violation.png is a copy)"
