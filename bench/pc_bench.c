@@ -4,7 +4,7 @@
  * threads), plus a business receiver that acknowledges every notification.
  *
  * usage: pc_bench [--orders N] [--concurrency C] [--sync normal|full]
- *                 [--bin PATH] [--callback-threads K]
+ *                 [--bin PATH] [--callback-threads K] [--threads T]
  * Prints one line of figures per phase; see docs/benchmarks.md. */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -202,12 +202,13 @@ static long metric(const char *pc_url, const char *name)
 int main(int argc, char **argv)
 {
     int orders = 10000, conc = 64, cb_threads = 16;
-    const char *sync = "normal", *bin = NULL;
+    const char *sync = "normal", *bin = NULL, *threads = "384";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--orders") == 0) orders = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--concurrency") == 0) conc = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--sync") == 0) sync = argv[i + 1];
         else if (strcmp(argv[i], "--bin") == 0) bin = argv[i + 1];
+        else if (strcmp(argv[i], "--threads") == 0) threads = argv[i + 1];
         else if (strcmp(argv[i], "--callback-threads") == 0) cb_threads = atoi(argv[i + 1]);
     }
     char self_bin[512];
@@ -221,7 +222,9 @@ int main(int argc, char **argv)
     }
     struct mg_context *ctx = NULL;
     int port = 0;
-    struct pd_http_server_opts opts = {"127.0.0.1:0", 128, 0};
+    /* More workers than payment-center has: civetweb pins one per keep-alive
+     * connection, and every payment-center thread keeps one to us. */
+    struct pd_http_server_opts opts = {"127.0.0.1:0", 1024, 0};
     if (pd_http_server_start(&opts, NULL, &ctx, &port) != PD_OK)
         return 1;
     mg_set_request_handler(ctx, "/", handler, NULL);
@@ -232,12 +235,13 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/pc-bench-XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
-    char e1[128], e2[128], e3[300], e4[64];
+    char e1[128], e2[128], e3[300], e4[64], e5[64];
     snprintf(e1, sizeof e1, "PAYDRILL_GATEWAY_URL=http://127.0.0.1:%d", port);
     snprintf(e2, sizeof e2, "PAYDRILL_BUSINESS_URL=http://127.0.0.1:%d/biz", port);
     snprintf(e3, sizeof e3, "PAYDRILL_DATA_DIR=%s", dir);
     snprintf(e4, sizeof e4, "PAYDRILL_SYNC=%s", sync);
-    const char *env[] = {e1, e2, e3, e4, "PAYDRILL_GATEWAY_SECRET=" SECRET,
+    snprintf(e5, sizeof e5, "PAYDRILL_THREADS=%s", threads);
+    const char *env[] = {e1, e2, e3, e4, e5, "PAYDRILL_GATEWAY_SECRET=" SECRET,
                          "PAYDRILL_BUSINESS_SECRET=b", "PAYDRILL_LISTEN=127.0.0.1:0",
                          "PAYDRILL_LOG_LEVEL=warn", NULL};
     const char *pargv[] = {bin, NULL};
@@ -271,8 +275,8 @@ int main(int argc, char **argv)
         pd_sleep_ms(20);
     }
     int64_t t_all = pd_mono_ms() - t0;
-    printf("pc_bench: orders=%d concurrency=%d sync=%s failures=%" PRId64 "\n", total, conc, sync,
-           failures);
+    printf("pc_bench: orders=%d concurrency=%d sync=%s threads=%s failures=%" PRId64 "\n", total,
+           conc, sync, threads, failures);
     printf("pc_bench: submit+pay  %d orders in %" PRId64 " ms = %.0f orders/s\n", total, t_submit,
            total * 1000.0 / (double)(t_submit ? t_submit : 1));
     printf("pc_bench: end to end  %ld PAID, %ld notified in %" PRId64 " ms = %.0f orders/s\n",

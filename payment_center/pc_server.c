@@ -76,6 +76,7 @@ static int tick_reconcile(struct pc_server *srv, struct worker *w)
         if (now - srv->last_prune_ms > NONCE_PRUNE_EVERY_MS) {
             srv->last_prune_ms = now;
             pc_store_prune_nonces(srv->app.store, now - 2 * srv->app.cfg->sig_tolerance_ms);
+            pc_store_prune_dedup(srv->app.store, now);
         }
     }
     return n;

@@ -29,6 +29,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS orders_status ON orders(status);"
     "CREATE TABLE IF NOT EXISTS dedup(fingerprint TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"
     "CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, order_id TEXT NOT NULL,"
     " at INTEGER NOT NULL, from_status TEXT, to_status TEXT NOT NULL, cause TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS history_order ON history(order_id, id);"

@@ -170,6 +170,9 @@ int pc_store_close_blind(pc_store *store, const char *order_id, int64_t now_ms);
 /* Forgets nonces older than before_ms (their timestamps are stale anyway). */
 int pc_store_prune_nonces(pc_store *store, int64_t before_ms);
 
+/* Deletes up to 5000 expired fingerprint claims. */
+int pc_store_prune_dedup(pc_store *store, int64_t now_ms);
+
 /* ---- refunds ---- */
 
 struct pc_refund_due {

@@ -280,3 +280,22 @@ int pc_store_prune_nonces(pc_store *s, int64_t before_ms)
     }
     return pc__commit(s, c);
 }
+
+int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
+{
+    /* Expired claims are dead weight: a new claim replaces them anyway. A
+     * bounded batch keeps the write lock short. */
+    static const char del[] =
+        "DELETE FROM dedup WHERE rowid IN"
+        " (SELECT rowid FROM dedup WHERE expires_at <= ? LIMIT 5000)";
+    struct pc_conn *c = NULL;
+    int rc = pc__begin(s, &c);
+    if (rc != PD_OK)
+        return rc;
+    rc = pc__exec(c, NULL, del, "i", now_ms);
+    if (rc != PD_OK) {
+        pc__rollback(s, c);
+        return rc;
+    }
+    return pc__commit(s, c);
+}
