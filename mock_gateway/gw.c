@@ -97,7 +97,9 @@ static int load_rules(gw *g)
 
 static int start_http(gw *g, int *out_port)
 {
-    struct pd_http_server_opts opts = {g->cfg.listen, g->cfg.threads, 0};
+    /* 10 min (simulated) to send a request: under a x2000 clock that is still
+     * 300 ms real, where civetweb's 30 s default would be 15 ms. */
+    struct pd_http_server_opts opts = {g->cfg.listen, g->cfg.threads, 600000};
     int rc = pd_http_server_start(&opts, g, &g->http, out_port);
     if (rc != PD_OK) {
         PD_LOG(PD_LOG_ERROR, "gw", "act=listen addr=%s err=%s", g->cfg.listen, pd_strerror(rc));

@@ -259,6 +259,7 @@ static struct extra *extra_new(const struct owed *o, char *body, const char *fau
 /* ---- delivery (worker side, no lock held) ---- */
 
 struct sent {
+    int64_t at;                   /* simulated ms when the delivery started */
     int64_t ts;
     char nonce[PD_NONCE_MAX + 1];
     char sig[PD_SIG_HEX_LEN + 1];
@@ -284,6 +285,7 @@ static void post_signed(gw *g, pd_http_client *http, const char *url, const char
                         size_t len, bool presigned, const char *secret, int64_t skew_ms,
                         struct sent *s)
 {
+    s->at = pd_now_ms();
     if (!presigned) {
         s->ts = pd_now_ms() / 1000 - skew_ms / 1000;
         if (pd_nonce(s->nonce) != PD_OK)
@@ -307,10 +309,11 @@ static void post_signed(gw *g, pd_http_client *http, const char *url, const char
     pd_http_resp_release(&resp);
 }
 
-static void journal_cb(gw *g, const char *otn, const char *key, int attempt, const char *fault,
-                       long status, const char *detail)
+/* at: when the delivery started (0 = now, for attempts never sent). */
+static void journal_cb(gw *g, int64_t at, const char *otn, const char *key, int attempt,
+                       const char *fault, long status, const char *detail)
 {
-    struct gw_jentry e = {pd_now_ms(), "callback", otn, key, (uint64_t)attempt, fault,
+    struct gw_jentry e = {at ? at : pd_now_ms(), "callback", otn, key, (uint64_t)attempt, fault,
                           (int)status, detail};
     gw_journal_append(g->journal, &e);
 }
@@ -326,7 +329,7 @@ static void send_extra(gw *g, pd_http_client *http, struct extra *x)
     post_signed(g, http, x->url, x->body, x->len, x->presigned,
                 x->bad_secret ? FORGED_SECRET : g->secret, x->skew_ms, &s);
     gw__inc(&g->metrics[GW_M_CB_EXTRA]);
-    journal_cb(g, x->out_trade_no, x->key, x->attempt, x->fault, s.status, s.detail);
+    journal_cb(g, s.at, x->out_trade_no, x->key, x->attempt, x->fault, s.status, s.detail);
 }
 
 /* The genuine delivery of one attempt, its sequential copies, and a replay.
@@ -346,7 +349,7 @@ static bool send_genuine(gw *g, pd_http_client *http, struct job *j)
         char detail[160];
         snprintf(detail, sizeof detail, "event_id=ev-%s-SUCCESS copy=%d %s", o->t.trade_no,
                  c + 1, s.detail);
-        journal_cb(g, o->t.out_trade_no, o->key, o->p.attempts, o->fault, s.status, detail);
+        journal_cb(g, s.at, o->t.out_trade_no, o->key, o->p.attempts, o->fault, s.status, detail);
     }
     gw__inc(&g->metrics[acked ? GW_M_CB_ACKED : GW_M_CB_FAILED]);
     return acked;
@@ -594,7 +597,7 @@ static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
         free(j);
         gw__inc(&g->metrics[GW_M_CB_DROPPED]);
         cb->finished++;
-        journal_cb(g, o->t.out_trade_no, o->key, attempt,
+        journal_cb(g, now, o->t.out_trade_no, o->key, attempt,
                    act == GW_ACT_DROP ? "drop" : "forge.replace", 0,
                    j == NULL ? "not sent: out of memory" : "not sent (fault)");
         schedule_next(cb, o, now);

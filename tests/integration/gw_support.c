@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pd_err.h"
@@ -93,9 +94,34 @@ int gw_rx_count_body(struct gw_rx *rx, const char *needle)
     return n;
 }
 
+/* Every gateway a test started, so none outlives a failed assertion
+ * (cmocka jumps out of the test before its own kill). */
+static pid_t started[64];
+static int n_started;
+
+static void kill_started(void)
+{
+    for (int i = 0; i < n_started; i++) {
+        /* Only a child of ours that is still running (0 from WNOHANG): a
+         * pid already reaped may belong to someone else by now. */
+        if (waitpid(started[i], NULL, WNOHANG) != 0)
+            continue;
+        struct pd_proc p = {.pid = started[i]};
+        pd_proc_kill9(&p);
+    }
+    n_started = 0;
+}
+
+void gw_t_kill_all(void)
+{
+    kill_started();
+}
+
 void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extra_args,
                 const char *const *env)
 {
+    if (n_started == 0)
+        atexit(kill_started);
     char bin[512], log[512];
     pd_test_bin("mock-gateway", bin, sizeof bin);
     snprintf(log, sizeof log, "%s.log", data_dir);
@@ -109,6 +135,8 @@ void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extr
         fprintf(stderr, "mock-gateway did not start; see %s\n", log);
         abort();
     }
+    if (n_started < 64)
+        started[n_started++] = p->pid;
 }
 
 void gw_t_write(const char *dir, const char *name, const char *text, char out[512])

@@ -47,9 +47,13 @@ int gw_rx_count(struct gw_rx *rx);
 int gw_rx_count_body(struct gw_rx *rx, const char *needle);
 
 /* Starts mock-gateway on 127.0.0.1:0 with data_dir, the test secret, and
- * extra arguments (NULL-terminated, may be NULL) and environment. */
+ * extra arguments (NULL-terminated, may be NULL) and environment. The
+ * process is killed at exit of the test program if still running. */
 void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extra_args,
                 const char *const *env);
+
+/* SIGKILLs every gateway started so far (also run at exit). */
+void gw_t_kill_all(void);
 
 /* Writes text to dir/name and returns the path in out[512]. */
 void gw_t_write(const char *dir, const char *name, const char *text, char out[512]);
