@@ -47,6 +47,15 @@ static void record(const struct sim_model *m, struct sim_results *res, int inv,
     res->v.v[res->v.n++] = v;
 }
 
+/* How many listed violations of inv already name order o. */
+static int res_count_order(const struct sim_results *res, int inv, const struct sim_porder *o)
+{
+    int n = 0;
+    for (size_t i = res->v.n; i-- > 0 && n == 0;)
+        n += res->v.v[i].inv == inv && res->v.v[i].order == o->order_id;
+    return n;
+}
+
 static const char *or_q(const char *s)
 {
     return s ? s : "?";
@@ -180,6 +189,57 @@ static void double_by_order(const struct sim_model *m, struct sim_results *res)
     }
 }
 
+/* A trade can still be paid when the gateway holds it open. */
+static bool chargeable(const struct sim_gtrade *t)
+{
+    return same(t->state, "NOTPAY") || same(t->state, "USERPAYING");
+}
+
+/* Trade b of an order was opened while trade a could still be charged (a
+ * was never closed at the gateway, or closed only after b appeared): a
+ * second charge was one payer click away (payments.md §11, invariant 2). */
+static bool opened_beside(const struct sim_gtrade *a, const struct sim_gtrade *b)
+{
+    if (a == b || a->created_at == SIM_NO_TIME || b->created_at == SIM_NO_TIME ||
+        a->created_at > b->created_at)
+        return false;
+    if (a->created_at == b->created_at && a > b)
+        return false;   /* judge each pair once */
+    return a->closed_at == SIM_NO_TIME || a->closed_at > b->created_at;
+}
+
+#define EXPOSURE_MAX_TRADES 32   /* pairs judged per order */
+
+static void double_exposure(const struct sim_model *m, struct sim_results *res)
+{
+    const int inv = SIM_INV_NO_DOUBLE_CHARGE;
+    for (size_t oi = 0; oi < m->orders.n; oi++) {
+        const struct sim_porder *o = &m->orders.v[oi];
+        int32_t first = o->first_trade;
+        if (first == SIM_NONE || m->trades.v[first].next_of_order == SIM_NONE)
+            continue;
+        const struct sim_gtrade *hit_a = NULL, *hit_b = NULL;
+        int na = 0;
+        for (int32_t a = first; a != SIM_NONE && !hit_a && na++ < EXPOSURE_MAX_TRADES;
+             a = m->trades.v[a].next_of_order) {
+            int nb = 0;
+            for (int32_t b = first; b != SIM_NONE && nb++ < EXPOSURE_MAX_TRADES;
+                 b = m->trades.v[b].next_of_order)
+                if (opened_beside(&m->trades.v[a], &m->trades.v[b])) {
+                    hit_a = &m->trades.v[a];
+                    hit_b = &m->trades.v[b];
+                    break;
+                }
+        }
+        if (hit_a != NULL && res_count_order(res, inv, o) == 0)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+                   "trade %s was opened while trade %s could still be charged (%s%s)",
+                   hit_b->out_trade_no, hit_a->out_trade_no,
+                   hit_a->closed_at == SIM_NO_TIME ? "never closed, " : "closed later, ",
+                   or_q(hit_a->state));
+    }
+}
+
 /* Trades of no P order, grouped by attach: two kept charges under one
  * workload key are a double charge even if the SUT lists neither trade. */
 static void double_orphans(const struct sim_model *m, struct sim_results *res)
@@ -283,6 +343,45 @@ static void check_phantom(const struct sim_model *m, struct sim_results *res)
                or_q(x->event_id), or_q(x->order_id));
     }
     sim__map_free(&seen);
+}
+
+/* ---- forged callbacks the SUT acknowledged ---- */
+
+/* The gateway journal records what the SUT answered to each callback,
+ * forged ones included. The gateway protocol says a receiver refuses (4xx)
+ * a bad signature, a stale timestamp, a wrong amount and an unknown trade;
+ * it may accept a replay (idempotence). A 2xx to any of the first four is
+ * the SUT acting on a forgery, observable even when the genuine callback
+ * arrived too: a wrong amount breaks amount_integrity, the others
+ * no_phantom_payment (a PAID that no genuine gateway fact caused). */
+static int forged_inv(const struct sim_gjline *g)
+{
+    if (strcmp(g->op, "callback") != 0 || g->fault == NULL ||
+        strncmp(g->fault, "forge.", 6) != 0 || strcmp(g->fault, "forge.replay") == 0)
+        return -1;
+    return strcmp(g->fault, "forge.wrong_amount") == 0 ? SIM_INV_AMOUNT_INTEGRITY
+                                                      : SIM_INV_NO_PHANTOM_PAYMENT;
+}
+
+static void check_forged(const struct sim_model *m, struct sim_results *res)
+{
+    for (size_t i = 0; i < m->gj.n; i++) {
+        const struct sim_gjline *g = &m->gj.v[i];
+        int inv = forged_inv(g);
+        if (inv < 0)
+            continue;
+        res->checked[inv]++;
+        if (!is_2xx(g->status))
+            continue;
+        int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
+        int32_t o = t != SIM_NONE ? m->trades.v[t].order : sim__map_get(&m->order_by_ref, g->key);
+        const char *label = o != SIM_NONE ? m->orders.v[o].order_id
+                                          : g->key ? g->key : or_q(g->out_trade_no);
+        record(m, res, inv, o, t, label, g->key,
+               "the SUT acknowledged a forged callback (%s, attempt %lld) for trade %s "
+               "with HTTP %lld instead of refusing it", g->fault + 6, (long long)g->attempt,
+               or_q(g->out_trade_no), (long long)g->status);
+    }
 }
 
 /* ---- amount_integrity ---- */
@@ -494,6 +593,26 @@ static bool history_illegal(const struct sim_porder *o, char *why, size_t len)
     return false;
 }
 
+/* The contract's guard on CLOSED: an order with a trade is closed only
+ * after the gateway confirmed the close. The gateway refuses to charge a
+ * closed trade, so a CLOSED order whose trade is still open, or was charged
+ * at all, was closed locally. */
+static bool closed_unconfirmed(const struct sim_model *m, const struct sim_porder *o,
+                               char *why, size_t len)
+{
+    if (o->status_st != SIM_ST_CLOSED)
+        return false;
+    for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
+        const struct sim_gtrade *t = &m->trades.v[ti];
+        if (chargeable(t) || t->n_charges > 0) {
+            snprintf(why, len, "CLOSED although trade %s was never closed at the gateway "
+                     "(state %s, %u charge(s))", t->out_trade_no, or_q(t->state), t->n_charges);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void check_history(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_LEGAL_HISTORY;
@@ -501,7 +620,7 @@ static void check_history(const struct sim_model *m, struct sim_results *res)
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
-        if (history_illegal(o, why, sizeof why))
+        if (history_illegal(o, why, sizeof why) || closed_unconfirmed(m, o, why, sizeof why))
             record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
     }
 }
@@ -763,10 +882,12 @@ int sim__evaluate(const struct sim_model *m, struct sim_results *res)
     compute_counts(m, res);
     check_lost(m, res);
     double_by_order(m, res);
+    double_exposure(m, res);
     double_orphans(m, res);
     double_per_trade(m, res);
     check_phantom(m, res);
     check_amounts(m, res);
+    check_forged(m, res);
     check_notifications(m, res);
     check_dups(m, res);
     check_history(m, res);

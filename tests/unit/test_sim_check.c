@@ -52,6 +52,10 @@ struct check_case {
     "','amount':" amount ",'currency':'CNY','client_ref':'k-1','signature_ok':" sig        \
     ",'answered':200,'applied':" applied "}"
 
+#define FORGED(fault, status)                                                              \
+    "{'seq':9,'at':" T(04) ",'op':'callback','out_trade_no':'o-1-1','key':'k-1','attempt':1," \
+    "'fault':'forge." fault "','status':" status ",'detail':''}"
+
 #define SUB(key, kind, at, status, order, ref)                                             \
     "{'key':'" key "','seq':1,'kind':'" kind "','original_key':'" key "','at':" at         \
     ",'status':" status ",'order_id':'" order "','error':null,'client_ref':'" ref          \
@@ -72,14 +76,19 @@ static const struct check_case cases[] = {
      "no_lost_payment", "o-2", {{"ledger", "trades[]", CHARGED_TRADE("o-2-2", "k-2", "500")}}},
     {"charged trade that belongs to no order at all", "no_lost_payment", "o-9-1",
      {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")}}},
-    {"late payment after close refunded (holds)", NULL, NULL,
+    {"closed locally, the late payment refunded: money safe, close never confirmed",
+     "legal_history", "o-2",
      {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"},
       {"ledger", "trades[1].refunds", "[{'out_refund_no':'rf-1','amount':500,'at':" T(75) "}]"},
       {"ledger", "trades[1].refunded_amount", "500"},
       {"ledger", "trades[1].state", "'REFUND'"},
+      {"ledger", "trades[1].closed_at", "null"},
       {"export", "orders[1].refunds", "[{'out_refund_no':'rf-1','out_trade_no':'o-2-1',"
                                       "'amount':500,'status':'SUCCESS','at':" T(75)
                                       ",'reason':'charge_after_close'}]"}}},
+    {"closing locally without closing at the gateway: the trade stays open",
+     "legal_history", "o-2",
+     {{"ledger", "trades[1].state", "'NOTPAY'"}, {"ledger", "trades[1].closed_at", "null"}}},
     {"late payment after close kept, not refunded", "no_lost_payment", "o-2",
      {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"}}},
 
@@ -102,10 +111,22 @@ static const struct check_case cases[] = {
     {"two orphan trades charged under one workload key", "no_double_charge", "k-9",
      {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
       {"ledger", "trades[]", CHARGED_TRADE("o-9-2", "k-9", "700")}}},
-    {"second charge refunded (holds)", NULL, NULL,
+    {"new out_trade_no on retry: a second trade opened beside an open one, nobody paid it",
+     "no_double_charge", "o-2",
+     {{"ledger", "trades[1].closed_at", "null"}, {"ledger", "trades[1].state", "'NOTPAY'"},
+      {"ledger", "trades[]", "{'out_trade_no':'o-2-2','amount':500,'currency':'CNY','attach':"
+                             "'k-2','state':'CLOSED','created_at':" T(03) ",'closed_at':"
+                             T(60) ",'charges':[],'refunds':[]}"}}},
+    {"a second trade opened after the first was charged, its charge refunded",
+     "no_double_charge", "o-1",
      {{"ledger", "trades[]", CHARGED_TRADE("o-1-2", "k-1", "1999")},
       {"ledger", "trades[2].refunds", "[{'out_refund_no':'rf-2','amount':1999,'at':" T(40) "}]"},
       {"ledger", "trades[2].refunded_amount", "1999"}}},
+    {"a new trade only after the first was closed at the gateway (holds)", NULL, NULL,
+     {{"ledger", "trades[0].out_trade_no", "'o-1-0'"},
+      {"ledger", "trades[0].charges", "[]"}, {"ledger", "trades[0].state", "'CLOSED'"},
+      {"ledger", "trades[0].closed_at", T(02)},
+      {"ledger", "trades[]", CHARGED_TRADE("o-1-1", "k-1", "1999")}}},
 
     /* ---- no_phantom_payment ---- */
     {"callback applied without checking the signature: PAID, G never charged",
@@ -116,7 +137,19 @@ static const struct check_case cases[] = {
     {"B told PAID for an order P does not hold", "no_phantom_payment", "o-77",
      {{"business", "receipts[]", RECEIPT("ev-o-77", "o-77", "PAID", "500", "true", "true")}}},
 
+    {"callbacks applied without checking the signature: a forgery acknowledged",
+     "no_phantom_payment", "o-1", {{"journal", "[]", FORGED("bad_signature", "200")}}},
+    {"a stale-timestamp forgery acknowledged", "no_phantom_payment", "o-1",
+     {{"journal", "[]", FORGED("stale_timestamp", "200")}}},
+    {"forgeries refused, a replay acknowledged (holds)", NULL, NULL,
+     {{"journal", "[]", FORGED("bad_signature", "401")},
+      {"journal", "[]", FORGED("wrong_amount", "400")},
+      {"journal", "[]", FORGED("unknown_out_trade_no", "404")},
+      {"journal", "[]", FORGED("replay", "200")}}},
+
     /* ---- amount_integrity ---- */
+    {"callbacks applied without checking the amount: a forged amount acknowledged",
+     "amount_integrity", "o-1", {{"journal", "[]", FORGED("wrong_amount", "200")}}},
     {"callback applied without checking the amount: G charged 1, P paid 1999",
      "amount_integrity", "o-1",
      {{"ledger", "trades[0].amount", "1"},
