@@ -411,9 +411,15 @@ static int make_dirs(const char *out, struct job_set *js)
         int dup = 1;
         for (size_t j = 0; j < i; j++)
             dup += strcmp(js->scenarios[i].name, js->scenarios[j].name) == 0;
-        int len = dup == 1
-            ? snprintf(js->dirs[i], sizeof js->dirs[i], "%s/%s", abs_out, js->scenarios[i].name)
-            : snprintf(js->dirs[i], sizeof js->dirs[i], "%s/%s-%d", abs_out, js->scenarios[i].name, dup);
+        int len = 0;
+        /* A folder left by an earlier run is never reused: data must be fresh. */
+        for (;; dup++) {
+            len = dup == 1
+                ? snprintf(js->dirs[i], sizeof js->dirs[i], "%s/%s", abs_out, js->scenarios[i].name)
+                : snprintf(js->dirs[i], sizeof js->dirs[i], "%s/%s-%d", abs_out, js->scenarios[i].name, dup);
+            if (len < 0 || (size_t)len >= sizeof js->dirs[i] || access(js->dirs[i], F_OK) != 0)
+                break;
+        }
         if (len < 0 || (size_t)len >= sizeof js->dirs[i]) {
             fprintf(stderr, "paydrill: %s: path too long\n", out);
             return -1;

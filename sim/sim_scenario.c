@@ -661,7 +661,8 @@ cJSON *sim_scenario_to_json(const struct sim_scenario *s)
     if (o == NULL)
         return NULL;
     cJSON_AddStringToObject(o, "name", s->name);
-    cJSON_AddStringToObject(o, "description", s->description ? s->description : "");
+    if (s->description != NULL && s->description[0] != '\0')
+        cJSON_AddStringToObject(o, "description", s->description);
     pd_json_add_i64(o, "seed", (int64_t)s->seed);
     cJSON_AddNumberToObject(o, "time_scale", s->time_scale);
     cJSON_AddItemToObject(o, "workload", workload_json(&s->workload));

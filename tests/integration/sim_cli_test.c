@@ -1,0 +1,210 @@
+/* Proves the paydrill command end to end against the real binaries
+ * (payment-center, mock-gateway, libfaketime): help and usage exit codes;
+ * scenario-file errors exit 2 naming file and field, including gateway_faults
+ * checked by `mock-gateway --check-faults`; a real run exits 0, prints where
+ * the report is and writes every run-folder file of docs/dev/interfaces.md;
+ * `check` re-checks it; `replay` reruns it with the same plan; `--sut-cmd`
+ * runs a command as the SUT and kills and restarts it; and a SUT with a
+ * protection removed (payment-center-zoo --bug no-dedup) makes paydrill exit 1
+ * with one line per violation naming the invariant. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pd_err.h"
+#include "pd_test.h"
+#include "pd_util.h"
+
+static char tmp[256];
+static char bin[512];
+
+/* Runs paydrill with args (shell words) in tmp; stdout/stderr into tmp/out, tmp/err. */
+static int paydrill(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", tmp, bin, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    char *text = NULL;
+    size_t len = 0;
+    if (pd_read_file(path, 1 << 26, &text, &len) != PD_OK)
+        return strdup("");
+    return text;
+}
+
+static void expect_in(const char *file, const char *needle)
+{
+    char *text = slurp(file);
+    if (strstr(text, needle) == NULL)
+        fail_msg("%s lacks \"%s\":\n%s", file, needle, text);
+    free(text);
+}
+
+static void put(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    assert_int_equal(pd_write_file(path, text, strlen(text)), PD_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pd_test_tmpdir(tmp);
+    pd_test_bin("paydrill", bin, sizeof bin);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pd_test_rmdir(tmp);
+    return 0;
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    assert_int_equal(paydrill("--help"), 0);
+    expect_in("out", "run PATH...");
+    assert_int_equal(paydrill("run --help"), 0);
+    expect_in("out", "--sut-cmd CMD");
+    assert_int_equal(paydrill("help replay"), 0);
+    expect_in("out", "same seed");
+    assert_int_equal(paydrill("frobnicate"), 2);
+    assert_int_equal(paydrill("run"), 2);
+    assert_int_equal(paydrill("run x.json --jobs 0"), 2);
+    assert_int_equal(paydrill("run x.json --sut-cmd a --sut-url b"), 2);
+    assert_int_equal(paydrill("run no-such.json"), 2);
+    expect_in("err", "no-such.json: (file): no such file");
+}
+
+static void test_scenario_errors(void **state)
+{
+    (void)state;
+    put("bad.json", "{\"name\": \"bad\", \"workload\": {\"orders\": 0}}");
+    assert_int_equal(paydrill("run bad.json"), 2);
+    expect_in("err", "bad.json: workload.orders: must be between 1 and");
+    put("gw.json", "{\"name\": \"gw\", \"gateway_faults\": {\"rules\": "
+                   "[{\"op\": \"callback\", \"action\": {\"type\": \"error\"}}]}}");
+    assert_int_equal(paydrill("run gw.json"), 2);
+    expect_in("err", "gw.json: gateway_faults.rules[0]");
+    /* Every bad file is reported, and nothing runs. */
+    assert_int_equal(paydrill("run bad.json gw.json"), 2);
+    expect_in("err", "bad.json: workload.orders");
+    expect_in("err", "gw.json: gateway_faults");
+    assert_int_equal(access("runs", F_OK), -1);
+}
+
+static const char small[] =
+    "{\"name\": \"small\", \"seed\": 5, \"time_scale\": 100,"
+    " \"workload\": {\"orders\": 12, \"concurrency\": 6,"
+    "   \"duplicates\": {\"immediate\": 0.3, \"concurrent\": 0.3, \"burst\": 3}},"
+    " \"payer\": {\"pay\": 0.6, \"pay_twice\": 0.2, \"abandon\": 0.2, \"delay_max\": \"5s\"},"
+    " \"payment_expiry\": \"2m\","
+    " \"gateway_faults\": {\"rules\": [{\"op\": \"callback\", \"orders\": {\"fraction\": 0.5},"
+    "   \"nth\": 1, \"action\": {\"type\": \"drop\"}}]},"
+    " \"process_faults\": [{\"target\": \"sut\", \"after_orders\": 6, \"restart_after\": \"5s\"}],"
+    " \"convergence_bound\": \"2h\"}";
+
+static void expect_run_folder(const char *dir)
+{
+    static const char *const files[] = {
+        "scenario.json", "run.json", "ledger.json", "gateway-journal.ndjson", "export.json",
+        "business.json", "plan.json", "report.json", "journal.ndjson", "gateway.log", "sut.log",
+        NULL};
+    for (size_t i = 0; files[i] != NULL; i++) {
+        char path[768];
+        snprintf(path, sizeof path, "%s/%s/%s", tmp, dir, files[i]);
+        if (access(path, R_OK) != 0)
+            fail_msg("run folder lacks %s", path);
+    }
+}
+
+static void test_run_check_replay(void **state)
+{
+    (void)state;
+    put("small.json", small);
+    assert_int_equal(paydrill("run small.json --out o1"), 0);
+    expect_in("out", "report: ");
+    expect_in("err", "PASS");
+    expect_in("err", "replay: paydrill replay ");
+    expect_run_folder("o1/small");
+    expect_in("o1/small/run.json", "\"kind\":\t\"reference\"");
+    expect_in("o1/small/run.json", "\"action\":\t\"restart\"");
+    expect_in("o1/small/report.json", "\"verdict\"");
+    assert_int_equal(paydrill("check o1/small"), 0);
+    expect_in("out", "report: ");
+    assert_int_equal(paydrill("check o1"), 0);
+    assert_int_equal(paydrill("replay o1/small --out o2"), 0);
+    char *a = slurp("o1/small/plan.json"), *b = slurp("o2/small/plan.json");
+    assert_true(strlen(a) > 100);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    /* --seed changes the plan; a second run of one name gets its own folder. */
+    assert_int_equal(paydrill("run small.json small.json --out o3 --seed 77"), 0);
+    a = slurp("o3/small/plan.json");
+    b = slurp("o3/small-2/plan.json");
+    char *c = slurp("o1/small/plan.json");
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_sut_cmd(void **state)
+{
+    (void)state;
+    put("small.json", small);
+    char pc[512], args[1400];
+    pd_test_bin("payment-center", pc, sizeof pc);
+    snprintf(args, sizeof args, "run small.json --out o4 --sut-cmd 'exec \"%s\" --log-level warn'", pc);
+    assert_int_equal(paydrill(args), 0);
+    expect_in("o4/small/run.json", "\"kind\":\t\"command\"");
+    expect_in("o4/small/run.json", "\"action\":\t\"kill\"");
+    expect_in("o4/small/run.json", "\"action\":\t\"restart\"");
+}
+
+static void test_broken_sut_fails(void **state)
+{
+    (void)state;
+    put("dups.json", "{\"name\": \"dups\", \"seed\": 3, \"time_scale\": 100,"
+                     " \"workload\": {\"orders\": 10, \"concurrency\": 10,"
+                     "   \"duplicates\": {\"immediate\": 1.0}}, \"convergence_bound\": \"1h\"}");
+    char zoo[512], args[1400];
+    pd_test_bin("payment-center-zoo", zoo, sizeof zoo);
+    if (access(zoo, X_OK) != 0)
+        fail_msg("%s is not built (PD_ZOO=ON builds it)", zoo);
+    snprintf(args, sizeof args, "run dups.json --out o5 --sut-cmd 'exec \"%s\" --bug no-dedup'", zoo);
+    assert_int_equal(paydrill(args), 1);
+    expect_in("err", "FAIL");
+    expect_in("err", "duplicate_submission_rejected");
+    expect_in("o5/dups/report.json", "\"verdict\":\"fail\"");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scenario_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_check_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_sut_fails, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,26 @@
+# paydrill runner tests (the checker's are in sim_check.cmake):
+# unit (scenario parser, keyed decisions, time mapping), integration (the
+# real paydrill, payment-center and mock-gateway binaries), and one CTest
+# test per scenario of scenarios/default under the label "scenarios".
+foreach(t scenario plan)
+  pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
+endforeach()
+
+foreach(t cli determinism)
+  pd_integration_test(sim_${t}_test SOURCES integration/sim_${t}_test.c TIMEOUT 600)
+  add_dependencies(sim_${t}_test paydrill payment-center mock-gateway)
+  if(TARGET payment-center-zoo)
+    add_dependencies(sim_${t}_test payment-center-zoo)
+  endif()
+endforeach()
+
+# Each scenario runs alone; PD_SEED (or PAYDRILL_SEED) in the environment
+# overrides the files' seeds so CI can vary them.
+file(GLOB PD_SIM_SCENARIOS ${CMAKE_SOURCE_DIR}/scenarios/default/*.json)
+foreach(f ${PD_SIM_SCENARIOS})
+  get_filename_component(n ${f} NAME_WE)
+  add_test(NAME scenario_${n}
+    COMMAND /bin/sh -c "exec \"$0\" run \"$1\" --out \"$2\" --jobs 1 --quiet \${PD_SEED:+--seed \"\$PD_SEED\"}"
+            $<TARGET_FILE:paydrill> ${f} ${CMAKE_BINARY_DIR}/scenario-runs)
+  set_tests_properties(scenario_${n} PROPERTIES LABELS scenarios TIMEOUT 600)
+endforeach()
