@@ -1,0 +1,7 @@
+# paydrill end to end benchmark: `cmake --build BUILD --target bench-sim`
+# (or bench/sim_bench.sh BUILD). Figures in docs/benchmarks.md.
+add_custom_target(bench-sim
+  COMMAND ${CMAKE_SOURCE_DIR}/bench/sim_bench.sh ${CMAKE_BINARY_DIR}
+  DEPENDS paydrill payment-center mock-gateway
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+  USES_TERMINAL)
