@@ -7,6 +7,7 @@
 #include "pc_store_internal.h"
 #include "pd_err.h"
 #include "pd_log.h"
+#include "pd_time.h"
 #include "pd_util.h"
 
 static char *items_json(const struct pc_order_in *o)
@@ -109,6 +110,7 @@ int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORD
         int rc = racy_check(s, sub, dup_id);
         if (rc != PD_OK)
             return rc;
+        pd_sleep_ms(50);   /* the round trip real check-then-insert code makes */
     }
     int rc = pc__begin(s, &c);
     if (rc != PD_OK)

@@ -14,3 +14,10 @@ foreach(t intake pay callback recovery)
     LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 180)
   add_dependencies(pc_${t}_test payment-center)
 endforeach()
+
+# Each zoo bug really removes its protection (only when the zoo is built).
+if(PD_ZOO)
+  pd_integration_test(pc_zoo_test SOURCES integration/pc_zoo_test.c
+    LIBS pc_teststub TIMEOUT 240)
+  add_dependencies(pc_zoo_test payment-center-zoo)
+endif()
