@@ -82,6 +82,20 @@ static size_t failed_invariants(const struct rpt__report *r)
     return n;
 }
 
+/* "850 ms", "12.3 s", "4 m 05 s", "26 h 58 m" for the banner. */
+static void human_ms(char *out, size_t len, int64_t ms)
+{
+    long long s = (long long)(ms / 1000);
+    if (ms < 1000)
+        snprintf(out, len, "%lld ms", (long long)ms);
+    else if (ms < 60000)
+        snprintf(out, len, "%.1f s", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(out, len, "%lld m %02lld s", s / 60, s % 60);
+    else
+        snprintf(out, len, "%lld h %02lld m", s / 3600, (s / 60) % 60);
+}
+
 static void banner_facts(struct rpt__out *o, const struct rpt__report *r)
 {
     char text[64];
@@ -91,10 +105,9 @@ static void banner_facts(struct rpt__out *o, const struct rpt__report *r)
     fact_i64(o, "violations", (int64_t)r->n_viols);
     snprintf(text, sizeof text, "%zu of %zu", r->n_invs - failed_invariants(r), r->n_invs);
     fact(o, "invariants hold", text);
-    snprintf(text, sizeof text, "%.1f s", (double)r->duration_ms / 1000.0);
+    human_ms(text, sizeof text, r->duration_ms);
     fact(o, "real time", text);
-    snprintf(text, sizeof text, "%.1f s",
-             (double)(r->sim_finished_at - r->sim_started_at) / 1000.0);
+    human_ms(text, sizeof text, r->sim_finished_at - r->sim_started_at);
     if (r->sim_finished_at > r->sim_started_at)
         fact(o, "simulated time", text);
     if (r->time_scale > 0)
@@ -132,41 +145,94 @@ static void banner(struct rpt__out *o, const struct rpt__report *r)
     rpt__puts(o, "</div>\n</header>\n");
 }
 
-static void string_list(struct rpt__out *o, const cJSON *arr)
+static void fault_chip(struct rpt__out *o, const char *s, size_t len, const long *att, size_t n)
 {
-    size_t i = 0;
-    for (const cJSON *e = arr ? arr->child : NULL; e != NULL; e = e->next, i++) {
-        rpt__puts(o, "<span class=\"fault\">");
-        rpt__html(o, e->valuestring);
-        rpt__puts(o, "</span> ");
+    char *prefix = strndup(s, len);
+    rpt__puts(o, "<span class=\"fault\">");
+    rpt__html(o, prefix ? prefix : s);
+    if (n > 0) {
+        rpt__puts(o, n == 1 ? " attempt " : " attempts ");
+        rpt__ranges(o, att, n);
     }
-    if (i == 0)
-        rpt__puts(o, "<span class=\"muted\">none</span>");
+    rpt__puts(o, "</span> ");
+    free(prefix);
 }
 
-static void plan_list(struct rpt__out *o, const struct rpt__report *r, const char *key)
+static void fault_chips(struct rpt__out *o, const cJSON *arr)
 {
-    const cJSON *plan = rpt__plan_for(r, key);
+    if (arr == NULL || arr->child == NULL)
+        rpt__puts(o, "<span class=\"muted\">none</span>");
+    else
+        rpt__fault_groups(o, arr, fault_chip);
+}
+
+static bool same_str(const cJSON *a, const cJSON *b, const char *field)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, field);
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, field);
+    if (!cJSON_IsString(x) || !cJSON_IsString(y))
+        return cJSON_IsString(x) == cJSON_IsString(y);
+    return strcmp(x->valuestring, y->valuestring) == 0;
+}
+
+static const char *const PLAN_FIELDS[] = {"source", "kind", "op", "detail"};
+
+/* One plan line for f and every later entry with the same source, kind, op
+ * and detail: their attempts become one range list. */
+static void plan_line(struct rpt__out *o, const cJSON *f, bool *done, long *att)
+{
+    rpt__puts(o, "<li>");
+    for (size_t k = 0; k < 4; k++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, PLAN_FIELDS[k]);
+        if (cJSON_IsString(it)) {
+            rpt__printf(o, "<span class=\"pk\">%s</span> ", PLAN_FIELDS[k]);
+            rpt__html(o, it->valuestring);
+            rpt__puts(o, " ");
+        }
+    }
+    size_t n = 0, i = 0;
+    for (const cJSON *g = f; g != NULL; g = g->next, i++) {
+        bool same = true;
+        for (size_t k = 0; k < 4 && same; k++)
+            same = same_str(f, g, PLAN_FIELDS[k]);
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(g, "attempt");
+        if (same && !done[i] && (g == f || cJSON_IsNumber(a))) {
+            done[i] = true;
+            if (cJSON_IsNumber(a))
+                att[n++] = (long)a->valuedouble;
+        }
+    }
+    if (n > 0) {
+        rpt__printf(o, "<span class=\"pk\">%s</span> ", n == 1 ? "attempt" : "attempts");
+        rpt__ranges(o, att, n);
+    }
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(f, "at");
+    if (cJSON_IsNumber(at))
+        rpt__printf(o, " <span class=\"pk\">at</span> %.0f", at->valuedouble);
+    rpt__puts(o, "</li>");
+}
+
+static void plan_list(struct rpt__out *o, const struct rpt__report *r, const struct rpt__viol *v)
+{
+    const cJSON *plan = rpt__plan_for(r, v);
     if (plan == NULL)
         return;
-    rpt__puts(o, "<div class=\"row\"><span class=\"k\">fault plan</span><ul class=\"plan\">");
-    for (const cJSON *f = plan->child; f != NULL; f = f->next) {
-        const char *fields[] = {"source", "kind", "op", "detail"};
-        rpt__puts(o, "<li>");
-        for (size_t k = 0; k < 4; k++) {
-            const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, fields[k]);
-            if (cJSON_IsString(it)) {
-                rpt__printf(o, "<span class=\"pk\">%s</span> ", fields[k]);
-                rpt__html(o, it->valuestring);
-                rpt__puts(o, " ");
-            }
-        }
-        const cJSON *att = cJSON_GetObjectItemCaseSensitive(f, "attempt");
-        if (cJSON_IsNumber(att))
-            rpt__printf(o, "<span class=\"pk\">attempt</span> %.0f", att->valuedouble);
-        rpt__puts(o, "</li>");
+    size_t n = (size_t)cJSON_GetArraySize(plan);
+    bool *done = calloc(n + 1, sizeof *done);
+    long *att = malloc((n + 1) * sizeof *att);
+    if (done == NULL || att == NULL) {
+        if (o->rc == PD_OK)
+            o->rc = PD_ENOMEM;
+    } else {
+        rpt__puts(o, "<div class=\"row\"><span class=\"k\">fault plan</span><ul class=\"plan\">");
+        size_t i = 0;
+        for (const cJSON *f = plan->child; f != NULL; f = f->next, i++)
+            if (!done[i])
+                plan_line(o, f, done + i, att);
+        rpt__puts(o, "</ul></div>");
     }
-    rpt__puts(o, "</ul></div>");
+    free(done);
+    free(att);
 }
 
 static void evidence(struct rpt__out *o, const cJSON *ev)
@@ -201,9 +267,9 @@ static void violation(struct rpt__out *o, const struct rpt__report *r, size_t i)
     rpt__html(o, v->summary);
     rpt__puts(o, "</span></summary>\n<div class=\"vbody\">");
     rpt__puts(o, "<div class=\"row\"><span class=\"k\">faults met</span>");
-    string_list(o, v->faults);
+    fault_chips(o, v->faults);
     rpt__puts(o, "</div>");
-    plan_list(o, r, v->key);
+    plan_list(o, r, v);
     rpt__printf(o, "<div class=\"tl\" data-order=\"%ld\"></div>", v->order_idx);
     evidence(o, v->evidence);
     rpt__puts(o, "</div>\n</details>\n");
@@ -213,8 +279,8 @@ static void violation(struct rpt__out *o, const struct rpt__report *r, size_t i)
  * is on the first screen even when the first timeline is long. */
 static void violation_index(struct rpt__out *o, const struct rpt__report *r, size_t shown)
 {
-    rpt__puts(o, "<table class=\"grid vindex\" id=\"violation-index\"><thead><tr><th>invariant</th>"
-                 "<th>order</th><th>key</th><th>what broke</th></tr></thead><tbody>\n");
+    rpt__puts(o, "<div class=\"vindex\"><table class=\"grid vindex\" id=\"violation-index\"><thead><tr>"
+                 "<th>invariant</th><th>order</th><th>key</th><th>what broke</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < shown; i++) {
         const struct rpt__viol *v = &r->viols[i];
         rpt__puts(o, "<tr class=\"bad\"><td class=\"inv\">");
@@ -227,7 +293,22 @@ static void violation_index(struct rpt__out *o, const struct rpt__report *r, siz
         rpt__html(o, v->summary);
         rpt__puts(o, "</td></tr>\n");
     }
-    rpt__puts(o, "</tbody></table>\n");
+    rpt__puts(o, "</tbody></table></div>\n");
+}
+
+/* "no_lost_payment 38 · convergence 41": which invariants broke, at a glance. */
+static void violation_summary(struct rpt__out *o, const struct rpt__report *r)
+{
+    rpt__puts(o, "<div class=\"vsum\" id=\"violated-invariants\">");
+    for (size_t i = 0; i < r->n_invs; i++) {
+        const struct rpt__inv *inv = &r->invs[i];
+        if (inv->holds && inv->violations == 0)
+            continue;
+        rpt__puts(o, "<span class=\"chip\">");
+        rpt__html(o, inv->name);
+        rpt__printf(o, " <b>%lld</b></span> ", (long long)inv->violations);
+    }
+    rpt__puts(o, "</div>\n");
 }
 
 static void violations(struct rpt__out *o, const struct rpt__report *r)
@@ -237,8 +318,10 @@ static void violations(struct rpt__out *o, const struct rpt__report *r)
     if (r->n_viols == 0)
         rpt__puts(o, "<p class=\"ok\">No invariant was violated.</p>\n");
     size_t shown = r->n_viols < RPT_VIOL_HTML_MAX ? r->n_viols : RPT_VIOL_HTML_MAX;
-    if (shown > 0)
+    if (shown > 0) {
+        violation_summary(o, r);
         violation_index(o, r, shown);
+    }
     for (size_t i = 0; i < shown; i++)
         violation(o, r, i);
     if (r->n_viols > shown)

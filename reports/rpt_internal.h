@@ -153,11 +153,21 @@ void rpt__journal_release(struct rpt__journal *j);
 
 /* ---- writers ---- */
 
+/* "callback.drop attempt 3" -> 3 with *prefix_len the length of
+ * "callback.drop"; -1 (and the whole length) without such a suffix. */
+long rpt__attempt_suffix(const char *s, size_t *prefix_len);
+/* Attempt numbers as ranges: "1\u201316", "1, 3\u20135". */
+void rpt__ranges(struct rpt__out *o, const long *v, size_t n);
+/* Groups an array of fault strings by prefix (see rpt_group.c). */
+void rpt__fault_groups(struct rpt__out *o, const cJSON *arr,
+                       void (*emit)(struct rpt__out *o, const char *s, size_t len,
+                                    const long *attempts, size_t n));
+
 /* A violation's evidence pretty-printed, cut at RPT_EVIDENCE_MAX_BYTES
  * with a note. Caller frees; NULL when out of memory. */
 char *rpt__evidence_text(const cJSON *evidence);
-/* The fault plan entries of a workload key (an array), or NULL. */
-const cJSON *rpt__plan_for(const struct rpt__report *r, const char *key);
+/* The fault plan entries for a violation's key (an array), or NULL. */
+const cJSON *rpt__plan_for(const struct rpt__report *r, const struct rpt__viol *v);
 
 /* One <testsuite> element for a run; id >= 0 indents it for a
  * <testsuites> and sets its id. Adds its test and failure counts to

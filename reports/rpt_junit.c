@@ -57,12 +57,17 @@ static bool viol_is(const struct rpt__viol *v, const char *inv)
     return strcmp(v->invariant, inv) == 0;
 }
 
-/* "3 orders: o-1 (key k-1), o-2 (key k-2), o-3" for the message attribute. */
-static void failure_message(struct rpt__out *o, const struct rpt__report *r, const char *inv)
+/* "violated by 3 orders: o-1 (key k-1), o-2 (key k-2), o-3" for the message
+ * attribute. The count is the invariant's exact one when report.json lists
+ * fewer violations than it found (it lists at most 1,000 per invariant). */
+static void failure_message(struct rpt__out *o, const struct rpt__report *r,
+                            const struct rpt__inv *def, const char *inv)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->n_viols; i++)
         n += viol_is(&r->viols[i], inv);
+    if (def != NULL && def->violations > 0 && (size_t)def->violations > n)
+        n = (size_t)def->violations;
     if (n == 0) {
         rpt__puts(o, strcmp(inv, "verdict") == 0 ? "is fail with no violated invariant listed"
                                                  : "does not hold (no order listed)");
@@ -105,23 +110,26 @@ char *rpt__evidence_text(const cJSON *evidence)
     return text;
 }
 
-const cJSON *rpt__plan_for(const struct rpt__report *r, const char *key)
+const cJSON *rpt__plan_for(const struct rpt__report *r, const struct rpt__viol *v)
 {
+    /* A run-level violation ("(run)", convergence) shows the run's process
+     * faults, which the checker files under the key "*". */
+    const char *key = v->order && strcmp(v->order, "(run)") == 0 ? "*" : v->key;
     const cJSON *plan = key && r->fault_plan ? cJSON_GetObjectItemCaseSensitive(r->fault_plan, key)
                                              : NULL;
     return cJSON_IsArray(plan) && plan->child ? plan : NULL;
 }
 
-static void plan_text(struct rpt__out *o, const struct rpt__report *r, const char *key)
+static void plan_text(struct rpt__out *o, const struct rpt__report *r, const struct rpt__viol *v)
 {
-    const cJSON *plan = rpt__plan_for(r, key);
+    const cJSON *plan = rpt__plan_for(r, v);
     if (plan == NULL)
         return;
     rpt__puts(o, "fault plan for this key:\n");
     for (const cJSON *f = plan->child; f != NULL; f = f->next) {
         const char *fields[] = {"source", "kind", "op", "detail"};
         rpt__puts(o, "  -");
-        for (size_t k = 0; k < 4; k++) {
+        for (size_t k = 0; k < 4; k++) {   /* "at" (process events) below */
             const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, fields[k]);
             if (cJSON_IsString(it)) {
                 rpt__printf(o, " %s=", fields[k]);
@@ -131,6 +139,9 @@ static void plan_text(struct rpt__out *o, const struct rpt__report *r, const cha
         const cJSON *att = cJSON_GetObjectItemCaseSensitive(f, "attempt");
         if (cJSON_IsNumber(att))
             rpt__printf(o, " attempt=%.0f", att->valuedouble);
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(f, "at");
+        if (cJSON_IsNumber(at))
+            rpt__printf(o, " at=%.0f", at->valuedouble);
         rpt__puts(o, "\n");
     }
 }
@@ -163,7 +174,7 @@ static void violation_text(struct rpt__out *o, const struct rpt__report *r,
     rpt__puts(o, "\nfaults met: ");
     string_list(o, v->faults, "; ");
     rpt__puts(o, "\n");
-    plan_text(o, r, v->key);
+    plan_text(o, r, v);
     evidence_text(o, v->evidence);
 }
 
@@ -213,7 +224,7 @@ static void testcase(struct rpt__out *o, const struct rpt__report *r,
     rpt__puts(o, ">\n      <failure type=\"invariant violated\" message=\"");
     rpt__xml(o, name, true);
     rpt__puts(o, " ");
-    failure_message(o, r, name);
+    failure_message(o, r, inv, name);
     rpt__puts(o, "\">");
     failure_text(o, r, inv, name);
     rpt__puts(o, "</failure>\n    </testcase>\n");

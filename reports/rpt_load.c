@@ -16,7 +16,6 @@
 #include "rpt_internal.h"
 
 #define SCHEMA "paydrill.report/1"
-#define STR_MAX ((size_t)1 << 20)
 
 /* Optional string: absent or null gives NULL; empty strings are kept. */
 static int opt_str(const cJSON *obj, const char *key, const char *path,
@@ -92,7 +91,9 @@ static int load_scenario(const cJSON *root, struct rpt__report *r, struct pd_jso
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "scenario");
     if (!cJSON_IsObject(sc))
         return pd_json_fail(err, "scenario: must be an object");
-    int rc = pd_json_str(sc, "name", true, 4096, "scenario", &r->scenario, err);
+    int rc = opt_str(sc, "name", "scenario", &r->scenario, err);
+    if (rc == PD_OK && (r->scenario == NULL || r->scenario[0] == '\0'))
+        r->scenario = "unnamed scenario";   /* report-json.md: name may be null */
     if (rc == PD_OK)
         rc = opt_str(sc, "description", "scenario", &r->description, err);
     if (rc == PD_OK)
@@ -126,7 +127,9 @@ static int load_header(const cJSON *root, struct rpt__report *r, struct pd_json_
     if (rc == PD_OK && strcmp(r->verdict, "pass") != 0 && strcmp(r->verdict, "fail") != 0)
         return pd_json_fail(err, "verdict: must be \"pass\" or \"fail\"");
     if (rc == PD_OK)
-        rc = pd_json_str(root, "replay", true, STR_MAX, "", &r->replay, err);
+        rc = opt_str(root, "replay", "", &r->replay, err);
+    if (rc == PD_OK && r->replay == NULL)
+        r->replay = "(no replay command recorded)";   /* replay may be null */
     if (rc == PD_OK)
         rc = opt_str(root, "started_at", "", &r->started_at, err);
     const char *keys[] = {"time_scale", "duration_ms", "sim_started_at", "sim_finished_at"};

@@ -26,6 +26,17 @@
   function ref(i) { return i > 0 ? S[i - 1] : null; }      /* event fields: index + 1 */
   function sx(i) { return i >= 0 ? S[i] : ''; }            /* order fields: index */
   function secs(ms) { return (ms / 1000).toFixed(3) + ' s'; }
+  /* A span for people: 850 ms, 12.345 s, 4 m 05.120 s, 26 h 03 m 12 s. */
+  function dur(ms) {
+    var neg = ms < 0 ? '-' : '';
+    ms = Math.abs(ms);
+    function two(n) { return (n < 10 ? '0' : '') + n; }
+    if (ms < 1000) return neg + ms + ' ms';
+    if (ms < 60000) return neg + secs(ms);
+    var s = Math.floor(ms / 1000), m = Math.floor(s / 60), h = Math.floor(m / 60);
+    if (ms < 3600000) return neg + m + ' m ' + two(s % 60) + '.' + String(ms % 1000 + 1000).slice(1) + ' s';
+    return neg + h + ' h ' + two(m % 60) + ' m ' + two(s % 60) + ' s';
+  }
   /* Minor units to a decimal amount: ISO 4217 exponents 0 and 3; 2 otherwise. */
   var EXP0 = ' BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF ';
   var EXP3 = ' BHD IQD JOD KWD LYD OMR TND ';
@@ -83,7 +94,7 @@
       var m = sv('rect', { x: x - 2, y: y - 7, width: 4, height: 14,
         fill: e.fault ? '#d92d20' : colors[e.lane] });
       var tip = sv('title', {});
-      tip.textContent = secs(e.t - BASE) + ' ' + e.kind + (e.detail ? ' ' + e.detail : '') +
+      tip.textContent = '+' + dur(e.t - BASE) + ' ' + e.kind + (e.detail ? ' ' + e.detail : '') +
         (e.fault ? ' [fault ' + e.fault + ']' : '');
       m.appendChild(tip);
       svg.appendChild(m);
@@ -102,10 +113,10 @@
 
   function eventRow(e, prev) {
     var tr = el('tr', e.fault ? 'f' : (e.global ? 'g' : null));
-    var t = el('td', 't', '+' + secs(e.t - BASE));
+    var t = el('td', 't', '+' + dur(e.t - BASE));
     t.title = new Date(e.t).toISOString() + ' (simulated)';
     tr.appendChild(t);
-    tr.appendChild(el('td', 'dt', prev === null ? '' : '+' + (e.t - prev) + ' ms'));
+    tr.appendChild(el('td', 'dt', prev === null ? '' : '+' + dur(e.t - prev)));
     if (e.global) {
       var g = el('td', 'ev', 'process: ' + e.kind + (e.detail ? ' ' + e.detail : ''));
       g.colSpan = 3;
@@ -123,16 +134,24 @@
   function timeline(k) {
     var box = el('div', 'timeline');
     if (k < 0 || k >= O.length) {
-      box.appendChild(el('div', 'muted', 'This order is not in the orders list of report.json, so it has no timeline.'));
+      var g = decode(D.g, false);
+      box.appendChild(el('div', 'muted', 'No order of the export matches this violation (a run-level one, ' +
+        'or a trade with no order): ' + (g.length ? 'the run\'s events of no order follow.' : 'no timeline.')));
+      if (g.length) box.appendChild(eventTable(g));
       return box;
     }
     var o = order(k), ev = eventsOf(k);
     var faults = ev.filter(function (e) { return e.fault; }).length;
     box.appendChild(el('div', 'tl-head', 'timeline of ' + o.id + ' (key ' + o.key + '), final status ' +
       o.status + ': ' + ev.length + ' events, ' + faults + ' with a fault' +
-      (ev.length ? ', over ' + secs(ev[ev.length - 1].t - ev[0].t) : '')));
+      (ev.length ? ', over ' + dur(ev[ev.length - 1].t - ev[0].t) : '')));
     if (ev.length === 0) { box.appendChild(el('div', 'muted', 'No journal event names this order.')); return box; }
     box.appendChild(overview(ev));
+    box.appendChild(eventTable(ev));
+    return box;
+  }
+
+  function eventTable(ev) {
     var tbl = el('table', 'tl'), head = el('tr');
     head.appendChild(el('th', 't', 'sim time'));
     head.appendChild(el('th', 'dt', 'since prev'));
@@ -141,8 +160,7 @@
     var body = el('tbody'), prev = null;
     ev.forEach(function (e) { body.appendChild(eventRow(e, prev)); prev = e.t; });
     tbl.appendChild(body);
-    box.appendChild(tbl);
-    return box;
+    return tbl;
   }
 
   /* Violations: the first is open and drawn now, the others when opened. */
