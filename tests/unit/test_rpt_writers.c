@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "pd_err.h"
 #include "pd_test.h"
 #include "pd_util.h"
@@ -256,6 +258,72 @@ static void test_suite_with_broken_run(void **state)
     free(idx);
 }
 
+/* docs/report-json.md: scenario.name and replay may be null; a
+ * convergence violation names the order "(run)"; listed < violations. */
+static void test_nullable_and_run_level(void **state)
+{
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    char *text = slurp(dir, "report.json");
+    cJSON *r = cJSON_Parse(text);
+    free(text);
+    assert_non_null(r);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "scenario"), "name", cJSON_CreateNull());
+    cJSON_ReplaceItemInObject(r, "replay", cJSON_CreateNull());
+    cJSON_ReplaceItemInObject(r, "verdict", cJSON_CreateString("fail"));
+    cJSON *inv = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "invariants"), 4);
+    cJSON_ReplaceItemInObject(inv, "holds", cJSON_CreateFalse());
+    cJSON_ReplaceItemInObject(inv, "violations", cJSON_CreateNumber(1500));
+    cJSON_ReplaceItemInObject(r, "fault_plan", cJSON_Parse(
+        "{\"*\": [{\"source\": \"process\", \"kind\": \"process.kill\", \"op\": \"sut\","
+        " \"attempt\": 0, \"detail\": \"SIGKILL\", \"at\": 1767225612000}]}"));
+    cJSON_ReplaceItemInObject(r, "violations", cJSON_Parse(
+        "[{\"invariant\": \"states_agree\", \"order\": \"(run)\", \"key\": null,"
+        " \"summary\": \"3 orders still PAYING\", \"evidence\": {}, \"faults\": []}]"));
+    char *out = cJSON_Print(r);
+    put(dir, "report.json", out);
+    free(out);
+    cJSON_Delete(r);
+    write_run(fx, "pass");
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "<testsuite name=\"unnamed scenario\""));
+    assert_non_null(strstr(x, "message=\"states_agree violated by 1500 orders: (run) and 1499 more\""));
+    assert_non_null(strstr(x, "kind=process.kill op=sut detail=SIGKILL attempt=0 at=1767225612000"));
+    assert_non_null(strstr(x, "replay: (no replay command recorded)"));
+    free(x);
+    char *h = slurp(dir, "report.html");
+    assert_non_null(strstr(h, "<span class=\"oid\">(run)</span>"));
+    assert_non_null(strstr(h, "data-order=\"-1\""));
+    assert_non_null(strstr(h, "<span class=\"pk\">kind</span> process.kill"));
+    free(h);
+}
+
+/* Every prefix of report.json and of the journal: an error or a report. */
+static void test_truncated_inputs(void **state)
+{
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fail", fx->dir);
+    const char *files[] = {"report.json", "journal.ndjson"};
+    for (size_t f = 0; f < 2; f++) {
+        char *whole = slurp(dir, files[f]);
+        size_t len = strlen(whole), step = len / 97 + 1;
+        for (size_t cut = 0; cut < len; cut += step) {
+            char path[600];
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            assert_int_equal(pd_write_file(path, whole, cut), PD_OK);
+            int rc = rpt_write_run(dir);
+            assert_true(rc == PD_OK || rc == PD_EINVAL);
+            if (rc != PD_OK)
+                assert_non_null(strstr(rpt_last_error(), files[f]));
+        }
+        put(dir, files[f], whole);
+        free(whole);
+    }
+    write_run(fx, "fail");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +333,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite_with_broken_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nullable_and_run_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_inputs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
