@@ -3,6 +3,7 @@
 # link the same code. Owned by the checker; see docs/checker.md.
 add_library(sim_check STATIC
   ${CMAKE_CURRENT_LIST_DIR}/check.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_clock.c
   ${CMAKE_CURRENT_LIST_DIR}/check_model.c
   ${CMAKE_CURRENT_LIST_DIR}/check_eval.c
   ${CMAKE_CURRENT_LIST_DIR}/check_evidence.c

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_clock.h"
 #include "check_evidence.h"
 #include "pd_err.h"
 
@@ -689,29 +690,6 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
 
 /* ---- duplicate_submission_rejected ---- */
 
-enum window { W_IN, W_OUT, W_AMBIGUOUS };
-
-/* Classifies a resubmission by time, not only by label: a "concurrent" one
- * is in the window by construction; otherwise its distance from the
- * original decides, with a margin around the window's edge where the SUT's
- * clock and ours may disagree (then it is not judged). */
-static enum window classify(const struct sim_model *m, const struct sim_submission *d,
-                            const struct sim_submission *orig)
-{
-    if (strcmp(d->kind, "concurrent") == 0)
-        return W_IN;
-    int64_t w = m->run.dedup_window_ms;
-    if (orig == NULL || w == SIM_NO_TIME)
-        return strcmp(d->kind, "immediate") == 0 ? W_IN : W_OUT;
-    int64_t margin = w / 20 > 1000 ? w / 20 : 1000;
-    int64_t dt = d->at - orig->at;
-    if (dt < w - margin)
-        return W_IN;
-    if (dt >= w + margin)
-        return W_OUT;
-    return W_AMBIGUOUS;
-}
-
 /* The order the SUT kept for a workload key: the original's when it was
  * accepted, else the one P holds under the original's client_ref, else the
  * one a 409 named. */
@@ -725,6 +703,53 @@ static const char *accepted_id(const struct sim_model *m, const struct sim_submi
     if (o != SIM_NONE)
         return m->orders.v[o].order_id;
     return orig->status == 409 ? orig->order_id : NULL;
+}
+
+enum window { W_IN, W_OUT, W_AMBIGUOUS };
+
+static int64_t created_of(const struct sim_model *m, int32_t o)
+{
+    return o != SIM_NONE ? m->orders.v[o].created_at : SIM_NO_TIME;
+}
+
+static enum window judge(int64_t dt, int64_t w, int64_t margin)
+{
+    if (dt < w - margin)
+        return W_IN;
+    return dt >= w + margin ? W_OUT : W_AMBIGUOUS;
+}
+
+/* Classifies a resubmission by time, not only by label. A "concurrent" one
+ * is in the window by construction. The window runs on the SUT's clock from
+ * the moment it accepted the original, so: an accepted resubmission is
+ * judged by the two orders' creation times in P (one clock); a refused one
+ * by its send time moved onto the SUT's clock with the offset estimated
+ * near that moment (check_clock.h). Within a margin of the window's edge
+ * -- max(1 s, window/20, how much the nearby offsets disagree) -- it is not
+ * judged. */
+static enum window classify(const struct sim_model *m, const struct sim_clock_map *cm,
+                            const struct sim_submission *d, const struct sim_submission *orig)
+{
+    if (strcmp(d->kind, "concurrent") == 0)
+        return W_IN;
+    int64_t w = m->run.dedup_window_ms;
+    if (orig == NULL || w == SIM_NO_TIME)
+        return strcmp(d->kind, "immediate") == 0 ? W_IN : W_OUT;
+    int64_t margin = w / 20 > 1000 ? w / 20 : 1000;
+    int64_t claim = created_of(m, sim__map_get(&m->order_by_id, accepted_id(m, orig)));
+    int64_t own = is_2xx(d->status) ? created_of(m, sim__map_get(&m->order_by_id, d->order_id))
+                                    : SIM_NO_TIME;
+    if (own != SIM_NO_TIME && claim != SIM_NO_TIME)
+        return judge(own - claim, w, margin);
+    int64_t off_d, spread_d, off_o, spread_o;
+    if (!sim__clock_map_at(cm, d->at, &off_d, &spread_d))
+        return judge(d->at - orig->at, w, margin);
+    if (claim == SIM_NO_TIME) {
+        sim__clock_map_at(cm, orig->at, &off_o, &spread_o);
+        claim = orig->at + off_o;
+        spread_d += spread_o;
+    }
+    return judge(d->at + off_d - claim, w, margin > spread_d ? margin : spread_d);
 }
 
 static void check_dup_in(const struct sim_model *m, struct sim_results *res,
@@ -753,16 +778,24 @@ static void check_dup_in(const struct sim_model *m, struct sim_results *res,
 }
 
 /* True when the refused original lost a double-click race: a concurrent
- * resubmission of it was accepted as the very order its 409 names. */
-static bool concurrent_winner(const struct sim_model *m, const struct sim_submission *orig)
+ * resubmission of it was accepted as the very order its 409 names. won maps
+ * an order id to the concurrent resubmission accepted as it. */
+static bool concurrent_winner(const struct sim_model *m, const struct sim_map *won,
+                              const struct sim_submission *orig)
+{
+    int32_t w = sim__map_get(won, orig->order_id);
+    return w != SIM_NONE && m->subs.v[w].original_key == orig->key;
+}
+
+static int index_winners(const struct sim_model *m, struct sim_map *won)
 {
     for (size_t i = 0; i < m->subs.n; i++) {
         const struct sim_submission *d = &m->subs.v[i];
-        if (d->original_key == orig->key && strcmp(d->kind, "concurrent") == 0 &&
-            is_2xx(d->status) && d->order_id != NULL && same(d->order_id, orig->order_id))
-            return true;
+        if (strcmp(d->kind, "concurrent") == 0 && is_2xx(d->status) && d->order_id != NULL &&
+            sim__map_put(won, d->order_id, (int32_t)i) != PD_OK)
+            return PD_ENOMEM;
     }
-    return false;
+    return PD_OK;
 }
 
 /* A submission retried after a lost answer may be refused (409) in favour of
@@ -782,6 +815,13 @@ static struct sim_submission effective(const struct sim_model *m,
 static void check_dups(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
+    struct sim_map won = {0};
+    struct sim_clock_map cm;
+    if (index_winners(m, &won) != PD_OK || sim__clock_map_build(m, &cm) != PD_OK) {
+        sim__map_free(&won);
+        res->rc = PD_ENOMEM;
+        return;
+    }
     for (size_t i = 0; i < m->subs.n; i++) {
         const struct sim_submission eff = effective(m, &m->subs.v[i]);
         const struct sim_submission *d = &eff;
@@ -789,14 +829,14 @@ static void check_dups(const struct sim_model *m, struct sim_results *res)
         const struct sim_submission *orig = oi != SIM_NONE ? &m->subs.v[oi] : NULL;
         if (strcmp(d->kind, "original") == 0) {
             res->checked[inv]++;
-            if (d->status == 409 && !concurrent_winner(m, d))
+            if (d->status == 409 && !concurrent_winner(m, &won, d))
                 record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
                        d->client_ref ? d->client_ref : d->key, d->key,
                        "the original submission of %s was refused with 409 (naming %s)",
                        d->key, or_q(d->order_id));
             continue;
         }
-        enum window w = classify(m, d, orig);
+        enum window w = classify(m, &cm, d, orig);
         if (w == W_AMBIGUOUS)
             continue;
         res->checked[inv]++;
@@ -810,6 +850,8 @@ static void check_dups(const struct sim_model *m, struct sim_results *res)
                    orig ? (long long)(d->at - orig->at) : -1LL,
                    (long long)m->run.dedup_window_ms);
     }
+    sim__map_free(&won);
+    sim__clock_map_free(&cm);
 }
 
 /* ---- counts, fault index ---- */

@@ -763,6 +763,7 @@ int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path,
     s.currency = rd_str(&r, "currency", false);
     s.merchant_id = rd_str(&r, "merchant_id", false);
     s.user_id = rd_str(&r, "user_id", false);
+    s.retried = rd_bool(&r, "retried", false);
     if (r.rc == PD_OK && strcmp(s.kind, "original") != 0 && strcmp(s.kind, "immediate") != 0 &&
         strcmp(s.kind, "concurrent") != 0 && strcmp(s.kind, "after_window") != 0)
         rd_fail(&r, "kind", "must be original, immediate, concurrent or after_window");

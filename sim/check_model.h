@@ -96,6 +96,7 @@ struct sim_submission {
     const char *key, *kind, *original_key, *order_id, *error, *client_ref;
     const char *currency, *merchant_id, *user_id;
     int64_t seq, at, status, amount;
+    bool retried;           /* resent after no answer: at is the first try */
 };
 
 struct sim_paycall { const char *key, *order_id, *out_trade_no, *body_status; int64_t at, status; };
