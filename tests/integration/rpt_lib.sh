@@ -4,7 +4,7 @@
 # folder, kept after the run as artefacts). The failing run defaults to the
 # fixture tests/data/reports/fail; set RPT_FAIL_RUN to a real failing run
 # folder (one with report.json and journal.ndjson) to use that instead, and
-# RPT_FAIL_ORDER to an order id that run's violations name.
+# RPT_FAIL_ORDER to the order id of its first violation.
 set -euo pipefail
 : "${PD_BIN_DIR:?set by CTest}" "${PD_SOURCE_DIR:?set by CTest}" "${RPT_WORK:?set by CTest}"
 FIXTURES=$PD_SOURCE_DIR/tests/data/reports
