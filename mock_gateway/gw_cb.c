@@ -82,6 +82,9 @@ struct job {
     int copies;                   /* sequential copies of the genuine one */
     bool replay;                  /* resend the genuine bytes afterwards */
     int64_t replay_after_ms;
+    struct extra *then[EXTRAS_PER_ATTEMPT];   /* stale states, queued once the genuine one was sent */
+    int64_t then_ms[EXTRAS_PER_ATTEMPT];
+    int n_then;
 };
 
 struct gw_cb {
@@ -499,8 +502,16 @@ static void apply_extras(struct gw_cb *cb, struct owed *o, const struct plan *p,
         gw__inc(&cb->g->faults[a->type]);
         if (a->type == GW_ACT_STALE) {
             char *body = gw__callback_body(&o->t, a->state, o->t.amount, o->t.out_trade_no,
-                                    o->t.merchant_id);
-            queue_extra(cb, extra_new(o, body, "stale"), now + a->dist.fixed_ms);
+                                           o->t.merchant_id);
+            struct extra *x = extra_new(o, body, "stale");
+            /* An older state *after* the final one: it waits for the
+             * genuine delivery to be done, then `after` more. */
+            if (genuine != NULL && x != NULL) {
+                genuine->then[genuine->n_then] = x;
+                genuine->then_ms[genuine->n_then++] = a->dist.fixed_ms;
+            } else {
+                queue_extra(cb, x, now + a->dist.fixed_ms);
+            }
         } else if (a->forge == GW_FORGE_REPLAY && !a->replace && genuine != NULL) {
             genuine->replay = true;
             genuine->replay_after_ms = a->dist.fixed_ms;
@@ -594,6 +605,8 @@ static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
     }
     gw_rules_unref(rules);
     if (act == GW_ACT_DROP || replace || j == NULL) {
+        for (int i = 0; j != NULL && i < j->n_then; i++)
+            queue_extra(cb, j->then[i], now + j->then_ms[i]);
         free(j);
         gw__inc(&g->metrics[GW_M_CB_DROPPED]);
         cb->finished++;
@@ -697,6 +710,8 @@ static void run_job(struct gw_cb *cb, pd_http_client *http, struct job *j)
     cb->finished++;
     if (replay != NULL)
         queue_extra(cb, replay, pd_now_ms() + j->replay_after_ms);
+    for (int i = 0; i < j->n_then; i++)
+        queue_extra(cb, j->then[i], pd_now_ms() + j->then_ms[i]);
     finish_owed(cb, j->o, acked);
     pthread_cond_signal(&cb->sched_cv);
     pthread_mutex_unlock(&cb->mu);
@@ -824,6 +839,8 @@ static void drop_all(struct gw_cb *cb)
     while ((j = dequeue(cb)) != NULL) {
         if (j->o != NULL)
             cb->pending--;
+        for (int i = 0; i < j->n_then; i++)
+            extra_free(j->then[i]);
         owed_free(j->o);
         extra_free(j->x);
         free(j);

@@ -11,6 +11,9 @@ target_include_directories(gw_testsupport PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/int
 
 foreach(t callbacks api badinput restart determinism faketime)
   pd_integration_test(gw_${t}_test SOURCES integration/gw_${t}_test.c
-    LIBS gw_testsupport TIMEOUT 240)
+    LIBS gw_testsupport TIMEOUT 300)
   add_dependencies(gw_${t}_test mock-gateway)
 endforeach()
+if(PD_SANITIZE)
+  target_compile_definitions(gw_faketime_test PRIVATE GW_T_SANITIZE=1)
+endif()

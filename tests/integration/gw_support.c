@@ -42,7 +42,8 @@ static int rx_handle(struct mg_connection *conn, void *cbdata)
     static const char *const bodies[] = {"{\"code\":\"SUCCESS\"}", "{\"code\":\"FAIL\",\"message\":\"x\"}",
                                          "SUCCESS", "{\"code\":\"FAIL\",\"message\":\"x\"}"};
     a.answered = answer == GW_RX_FAIL_500 ? 500 : 200;
-    pd_http_reply(conn, a.answered, "application/json", bodies[answer], strlen(bodies[answer]));
+    /* Recorded before the answer leaves: once the gateway has its answer
+     * (and may report quiet), the arrival is already counted. */
     a.out_ms = pd_mono_ms();
     pthread_mutex_lock(&rx->mu);
     if (rx->n < GW_RX_MAX)
@@ -50,6 +51,7 @@ static int rx_handle(struct mg_connection *conn, void *cbdata)
     else
         free(a.body);
     pthread_mutex_unlock(&rx->mu);
+    pd_http_reply(conn, a.answered, "application/json", bodies[answer], strlen(bodies[answer]));
     return a.answered;
 }
 
