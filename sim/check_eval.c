@@ -62,6 +62,11 @@ static const char *or_q(const char *s)
     return s ? s : "?";
 }
 
+static int64_t or_0(int64_t v)
+{
+    return v == SIM_NO_TIME ? 0 : v;
+}
+
 static bool is_2xx(int64_t s)
 {
     return s >= 200 && s < 300;
@@ -445,6 +450,19 @@ static void check_amounts(const struct sim_model *m, struct sim_results *res)
 
 /* ---- consistent_notifications ---- */
 
+/* Two deliveries of one event agree on what both of them carry (a field a
+ * delivery lacks is not a disagreement). */
+static bool copies_agree(const struct sim_receipt *x, const struct sim_receipt *y)
+{
+    if (!same(x->status, y->status))
+        return false;
+    if (x->amount != SIM_NO_TIME && y->amount != SIM_NO_TIME && x->amount != y->amount)
+        return false;
+    if (x->currency && y->currency && !same(x->currency, y->currency))
+        return false;
+    return x->seq == SIM_NO_TIME || y->seq == SIM_NO_TIME || x->seq == y->seq;
+}
+
 /* The first contradiction among an order's receipts, into why; false when none. */
 static bool receipts_contradict(const struct sim_model *m, const struct sim_porder *o,
                                 char *why, size_t len)
@@ -464,12 +482,11 @@ static bool receipts_contradict(const struct sim_model *m, const struct sim_pord
             const struct sim_receipt *y = &m->receipts.v[b];
             if (!y->signature_ok)
                 continue;
-            if (same(x->event_id, y->event_id) &&
-                (!same(x->status, y->status) || x->amount != y->amount ||
-                 !same(x->currency, y->currency) || x->seq != y->seq)) {
-                snprintf(why, len, "two deliveries of event %s disagree (%s %lld vs %s %lld)",
-                         or_q(x->event_id), or_q(x->status), (long long)x->amount,
-                         or_q(y->status), (long long)y->amount);
+            if (same(x->event_id, y->event_id) && !copies_agree(x, y)) {
+                snprintf(why, len, "two deliveries of event %s disagree (%s %lld seq %lld vs "
+                         "%s %lld seq %lld)", or_q(x->event_id), or_q(x->status),
+                         (long long)or_0(x->amount), (long long)or_0(x->seq),
+                         or_q(y->status), (long long)or_0(y->amount), (long long)or_0(y->seq));
                 return true;
             }
             if (same(x->status, y->status) && !same(x->event_id, y->event_id)) {

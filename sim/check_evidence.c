@@ -148,7 +148,7 @@ cJSON *sim__ev_receipt(const struct sim_receipt *r)
     pd_json_add_i64(x, "at", r->at);
     sim__json_str(x, "event_id", r->event_id);
     sim__json_str(x, "order_id", r->order_id);
-    pd_json_add_i64(x, "seq", r->seq);
+    sim__json_time(x, "seq", r->seq);
     sim__json_str(x, "status", r->status);
     sim__json_time(x, "amount", r->amount);
     sim__json_str(x, "currency", r->currency);
@@ -239,6 +239,48 @@ static void order_span(const struct sim_model *m, int32_t o, int64_t *from, int6
             *to = m->receipts.v[r].at;
 }
 
+static const char *or_q(const char *s)
+{
+    return s ? s : "?";
+}
+
+/* Walks an order's receipts, yielding runs of refused deliveries: one run
+ * is consecutive deliveries of the same event answered the same way (a
+ * business app down for a day refuses hundreds; the plan shows one line). */
+struct nack_walk {
+    int32_t r;          /* next receipt to look at */
+    int64_t pos;        /* its 1-based position among the order's receipts */
+    int32_t head;       /* the run's first receipt */
+    int64_t attempt;    /* its position */
+    int64_t count;      /* deliveries in the run */
+};
+
+static bool same_nack(const struct sim_receipt *a, const struct sim_receipt *b)
+{
+    return !is_2xx(b->answered) && a->answered == b->answered &&
+           (a->event_id == b->event_id);   /* interned: pointer equality */
+}
+
+static bool next_nack_run(const struct sim_model *m, struct nack_walk *w)
+{
+    while (w->r != SIM_NONE && is_2xx(m->receipts.v[w->r].answered)) {
+        w->r = m->receipts.v[w->r].next_of_order;
+        w->pos++;
+    }
+    if (w->r == SIM_NONE)
+        return false;
+    w->head = w->r;
+    w->attempt = ++w->pos;
+    w->count = 1;
+    w->r = m->receipts.v[w->r].next_of_order;
+    while (w->r != SIM_NONE && same_nack(&m->receipts.v[w->head], &m->receipts.v[w->r])) {
+        w->count++;
+        w->pos++;
+        w->r = m->receipts.v[w->r].next_of_order;
+    }
+    return true;
+}
+
 static void push_line(cJSON *arr, const char *line)
 {
     cJSON_AddItemToArray(arr, cJSON_CreateString(line));
@@ -264,15 +306,15 @@ cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
                  (long long)m->payer.v[i].status);
         push_line(arr, line);
     }
-    int32_t r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE;
-    for (; r != SIM_NONE; r = m->receipts.v[r].next_of_order)
-        if (!is_2xx(m->receipts.v[r].answered))
-        {
-            snprintf(line, sizeof line, "business.nack %s answered %lld",
-                     m->receipts.v[r].status ? m->receipts.v[r].status : "?",
-                     (long long)m->receipts.v[r].answered);
-            push_line(arr, line);
-        }
+    struct nack_walk w = {.r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE};
+    while (next_nack_run(m, &w)) {
+        const struct sim_receipt *x = &m->receipts.v[w.head];
+        int n = snprintf(line, sizeof line, "business.nack %s answered %lld", or_q(x->status),
+                         (long long)x->answered);
+        if (w.count > 1 && n > 0 && (size_t)n < sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, " x%lld", (long long)w.count);
+        push_line(arr, line);
+    }
     int64_t from, to;
     order_span(m, o, &from, &to);
     for (size_t i = 0; o != SIM_NONE && i < m->pevents.n; i++) {
@@ -318,17 +360,16 @@ cJSON *sim__fault_plan_of(const struct sim_model *m, const struct sim_results *r
         cJSON_AddItemToArray(arr, plan_entry("payer", kind, "pay", 0, p->code));
     }
     int32_t o = sim__map_get(&m->order_by_ref, key);
-    int64_t attempt = 0;
-    for (int32_t r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE;
-         arr && r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
-        const struct sim_receipt *x = &m->receipts.v[r];
-        attempt++;
-        if (is_2xx(x->answered))
-            continue;
-        snprintf(kind, sizeof kind, "answered %lld to %s", (long long)x->answered,
-                 x->event_id ? x->event_id : "?");
+    struct nack_walk w = {.r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE};
+    while (arr && next_nack_run(m, &w)) {
+        const struct sim_receipt *x = &m->receipts.v[w.head];
+        snprintf(kind, sizeof kind, "answered %lld to %s%s", (long long)x->answered,
+                 or_q(x->event_id), w.count > 1 ? " on " : "");
+        if (w.count > 1)
+            snprintf(kind + strlen(kind), sizeof kind - strlen(kind), "%lld deliveries in a row",
+                     (long long)w.count);
         cJSON_AddItemToArray(arr, plan_entry("business", "business.nack", "notification",
-                                             attempt, kind));
+                                             w.attempt, kind));
     }
     return arr;
 }

@@ -730,7 +730,7 @@ int sim__add_receipt(struct sim_model *m, const cJSON *el, const char *path,
     x.at = rd_i64(&r, "at", true);
     x.event_id = rd_str(&r, "event_id", false);
     x.order_id = rd_str(&r, "order_id", false);
-    x.seq = rd_i64_or(&r, "seq", 0);
+    x.seq = rd_i64(&r, "seq", false);
     x.status = rd_str(&r, "status", false);
     x.amount = rd_i64(&r, "amount", false);
     x.currency = rd_str(&r, "currency", false);

@@ -247,7 +247,8 @@ static void fmt_business(const struct sim_model *m, const struct ev *e, struct l
         l->order_id = x->order_id;
         l->kind = e->src == SRC_ACK ? "ack" : "notification";
         snprintf(l->detail, sizeof l->detail, "%s %s seq=%lld answered=%lld signature_ok=%s "
-                 "applied=%s", q(x->event_id), q(x->status), (long long)x->seq,
+                 "applied=%s", q(x->event_id), q(x->status),
+                 (long long)(x->seq == SIM_NO_TIME ? 0 : x->seq),
                  (long long)x->answered, x->signature_ok ? "true" : "false",
                  x->applied ? "true" : "false");
     }

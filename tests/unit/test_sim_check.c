@@ -394,6 +394,41 @@ static void test_report_shape(void **state)
     cJSON_Delete(fx);
 }
 
+/* A business app that refuses the same delivery again and again shows as
+ * one fault-plan entry with the count, not one per delivery. */
+static void test_nack_runs(void **state)
+{
+    (void)state;
+    const struct fx_edit edits[] = {
+        {"business", "receipts[]", "{'at':" T(20) ",'event_id':'ev-o-1-1','order_id':'o-1',"
+                                   "'status':'PAID','signature_ok':true,'answered':503,"
+                                   "'applied':false}"},
+        {"business", "receipts[1]", NULL},   /* move the acked delivery last */
+        {"business", "receipts[]", "{'at':" T(30) ",'event_id':'ev-o-1-1','order_id':'o-1',"
+                                   "'status':'PAID','signature_ok':true,'answered':503,"
+                                   "'applied':false}"},
+        {"business", "receipts[]", "{'at':" T(40) ",'event_id':'ev-o-1-1','order_id':'o-1',"
+                                   "'status':'PAID','signature_ok':true,'answered':200,"
+                                   "'applied':true}"},
+        {0}};
+    cJSON *fx = fx_load(edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *r = NULL;
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    fx_dump(&s);
+    assert_true(s.pass);
+    const cJSON *plan = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "fault_plan"), "k-1");
+    assert_int_equal(cJSON_GetArraySize(plan), 2);
+    const cJSON *nack = cJSON_GetArrayItem(plan, 1);
+    assert_string_equal(cJSON_GetObjectItem(nack, "kind")->valuestring, "business.nack");
+    assert_string_equal(cJSON_GetObjectItem(nack, "detail")->valuestring,
+                        "answered 503 to ev-o-1-1 on 3 deliveries in a row");
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
 /* A SUT that does not pass client_ref on as attach still gets checked, and
  * the report says its fault plan is not reproducible. */
 static void test_not_reproducible(void **state)
@@ -501,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_every_invariant_broken),
         cmocka_unit_test(test_violation_evidence),
         cmocka_unit_test(test_report_shape),
+        cmocka_unit_test(test_nack_runs),
         cmocka_unit_test(test_not_reproducible),
         cmocka_unit_test(test_malformed_docs),
         cmocka_unit_test(test_report_samples),
