@@ -79,7 +79,8 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 has "$W/big.dom.html" 'data-rendered="10000"' "10,000 orders rendered"
 has "$W/big.dom.html" '10000 of 10000 orders' "table counts 10,000"
 [ "$(grep -o '<tr class="order' "$W/big.dom.html" | wc -l)" -eq 50 ] || fail "one page of 50 rows drawn"
-ok "10,000-order report rendered (50-row page) in ${ms} ms wall, browser start included"
+render=$(grep -o 'data-render-ms="[0-9]*"' "$W/big.dom.html" | grep -o '[0-9]*')
+ok "10,000-order report: script done in ${render} ms (parse + first page + first timeline); ${ms} ms wall with browser start"
 
 chrome --hide-scrollbars --window-size=1400,1000 --virtual-time-budget=5000 \
   --screenshot="$W/report-violation.png" "file://$W/fail/report.html" > /dev/null || fail "screenshot"
