@@ -705,6 +705,17 @@ int sim__add_order(struct sim_model *m, const cJSON *el, const char *path,
     return PD_OK;
 }
 
+/* Reads one record with fill into rec. */
+static int add_with(struct sim_model *m, const cJSON *el, const char *path,
+                    struct pd_json_err *err, rd_elem_fn fill, void *rec)
+{
+    struct rd r;
+    if (rd_begin(&r, m, el, path, err) != PD_OK)
+        return r.rc;
+    fill(&r, rec);
+    return r.rc;
+}
+
 /* Appends one record of size elem to a model vector. */
 static int push_rec(void *vec_v, size_t *n, size_t *cap, const void *rec, size_t elem)
 {
@@ -779,57 +790,60 @@ int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path,
     return PD_OK;
 }
 
+static void rd_paycall(struct rd *r, void *slot)
+{
+    struct sim_paycall *p = slot;
+    p->key = rd_str(r, "key", false);
+    p->order_id = rd_str(r, "order_id", false);
+    p->at = rd_i64(r, "at", true);
+    p->status = rd_i64_or(r, "status", 0);
+    p->out_trade_no = rd_str(r, "out_trade_no", false);
+    p->body_status = rd_str(r, "body_status", false);
+}
+
 int sim__add_paycall(struct sim_model *m, const cJSON *el, const char *path,
                      struct pd_json_err *err)
 {
-    struct rd r;
-    if (rd_begin(&r, m, el, path, err) != PD_OK)
-        return r.rc;
     struct sim_paycall p;
-    p.key = rd_str(&r, "key", false);
-    p.order_id = rd_str(&r, "order_id", false);
-    p.at = rd_i64(&r, "at", true);
-    p.status = rd_i64_or(&r, "status", 0);
-    p.out_trade_no = rd_str(&r, "out_trade_no", false);
-    p.body_status = rd_str(&r, "body_status", false);
-    if (r.rc != PD_OK)
-        return r.rc;
-    return PUSH(m->paycalls, p);
+    int rc = add_with(m, el, path, err, rd_paycall, &p);
+    return rc == PD_OK ? PUSH(m->paycalls, p) : rc;
+}
+
+static void rd_payer(struct rd *r, void *slot)
+{
+    struct sim_payer *p = slot;
+    p->key = rd_str(r, "key", false);
+    p->out_trade_no = rd_str(r, "out_trade_no", false);
+    p->at = rd_i64(r, "at", true);
+    p->action = rd_str(r, "action", true);
+    p->status = rd_i64_or(r, "status", 0);
+    p->code = rd_str(r, "code", false);
 }
 
 int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path,
                    struct pd_json_err *err)
 {
-    struct rd r;
-    if (rd_begin(&r, m, el, path, err) != PD_OK)
-        return r.rc;
     struct sim_payer p;
-    p.key = rd_str(&r, "key", false);
-    p.out_trade_no = rd_str(&r, "out_trade_no", false);
-    p.at = rd_i64(&r, "at", true);
-    p.action = rd_str(&r, "action", true);
-    p.status = rd_i64_or(&r, "status", 0);
-    p.code = rd_str(&r, "code", false);
-    if (r.rc != PD_OK)
-        return r.rc;
-    return PUSH(m->payer, p);
+    int rc = add_with(m, el, path, err, rd_payer, &p);
+    return rc == PD_OK ? PUSH(m->payer, p) : rc;
+}
+
+static void rd_bquery(struct rd *r, void *slot)
+{
+    struct sim_bquery *q = slot;
+    q->key = rd_str(r, "key", false);
+    q->order_id = rd_str(r, "order_id", false);
+    q->at = rd_i64(r, "at", true);
+    q->status = rd_i64_or(r, "status", 0);
+    q->body_status = rd_str(r, "body_status", false);
 }
 
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path,
                     struct pd_json_err *err)
 {
-    struct rd r;
-    if (rd_begin(&r, m, el, path, err) != PD_OK)
-        return r.rc;
     struct sim_bquery q;
-    q.key = rd_str(&r, "key", false);
-    q.order_id = rd_str(&r, "order_id", false);
-    q.at = rd_i64(&r, "at", true);
-    q.status = rd_i64_or(&r, "status", 0);
-    q.body_status = rd_str(&r, "body_status", false);
-    if (r.rc != PD_OK)
-        return r.rc;
-    return PUSH(m->bqueries, q);
+    int rc = add_with(m, el, path, err, rd_bquery, &q);
+    return rc == PD_OK ? PUSH(m->bqueries, q) : rc;
 }
 
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
