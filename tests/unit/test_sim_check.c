@@ -429,6 +429,54 @@ static void test_nack_runs(void **state)
     cJSON_Delete(fx);
 }
 
+/* More violations than the listing limit: counts stay exact, at most
+ * SIM_CHECK_MAX_LISTED are listed, and the printed lines end by saying how
+ * many were left out. */
+static void test_listing_limit(void **state)
+{
+    (void)state;
+    const int extra = SIM_CHECK_MAX_LISTED + 5;
+    cJSON *fx = fx_load(NULL);
+    cJSON *orders = cJSON_GetObjectItem(cJSON_GetObjectItem(fx, "export"), "orders");
+    const cJSON *tmpl = cJSON_GetArrayItem(orders, 2);
+    for (int i = 0; i < extra; i++) {
+        char id[32];
+        cJSON *o = cJSON_Duplicate(tmpl, 1);
+        snprintf(id, sizeof id, "o-x-%d", i);
+        cJSON_ReplaceItemInObject(o, "order_id", cJSON_CreateString(id));
+        snprintf(id, sizeof id, "kx-%d", i);
+        cJSON_ReplaceItemInObject(o, "client_ref", cJSON_CreateString(id));
+        cJSON_ReplaceItemInObject(o, "notifications", cJSON_CreateArray());
+        cJSON *h1 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "history"), 1);
+        cJSON_ReplaceItemInObject(h1, "from", cJSON_CreateString("PAYING"));
+        cJSON_AddItemToArray(orders, o);
+    }
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *r = NULL;
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    assert_int_equal(s.violations[SIM_INV_LEGAL_HISTORY], extra);
+    assert_int_equal(s.violations[SIM_INV_CONVERGENCE], extra);   /* never notified */
+    assert_int_equal(s.n_lines, 2 * SIM_CHECK_MAX_LISTED);
+    const cJSON *inv = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "invariants"),
+                                          SIM_INV_LEGAL_HISTORY);
+    assert_int_equal(cJSON_GetObjectItem(inv, "violations")->valueint, extra);
+    assert_int_equal(cJSON_GetObjectItem(inv, "listed")->valueint, SIM_CHECK_MAX_LISTED);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "violations")),
+                     2 * SIM_CHECK_MAX_LISTED);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sim_check_print_violations(&s, f);
+    fclose(f);
+    assert_non_null(strstr(text, "unit legal_history o-x-0 history[1] starts from PAYING"));
+    assert_non_null(strstr(text, "unit ... and 10 more violations (see report.json)\n"));
+    free(text);
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
 /* A SUT that does not pass client_ref on as attach still gets checked, and
  * the report says its fault plan is not reproducible. */
 static void test_not_reproducible(void **state)
@@ -537,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_violation_evidence),
         cmocka_unit_test(test_report_shape),
         cmocka_unit_test(test_nack_runs),
+        cmocka_unit_test(test_listing_limit),
         cmocka_unit_test(test_not_reproducible),
         cmocka_unit_test(test_malformed_docs),
         cmocka_unit_test(test_report_samples),

@@ -44,7 +44,10 @@ static void test_run_dir(void **state)
     (void)state;
     char dir[256];
     pd_test_tmpdir(dir);
-    cJSON *fx = fx_load(NULL);
+    const struct fx_edit edits[] = {
+        {"run", "process_events", "[{'at':1767225605000,'target':'sut','action':'kill',"
+                                  "'detail':'SIGKILL'}]"}, {0}};
+    cJSON *fx = fx_load(edits);
     fx_write_dir(fx, dir);
     put(dir, "sut.log", "log\n");
     struct sim_check_summary s;
@@ -65,7 +68,7 @@ static void test_run_dir(void **state)
 
     text = slurp(dir, "journal.ndjson");
     long long prev = 0;
-    int lines = 0, lanes = 0;
+    int lines = 0, lanes = 0, process = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
         cJSON *e = cJSON_Parse(line);
         assert_non_null(e);
@@ -75,6 +78,7 @@ static void test_run_dir(void **state)
         const char *lane = cJSON_GetObjectItem(e, "lane")->valuestring;
         lanes |= strcmp(lane, "gateway") == 0 ? 1 : strcmp(lane, "sut") == 0 ? 2 : 4;
         const char *kind = cJSON_GetObjectItem(e, "kind")->valuestring;
+        process += strcmp(kind, "process") == 0 && strcmp(lane, "sut") == 0;
         if (strcmp(kind, "charge") == 0) {
             assert_string_equal(cJSON_GetObjectItem(e, "order_id")->valuestring, "o-1");
             assert_string_equal(cJSON_GetObjectItem(e, "out_trade_no")->valuestring, "o-1-1");
@@ -83,8 +87,10 @@ static void test_run_dir(void **state)
     }
     free(text);
     /* 6 gateway + 8 history + 2 trades + 3 notifications + 4 submissions +
-     * 2 pay calls + 2 payer + 1 business query + 4 receipts + 3 acks. */
-    assert_int_equal(lines, 35);
+     * 2 pay calls + 2 payer + 1 business query + 4 receipts + 3 acks +
+     * 1 process event. */
+    assert_int_equal(lines, 36);
+    assert_int_equal(process, 1);
     assert_int_equal(lanes, 7);
     sim_check_summary_release(&s);
     cJSON_Delete(fx);
