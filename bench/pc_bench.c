@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
@@ -182,6 +183,25 @@ static void *driver_main(void *arg)
     return NULL;
 }
 
+/* CPU milliseconds (user + system) a process has used, from /proc. */
+static double cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static long metric(const char *pc_url, const char *name)
 {
     char url[256];
@@ -275,12 +295,15 @@ int main(int argc, char **argv)
         pd_sleep_ms(20);
     }
     int64_t t_all = pd_mono_ms() - t0;
+    double pc_cpu = cpu_ms(pc.pid);
     printf("pc_bench: orders=%d concurrency=%d sync=%s threads=%s failures=%" PRId64 "\n", total,
            conc, sync, threads, failures);
     printf("pc_bench: submit+pay  %d orders in %" PRId64 " ms = %.0f orders/s\n", total, t_submit,
            total * 1000.0 / (double)(t_submit ? t_submit : 1));
     printf("pc_bench: end to end  %ld PAID, %ld notified in %" PRId64 " ms = %.0f orders/s\n",
            paid, delivered, t_all, paid * 1000.0 / (double)(t_all ? t_all : 1));
+    printf("pc_bench: payment-center CPU %.0f ms = %.2f ms per order\n", pc_cpu,
+           pc_cpu / (double)(total ? total : 1));
     pd_proc_stop(&pc, 5000);
     pthread_mutex_lock(&q.mu);
     q.stop = true;

@@ -80,10 +80,10 @@ static struct pc_conn *conn_open(pc_store *s)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 30000);
-    /* mmap: hundreds of per-thread connections re-read pages another
-     * connection changed; through the mapping that costs no copy. */
-    const char *sync = s->sync_full ? "PRAGMA synchronous=FULL; PRAGMA mmap_size=268435456;"
-                                    : "PRAGMA synchronous=NORMAL; PRAGMA mmap_size=268435456;";
+    /* No mmap: with hundreds of connections each one remaps the growing
+     * file, and the munmap + TLB shootdowns cost more than pread copies
+     * (measured with pc_bench: 3.6 vs 2.1 ms of CPU per order). */
+    const char *sync = s->sync_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
         conn_free(c);
         return NULL;
