@@ -18,8 +18,8 @@ ROOT=$PWD
 OUT=$ROOT/bench/out
 BUILD=${1:-$ROOT/build-gw-bench}
 DURATION=${GW_BENCH_SECONDS:-10}
-WARMUP=${GW_BENCH_WARMUP:-5}
-CONNS=${GW_BENCH_CONNECTIONS:-64}
+WARMUP=${GW_BENCH_WARMUP:-20}     # the JVM needs ~20 s of load to reach speed
+CONN_LEVELS=${GW_BENCH_CONNECTIONS:-"16 64"}
 THREADS=${GW_BENCH_THREADS:-2}
 mkdir -p "$OUT"
 RESULTS=$OUT/gw-bench.txt
@@ -112,38 +112,48 @@ for _ in $(seq 100); do grep -q "listening on" "$OUT/gw.stdout" 2>/dev/null && b
 GW_URL=$(sed -n 's/^listening on //p' "$OUT/gw.stdout")
 wait_port "$NGINX_PORT"; wait_port "$WM_PORT"
 
-# wrk's "Requests/sec:" figure for one target.
+# Warms a target up, then prints wrk's "Requests/sec:" at each connection level.
 run_wrk() {   # name url [env...]
   local name=$1 url=$2; shift 2
-  env GW_BENCH_RUN="w$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" \
+  env GW_BENCH_RUN="w$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c64 -d"${WARMUP}s" \
     -s "$ROOT/bench/gw_mix.lua" "$url" > /dev/null
-  env GW_BENCH_RUN="m$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
-    -s "$ROOT/bench/gw_mix.lua" "$url" > "$OUT/wrk-$name.txt"
-  local rps non2xx
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name.txt")
-  non2xx=$(awk '/Non-2xx/ {print $5}' "$OUT/wrk-$name.txt")
-  echo "$name rps=$rps non2xx=${non2xx:-0}" | tee -a "$RESULTS" >&2
-  echo "$rps"
+  local c rps non2xx line="$name"
+  for c in $CONN_LEVELS; do
+    env GW_BENCH_RUN="m$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c"$c" -d"${DURATION}s" \
+      -s "$ROOT/bench/gw_mix.lua" "$url" > "$OUT/wrk-$name-c$c.txt"
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name-c$c.txt")
+    non2xx=$(awk '/Non-2xx/ {print $5}' "$OUT/wrk-$name-c$c.txt")
+    echo "$name c=$c rps=$rps non2xx=${non2xx:-0}" | tee -a "$RESULTS" >&2
+    line="$line $rps"
+  done
+  echo "$line"
 }
 
-echo "machine: nproc=$(nproc) cpu=\"$(lscpu | sed -n 's/^Model name: *//p')\"" | tee -a "$RESULTS"
-echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s (after ${WARMUP}s warm-up), bench/gw_mix.lua" | tee -a "$RESULTS"
+echo "machine: nproc=$(nproc) cpu=\"$(lscpu | sed -n 's/^Model name: *//p')\" load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" | tee -a "$RESULTS"
+echo "load: wrk -t$THREADS -d${DURATION}s at connections: $CONN_LEVELS (after ${WARMUP}s warm-up at 64), bench/gw_mix.lua" | tee -a "$RESULTS"
 GW=$(run_wrk mock-gateway "$GW_URL")
 WM=$(run_wrk wiremock "http://127.0.0.1:$WM_PORT")
 NG=$(run_wrk nginx "http://127.0.0.1:$NGINX_PORT")
-python3 - "$GW" "$WM" "$NG" <<'PY' | tee -a "$RESULTS"
+python3 - "$CONN_LEVELS" "$GW" "$WM" "$NG" <<'PY' | tee -a "$RESULTS"
 import sys
-gw, wm, ng = (float(x) for x in sys.argv[1:4])
-print(f"create+query req/s: mock-gateway {gw:.0f}, WireMock {wm:.0f}, nginx {ng:.0f}")
-print(f"mock-gateway / WireMock = {gw / wm:.2f}x (target >= 3x); mock-gateway / nginx = {gw / ng:.2f}")
+levels = sys.argv[1].split()
+rows = [a.split() for a in sys.argv[2:5]]
+print("| connections | mock-gateway req/s | WireMock req/s | nginx req/s | mock-gateway / WireMock | mock-gateway / nginx |")
+print("|---|---|---|---|---|---|")
+for i, c in enumerate(levels):
+    gw, wm, ng = (float(r[i + 1]) for r in rows)
+    print(f"| {c} | {gw:.0f} | {wm:.0f} | {ng:.0f} | {gw / wm:.1f}x | {gw / ng:.2f} |")
 PY
 FULL=$(run_wrk mock-gateway-full "$GW_URL" GW_BENCH_PAY=1 GW_BENCH_NOTIFY="http://127.0.0.1:$NGINX_PORT/notify")
 sleep 2
 STATUS=$(curl -s "$GW_URL/sim/status")
-python3 - "$FULL" "$STATUS" <<'PY' | tee -a "$RESULTS"
+python3 - "$CONN_LEVELS" "$FULL" "$STATUS" <<'PY' | tee -a "$RESULTS"
 import json, sys
-full = float(sys.argv[1]); st = json.loads(sys.argv[2])
-print(f"full flow (create+pay+query, callbacks to nginx): {full:.0f} req/s = {full / 3:.0f} orders/s; "
-      f"status after 2 s: charges={st['charges']} callbacks_pending={st['callbacks_pending']}")
+levels = sys.argv[1].split(); full = sys.argv[2].split()[1:]; st = json.loads(sys.argv[3])
+for c, r in zip(levels, full):
+    print(f"full flow at {c} connections (create+pay+query, callbacks to nginx): "
+          f"{float(r):.0f} req/s = {float(r) / 3:.0f} orders/s")
+print(f"after 2 s: charges={st['charges']} callbacks_pending={st['callbacks_pending']} "
+      f"callbacks_in_flight={st['callbacks_in_flight']}")
 PY
 echo "results in $RESULTS" >&2

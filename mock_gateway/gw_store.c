@@ -68,7 +68,17 @@ static const char *const sql[S_COUNT] = {
                     " delayed_attempt = ?6, held_attempt = ?7 WHERE trade_id = ?1",
 };
 
+#define READERS 4               /* read connections for lookups (WAL: they never block writers) */
+
+struct reader {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    sqlite3_stmt *get;
+};
+
 struct gw_store {
+    struct reader readers[READERS];
+    unsigned next_reader;        /* round robin (atomic) */
     pthread_mutex_t mu;          /* the write connection and its statements */
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
@@ -134,6 +144,15 @@ int gw_store_open(const char *dir, bool sync_full, gw_store **out)
     int rc = open_db(path, sync_full, &s->db);
     if (rc == PD_OK)
         rc = open_db(path, sync_full, &s->rdb);
+    for (int i = 0; i < READERS; i++) {
+        struct reader *r = &s->readers[i];
+        pthread_mutex_init(&r->mu, NULL);
+        if (rc == PD_OK)
+            rc = open_db(path, sync_full, &r->db);
+        if (rc == PD_OK && sqlite3_prepare_v3(r->db, sql[S_GET], -1, SQLITE_PREPARE_PERSISTENT,
+                                              &r->get, NULL) != SQLITE_OK)
+            rc = PD_EIO;
+    }
     for (int i = 0; rc == PD_OK && i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
             SQLITE_OK) {
@@ -156,6 +175,11 @@ void gw_store_close(gw_store *s)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < READERS; i++) {
+        sqlite3_finalize(s->readers[i].get);
+        sqlite3_close(s->readers[i].db);
+        pthread_mutex_destroy(&s->readers[i].mu);
+    }
     sqlite3_close(s->db);
     sqlite3_close(s->rdb);
     pthread_mutex_destroy(&s->mu);
@@ -306,12 +330,29 @@ int gw_store_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out
     return rc;
 }
 
+/* Lookups go to a read connection, so queries never wait for the writer:
+ * each SELECT runs in its own read transaction and sees every commit made
+ * before it started. */
 int gw_store_get(gw_store *s, const char *out_trade_no, struct gw_trade *out)
 {
-    pthread_mutex_lock(&s->mu);
-    int rc = get_locked(s, S_GET, out_trade_no, 0, out);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    unsigned first = __atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED);
+    struct reader *r = NULL;
+    for (unsigned i = 0; i < READERS && r == NULL; i++)
+        if (pthread_mutex_trylock(&s->readers[(first + i) % READERS].mu) == 0)
+            r = &s->readers[(first + i) % READERS];
+    if (r == NULL) {
+        r = &s->readers[first % READERS];
+        pthread_mutex_lock(&r->mu);
+    }
+    sqlite3_reset(r->get);
+    sqlite3_bind_text(r->get, 1, out_trade_no, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(r->get);
+    if (rc == SQLITE_ROW)
+        read_trade(r->get, out);
+    sqlite3_reset(r->get);
+    sqlite3_clear_bindings(r->get);
+    pthread_mutex_unlock(&r->mu);
+    return rc == SQLITE_ROW ? PD_OK : rc == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
 }
 
 int gw_store_get_by_id(gw_store *s, int64_t id, struct gw_trade *out)
