@@ -666,6 +666,14 @@ static bool order_open(const struct sim_model *m, const struct sim_porder *o, bo
         snprintf(why, len, "order still %s at the end of the run", or_q(o->status));
         return true;
     }
+    for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
+        const struct sim_gtrade *t = &m->trades.v[ti];
+        if (o->status_st != SIM_ST_PAID && charged_of(t) > refunded_of(t)) {
+            snprintf(why, len, "charge on trade %s not accounted for: kept by the gateway, "
+                     "the order is %s", t->out_trade_no, or_q(o->status));
+            return true;
+        }
+    }
     for (uint32_t i = 0; i < o->n_refunds; i++)
         if (!same(o->refunds[i].status, "SUCCESS")) {
             snprintf(why, len, "refund %s still %s at the end of the run",
@@ -696,6 +704,13 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
                "quiet %lld ms after the faults healed, bound %lld ms",
                (long long)(ri->quiet_at - ri->faults_healed_at),
                (long long)ri->convergence_bound_ms);
+    for (size_t i = 0; i < m->trades.n; i++) {
+        const struct sim_gtrade *t = &m->trades.v[i];
+        if (t->order == SIM_NONE && charged_of(t) > refunded_of(t))
+            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, t->attach,
+                   "charge on trade %s not accounted for: kept by the gateway, no order",
+                   t->out_trade_no);
+    }
     char why[SUMMARY_LEN];
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];

@@ -247,6 +247,11 @@ static const struct check_case cases[] = {
        "{'at':" T(18) ",'from':'PAYING','to':'PAID','cause':'callback'}]"}}},
 
     /* ---- convergence ---- */
+    {"a charge not accounted for at the end: P CLOSED, G kept the money", "convergence", "o-2",
+     {{"ledger", "trades[1].charges", "[{'at':" T(50) ",'amount':500}]"},
+      {"ledger", "trades[1].state", "'SUCCESS'"}}},
+    {"a charge not accounted for at the end: no order at all", "convergence", "o-9-1",
+     {{"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")}}},
     {"the run never became quiet", "convergence", "(run)",
      {{"run", "quiet", "false"}, {"run", "quiet_at", "null"}}},
     {"quiet later than the bound after the faults healed", "convergence", "(run)",
