@@ -9,7 +9,7 @@ source "$(dirname "$0")/rpt_lib.sh"
 command -v node >/dev/null || fail "node missing (Debian package nodejs)"
 command -v npm >/dev/null || fail "npm missing (Debian package npm)"
 rpt_prepare npm
-NPM_DIR=$RPT_WORK/npm
+NPM_DIR=$RPT_WORK/npm-pkgs   # kept between runs: installed once
 PKG=$NPM_DIR/node_modules/junit-report-merger/package.json
 if ! grep -q '"version": "7.0.1"' "$PKG" 2>/dev/null; then
   mkdir -p "$NPM_DIR"
