@@ -3,13 +3,19 @@
 # Idempotent: does nothing (and needs no network) when all are present.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t wanted < <(grep -v '^\s*#' "$here/packages.txt" | sed 's/\s.*//' | grep -v '^$')
+# A line is "package" or "package cmd=NAME": with cmd=, the package counts
+# as present when NAME is on the PATH (e.g. npm, which some machines get
+# from another nodejs build that conflicts with Debian's npm package).
 missing=()
-for p in "${wanted[@]}"; do
+while read -r p extra || [ -n "${p:-}" ]; do
+  case "$p" in ''|'#'*) continue ;; esac
+  if [ -n "${extra:-}" ] && [ "${extra#cmd=}" != "$extra" ] && command -v "${extra#cmd=}" >/dev/null; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
-done
+done < "$here/packages.txt"
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}" >&2
 sudo=""
