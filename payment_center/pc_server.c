@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,14 @@
 #include "pd_log.h"
 #include "pd_util.h"
 
-/* Idle workers poll at most this far apart (simulated ms): schedules are
- * 5 s and up, so a check is never more than a second late, even when
- * libfaketime runs the clock 2000 times faster than real time. */
-#define IDLE_POLL_MS 1000
+/* An idle worker sleeps until the earliest due time of its partition, at
+ * most IDLE_MAX_MS (simulated) and never shorter than IDLE_MIN_MS. New work
+ * is never due sooner than the shortest configured delay (callback
+ * timeout, first schedule step), which also caps the sleep, and a new
+ * outbox row wakes the senders at once. So nothing fires late, and idle
+ * threads cost little even when libfaketime runs the clock 2000x faster. */
+#define IDLE_MAX_MS 10000
+#define IDLE_MIN_MS 20
 #define NONCE_PRUNE_EVERY_MS 60000
 #define WORKERS_MAX 130
 
@@ -28,6 +33,7 @@ struct worker {
     struct pc_server *srv;
     int part, parts;
     int (*tick)(struct pc_server *srv, struct worker *w);
+    int64_t (*next_due)(struct pc_server *srv, struct worker *w);
 };
 
 struct pc_server {
@@ -87,6 +93,43 @@ static int tick_outbox(struct pc_server *srv, struct worker *w)
     return pc_core_outbox_tick(&srv->app, w->part, w->parts);
 }
 
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The longest an idle reconciler may sleep: no new order becomes due
+ * sooner than the callback timeout or the first steps of the schedules. */
+static int64_t reconcile_cap(const struct pc_config *cfg)
+{
+    int64_t cap = min64(IDLE_MAX_MS, cfg->callback_timeout_ms);
+    cap = min64(cap, pc_schedule_at(cfg->query_schedule_ms, cfg->query_schedule_n, 0));
+    cap = min64(cap, pc_schedule_at(cfg->refund_schedule_ms, cfg->refund_schedule_n, 0));
+    return min64(cap, cfg->payment_expiry_ms);
+}
+
+static int64_t next_reconcile(struct pc_server *srv, struct worker *w)
+{
+    int64_t due = INT64_MAX, refund = INT64_MAX;
+    pc_store_next_due(srv->app.store, 0, w->part, w->parts, &due);
+    if (w->part == 0)
+        pc_store_next_due(srv->app.store, 2, 0, 1, &refund);
+    int64_t now = pd_clock_now(srv->app.clock);
+    int64_t wait = min64(min64(due, refund), INT64_MAX - IDLE_MAX_MS) - now;
+    return min64(wait, reconcile_cap(srv->app.cfg));
+}
+
+static int64_t next_outbox(struct pc_server *srv, struct worker *w)
+{
+    int64_t due = INT64_MAX;
+    const struct pc_config *cfg = srv->app.cfg;
+    pc_store_next_due(srv->app.store, 1, w->part, w->parts, &due);
+    int64_t now = pd_clock_now(srv->app.clock);
+    int64_t cap = min64(IDLE_MAX_MS, pc_schedule_at(cfg->notify_schedule_ms,
+                                                    cfg->notify_schedule_n, 0));
+    return min64(min64(due, INT64_MAX - IDLE_MAX_MS) - now, cap);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -95,17 +138,22 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&srv->mu);
         unsigned long seen = srv->kicks;
         pthread_mutex_unlock(&srv->mu);
-        if (w->tick(srv, w) == 0)
-            idle_wait(srv, seen, IDLE_POLL_MS);
+        if (w->tick(srv, w) != 0)
+            continue;
+        int64_t wait = w->next_due(srv, w);
+        idle_wait(srv, seen, wait < IDLE_MIN_MS ? IDLE_MIN_MS : wait);
     }
     return NULL;
 }
 
-static int start_workers(struct pc_server *srv, int n, int (*tick)(struct pc_server *, struct worker *))
+static int start_workers(struct pc_server *srv, int n,
+                         int (*tick)(struct pc_server *, struct worker *),
+                         int64_t (*next_due)(struct pc_server *, struct worker *))
 {
     for (int i = 0; i < n && srv->n_workers < WORKERS_MAX; i++) {
         struct worker *w = &srv->workers[srv->n_workers];
-        *w = (struct worker){.srv = srv, .part = i, .parts = n, .tick = tick};
+        *w = (struct worker){.srv = srv, .part = i, .parts = n, .tick = tick,
+                             .next_due = next_due};
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
             return PD_EIO;
         srv->n_workers++;
@@ -172,8 +220,8 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     }
     pc_http_register(ctx, &srv->app);
     set_notify_url(&srv->app, cfg, host, port);
-    if (start_workers(srv, cfg->reconcilers, tick_reconcile) != PD_OK ||
-        start_workers(srv, cfg->senders, tick_outbox) != PD_OK) {
+    if (start_workers(srv, cfg->reconcilers, tick_reconcile, next_reconcile) != PD_OK ||
+        start_workers(srv, cfg->senders, tick_outbox, next_outbox) != PD_OK) {
         fprintf(stderr, "payment-center: cannot start worker threads\n");
         stop_workers(srv);
         mg_stop(ctx);

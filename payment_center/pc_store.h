@@ -151,6 +151,11 @@ struct pc_due {
 int pc_store_due_orders(pc_store *store, int64_t now_ms, int part, int parts,
                         struct pc_due *out, size_t max, size_t *out_n);
 
+/* The earliest pending due time of partition part/parts: next_check_at of
+ * orders (what == 0), next_try_at of undelivered events (1) or of pending
+ * refunds (2, parts ignored). *out_ms = INT64_MAX when nothing is pending. */
+int pc_store_next_due(pc_store *store, int what, int part, int parts, int64_t *out_ms);
+
 /* Sets next_check_at and check_count if the order is still at version.
  * Returns 0, PD_ECONFLICT (changed meanwhile) or PD_EIO. */
 int pc_store_reschedule(pc_store *store, const char *order_id, int64_t version,

@@ -408,3 +408,27 @@ int pc_store_counts(pc_store *s, struct pc_counts *out)
         rc = count_into(c, rdone, &out->refunds_done);
     return rc;
 }
+
+int pc_store_next_due(pc_store *s, int what, int part, int parts, int64_t *out_ms)
+{
+    static const char orders_sql[] =
+        "SELECT next_check_at FROM orders WHERE next_check_at IS NOT NULL"
+        " AND rowid % ? = ? ORDER BY next_check_at LIMIT 1";
+    static const char events_sql[] =
+        "SELECT next_try_at FROM outbox WHERE delivered_at IS NULL AND shard % ? = ?"
+        " ORDER BY next_try_at LIMIT 1";
+    static const char refunds_sql[] =
+        "SELECT next_try_at FROM refunds WHERE status='PENDING' AND ? >= 0 AND ? >= 0"
+        " ORDER BY next_try_at LIMIT 1";
+    const char *sql = what == 0 ? orders_sql : what == 1 ? events_sql : refunds_sql;
+    struct pc_conn *c = pc__conn(s);
+    *out_ms = INT64_MAX;
+    sqlite3_stmt *st = c ? pc__query(c, sql, "ii", (int64_t)parts, (int64_t)part) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out_ms = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return (step == SQLITE_ROW || step == SQLITE_DONE) ? PD_OK : PD_EIO;
+}
