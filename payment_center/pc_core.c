@@ -154,9 +154,17 @@ static bool prefilter(struct pc_app *app, const struct pc_submit *sub, bool *cla
         return false;
     }
     if (v == PC_DEDUP_DUPLICATE && original[0] != '\0') {
-        app->metrics.duplicates_redis++;
-        reply_duplicate(out, original, "redis");
-        return true;
+        /* Redis may name an order that never got written: a SET whose
+         * reply timed out still took effect, or its owner then lost the
+         * database claim. Only an order the database has is an answer;
+         * otherwise the database claim below decides. */
+        struct pc_order o;
+        if (pc_store_get(app->store, original, &o) == PD_OK) {
+            app->metrics.duplicates_redis++;
+            reply_duplicate(out, original, "redis");
+            return true;
+        }
+        return false;
     }
     /* Redis down: the database claim below still guards correctly. */
     app->metrics.redis_unavailable++;
@@ -183,7 +191,7 @@ void pc_core_submit(struct pc_app *app, const char *body, size_t len, bool is_js
     int rc = pc_store_submit(app->store, &sub, dup);
     if (rc == PD_ECONFLICT && dup[0] != '\0') {
         app->metrics.duplicates_sqlite++;
-        if (claimed)
+        if (app->dedup != NULL && !pc_bug_on(PC_BUG_NO_DEDUP) && !pc_bug_on(PC_BUG_DEDUP_RACE))
             app->dedup->repoint(app->dedup->ctx, fp, dup, sub.window_ms);
         reply_duplicate(out, dup, "database");
         return;
@@ -194,6 +202,10 @@ void pc_core_submit(struct pc_app *app, const char *body, size_t len, bool is_js
         pc__reply_error(out, 500, "internal", pd_strerror(rc));
         return;
     }
+    /* Redis answered nothing or named a ghost: point it at the truth. */
+    if (app->dedup != NULL && !claimed && !pc_bug_on(PC_BUG_NO_DEDUP) &&
+        !pc_bug_on(PC_BUG_DEDUP_RACE))
+        app->dedup->repoint(app->dedup->ctx, fp, order_id, sub.window_ms);
     app->metrics.orders_created++;
     PD_LOG(PD_LOG_DEBUG, "pc", "act=order_created order=%s amount=%" PRId64 " currency=%s",
            order_id, in.amount, in.currency);

@@ -11,13 +11,13 @@ target_include_directories(pc_teststub PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integr
 
 foreach(t intake pay callback recovery)
   pd_integration_test(pc_${t}_test SOURCES integration/pc_${t}_test.c
-    LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 180)
+    LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 600)
   add_dependencies(pc_${t}_test payment-center)
 endforeach()
 
 # Each zoo bug really removes its protection (only when the zoo is built).
 if(PD_ZOO)
   pd_integration_test(pc_zoo_test SOURCES integration/pc_zoo_test.c
-    LIBS pc_teststub TIMEOUT 240)
+    LIBS pc_teststub TIMEOUT 600)
   add_dependencies(pc_zoo_test payment-center-zoo)
 endif()
