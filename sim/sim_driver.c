@@ -13,6 +13,7 @@
 #include "pd_time.h"
 #include "pd_util.h"
 #include "sim_json.h"
+#include "sim_map.h"
 
 #define HTTP_TIMEOUT_MS 15000       /* real: a SUT that does not answer in 15 s counts as no answer */
 #define RESP_MAX (256 * 1024)
@@ -83,6 +84,7 @@ struct sim_driver {
     pthread_mutex_t lock;
     struct vec subs, pays, payers, queries;
     char **accepted;            /* order ids answered 201, for the quiet check */
+    struct sim_map accepted_set;
     size_t n_accepted, cap_accepted;
     atomic_llong duplicates;
 };
@@ -114,6 +116,12 @@ static void record(sim_driver *d, struct vec *v, const void *rec)
 static void add_accepted(sim_driver *d, const char *order_id)
 {
     pthread_mutex_lock(&d->lock);
+    /* Once per order: a retried submission may name an order already counted. */
+    if (sim_map_get(&d->accepted_set, order_id) != NULL ||
+        sim_map_put(&d->accepted_set, order_id, (void *)1) != PD_OK) {
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
     if (d->n_accepted == d->cap_accepted) {
         size_t cap = d->cap_accepted ? d->cap_accepted * 2 : 256;
         char **a = realloc(d->accepted, cap * sizeof *a);
@@ -223,9 +231,14 @@ static int submit(struct worker *w, const struct sim_order_plan *p, int seq, int
     copy_field(doc, "error", r.error, sizeof r.error);
     cJSON_Delete(doc);
     record(d, &d->subs, &r);
-    if (status == 201 && r.order_id[0])
+    /* A retry of our own submission whose first try was lost (no answer) but
+     * committed is refused as a duplicate of itself: that order is ours. */
+    bool own = retried && status == 409 && strcmp(r.error, "duplicate_submission") == 0;
+    if ((status == 201 || own) && r.order_id[0])
         add_accepted(d, r.order_id);
     pd_strlcpy(order_id, r.order_id, ID_LEN);
+    if (own)
+        return 201;
     if (seq > 0)
         atomic_fetch_add(&d->duplicates, 1);
     return status;
@@ -304,8 +317,11 @@ static int pay(struct worker *w, const struct sim_order_plan *p, const char *ord
         /* A trade whose create is still ambiguous (UNKNOWN) is not payable yet:
          * the shopper waits and asks again, as a reloaded pay page does. */
         bool unknown = strcmp(r.body_status, "UNKNOWN") == 0;
-        if (r.out_trade_no[0] && r.status >= 200 && r.status < 300 &&
-            (!unknown || attempt == PAY_ATTEMPTS - 1)) {
+        /* 409 with the trade: a pay of ours already opened it (our first call
+         * got no answer); that trade is the one to pay. */
+        bool opened = (r.status >= 200 && r.status < 300) ||
+                      (r.status == 409 && strcmp(r.body_status, "PAYING") == 0);
+        if (r.out_trade_no[0] && opened && (!unknown || attempt == PAY_ATTEMPTS - 1)) {
             pd_strlcpy(otn, r.out_trade_no, OTN_LEN);
             return 200;
         }
@@ -467,6 +483,7 @@ int sim_driver_start(const struct sim_driver_cfg *cfg, sim_driver **out)
     d->cfg = *cfg;
     d->orders = cfg->s->workload.orders;
     pthread_mutex_init(&d->lock, NULL);
+    sim_map_init(&d->accepted_set);
     d->subs.size = sizeof(struct sub_rec);
     d->pays.size = sizeof(struct pay_rec);
     d->payers.size = sizeof(struct payer_rec);
@@ -538,6 +555,7 @@ void sim_driver_free(sim_driver *d)
     for (size_t i = 0; i < d->n_accepted; i++)
         free(d->accepted[i]);
     free(d->accepted);
+    sim_map_release(&d->accepted_set);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

@@ -38,7 +38,7 @@ void *sim_map_get(const struct sim_map *m, const char *key)
 
 static int grow(struct sim_map *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
+    size_t cap = m->cap ? m->cap * 2 : 8;
     struct sim_map n = {.cap = cap, .len = m->len};
     n.keys = calloc(cap, sizeof *n.keys);
     n.vals = calloc(cap, sizeof *n.vals);

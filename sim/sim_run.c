@@ -279,6 +279,20 @@ static void add_time_or_null(cJSON *o, const char *key, bool set, int64_t v)
         cJSON_AddNullToObject(o, key);
 }
 
+/* Peak resident memory of this process so far (VmHWM), in KiB, or -1. */
+static int64_t peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int64_t kb = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtoll(line + 6, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
 static int write_run_json(struct run *r)
 {
     const struct sim_scenario *s = r->s;
@@ -303,6 +317,8 @@ static int write_run_json(struct run *r)
     pd_json_add_i64(o, "dedup_window_ms", s->dedup_window_ms);
     pd_json_add_i64(o, "payment_expiry_ms", s->payment_expiry_ms);
     cJSON_AddItemToObject(o, "process_events", events_json(r));
+    /* Before the checker runs in this process: what the runner itself needed. */
+    pd_json_add_i64(o, "runner_peak_rss_kb", peak_rss_kb());
     cJSON_AddStringToObject(o, "replay", replay);
     path_in(r, "run.json", path, sizeof path);
     int rc = write_json_file(path, o);
