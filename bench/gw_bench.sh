@@ -112,11 +112,12 @@ for _ in $(seq 100); do grep -q "listening on" "$OUT/gw.stdout" 2>/dev/null && b
 GW_URL=$(sed -n 's/^listening on //p' "$OUT/gw.stdout")
 wait_port "$NGINX_PORT"; wait_port "$WM_PORT"
 
-# Warms a target up, then prints wrk's "Requests/sec:" at each connection level.
-run_wrk() {   # name url [env...]
-  local name=$1 url=$2; shift 2
-  env GW_BENCH_RUN="w$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c64 -d"${WARMUP}s" \
-    -s "$ROOT/bench/gw_mix.lua" "$url" > /dev/null
+# Warms a target up (WARMUP s, 0 to skip), then prints wrk's "Requests/sec:"
+# at each connection level.
+run_wrk() {   # name url warmup [env...]
+  local name=$1 url=$2 warm=$3; shift 3
+  [ "$warm" -gt 0 ] && env GW_BENCH_RUN="w$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c64 \
+    -d"${warm}s" -s "$ROOT/bench/gw_mix.lua" "$url" > /dev/null
   local c rps non2xx line="$name"
   for c in $CONN_LEVELS; do
     env GW_BENCH_RUN="m$RANDOM$RANDOM" "$@" wrk -t"$THREADS" -c"$c" -d"${DURATION}s" \
@@ -131,20 +132,28 @@ run_wrk() {   # name url [env...]
 
 echo "machine: nproc=$(nproc) cpu=\"$(lscpu | sed -n 's/^Model name: *//p')\" load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" | tee -a "$RESULTS"
 echo "load: wrk -t$THREADS -d${DURATION}s at connections: $CONN_LEVELS (after ${WARMUP}s warm-up at 64), bench/gw_mix.lua" | tee -a "$RESULTS"
-GW=$(run_wrk mock-gateway "$GW_URL")
-WM=$(run_wrk wiremock "http://127.0.0.1:$WM_PORT")
-NG=$(run_wrk nginx "http://127.0.0.1:$NGINX_PORT")
-python3 - "$CONN_LEVELS" "$GW" "$WM" "$NG" <<'PY' | tee -a "$RESULTS"
+# Two rounds, the three servers interleaved, best of the two per cell: the
+# machine is shared, and interleaving spreads its background load evenly.
+GW=$(run_wrk mock-gateway "$GW_URL" "$WARMUP")
+WM=$(run_wrk wiremock "http://127.0.0.1:$WM_PORT" "$WARMUP")
+NG=$(run_wrk nginx "http://127.0.0.1:$NGINX_PORT" "$WARMUP")
+GW2=$(run_wrk mock-gateway "$GW_URL" 0)
+WM2=$(run_wrk wiremock "http://127.0.0.1:$WM_PORT" 0)
+NG2=$(run_wrk nginx "http://127.0.0.1:$NGINX_PORT" 0)
+python3 - "$CONN_LEVELS" "$GW" "$WM" "$NG" "$GW2" "$WM2" "$NG2" <<'PY' | tee -a "$RESULTS"
 import sys
 levels = sys.argv[1].split()
-rows = [a.split() for a in sys.argv[2:5]]
+r1 = [a.split() for a in sys.argv[2:5]]
+r2 = [a.split() for a in sys.argv[5:8]]
+rows = [[a[0]] + [str(max(float(x), float(y))) for x, y in zip(a[1:], b[1:])]
+        for a, b in zip(r1, r2)]
 print("| connections | mock-gateway req/s | WireMock req/s | nginx req/s | mock-gateway / WireMock | mock-gateway / nginx |")
 print("|---|---|---|---|---|---|")
 for i, c in enumerate(levels):
     gw, wm, ng = (float(r[i + 1]) for r in rows)
     print(f"| {c} | {gw:.0f} | {wm:.0f} | {ng:.0f} | {gw / wm:.1f}x | {gw / ng:.2f} |")
 PY
-FULL=$(run_wrk mock-gateway-full "$GW_URL" GW_BENCH_PAY=1 GW_BENCH_NOTIFY="http://127.0.0.1:$NGINX_PORT/notify")
+FULL=$(run_wrk mock-gateway-full "$GW_URL" 0 GW_BENCH_PAY=1 GW_BENCH_NOTIFY="http://127.0.0.1:$NGINX_PORT/notify")
 sleep 2
 STATUS=$(curl -s "$GW_URL/sim/status")
 python3 - "$CONN_LEVELS" "$FULL" "$STATUS" <<'PY' | tee -a "$RESULTS"
