@@ -163,11 +163,15 @@ static int call(struct worker *w, const char *method, const char *url, const cha
     return status;
 }
 
-/* Retries while the peer is unreachable or restarting (no answer, 502/503). */
+/* Retries while the peer is unreachable or restarting (no answer, 502/503).
+ * *at (when not NULL) becomes the simulated start of the last try, the one
+ * whose answer counts. */
 static int call_retrying(struct worker *w, const char *method, const char *url,
-                         const char *body, cJSON **out_doc, int *retried)
+                         const char *body, cJSON **out_doc, int *retried, int64_t *at)
 {
     for (int i = 0;; i++) {
+        if (at != NULL)
+            *at = now(w->d);
         int status = call(w, method, url, body, out_doc);
         if ((status != 0 && status != 502 && status != 503) || i >= RETRY_LIMIT)
             return status;
@@ -223,7 +227,7 @@ static int submit(struct worker *w, const struct sim_order_plan *p, int seq, int
     struct sub_rec r = {.at = now(d), .key = p->index, .seq = (int16_t)seq, .kind = (int8_t)kind};
     cJSON *doc = NULL;
     int retried = 0;
-    int status = body ? call_retrying(w, "POST", url, body, &doc, &retried) : 0;
+    int status = body ? call_retrying(w, "POST", url, body, &doc, &retried, &r.at) : 0;
     free(body);
     r.status = (int16_t)status;
     r.retried = (int8_t)retried;
@@ -309,7 +313,7 @@ static int pay(struct worker *w, const struct sim_order_plan *p, const char *ord
         struct pay_rec r = {.at = now(d), .key = p->index};
         pd_strlcpy(r.order_id, order_id, sizeof r.order_id);
         cJSON *doc = NULL;
-        r.status = (int16_t)call_retrying(w, "POST", url, "{}", &doc, NULL);
+        r.status = (int16_t)call_retrying(w, "POST", url, "{}", &doc, NULL, &r.at);
         copy_field(doc, "out_trade_no", r.out_trade_no, sizeof r.out_trade_no);
         copy_field(doc, "status", r.body_status, sizeof r.body_status);
         cJSON_Delete(doc);
@@ -343,7 +347,7 @@ static void payer_pay(struct worker *w, const struct sim_order_plan *p, const ch
     struct payer_rec r = {.at = now(d), .key = p->index, .action = (int8_t)action};
     pd_strlcpy(r.out_trade_no, otn, sizeof r.out_trade_no);
     cJSON *doc = NULL;
-    r.status = (int16_t)call_retrying(w, "POST", url, body, &doc, NULL);
+    r.status = (int16_t)call_retrying(w, "POST", url, body, &doc, NULL, &r.at);
     copy_field(doc, "code", r.code, sizeof r.code);
     if (r.status == 200)
         copy_field(doc, "trade_state", r.code, sizeof r.code);
