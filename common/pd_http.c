@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_log.h"
+#include "pd_time.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -149,13 +151,29 @@ const char *pd_http_reason(int status)
     }
 }
 
+/* IMF-fixdate (RFC 9110 5.6.7) of epoch ms into out[32]. */
+static void http_date(int64_t epoch_ms, char out[32])
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t s = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+             tm.tm_mday % 100, months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000,
+             tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+}
+
 void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
                    const char *body, size_t len)
 {
+    char date[32];
+    http_date(pd_now_ms(), date);
     mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
               "Cache-Control: no-store\r\n\r\n",
-              status, pd_http_reason(status), content_type, len);
+              status, pd_http_reason(status), date, content_type, len);
     if (len > 0)
         mg_write(conn, body, len);
 }
@@ -236,6 +254,21 @@ void pd_http_client_free(pd_http_client *client)
     free(client);
 }
 
+static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+    int64_t *date_ms = userdata;
+    size_t n = size * nitems;
+    char line[128];
+    if (n > 5 && n < sizeof line && strncasecmp(ptr, "Date:", 5) == 0) {
+        memcpy(line, ptr + 5, n - 5);
+        line[n - 5] = '\0';
+        time_t t = curl_getdate(line, NULL);
+        if (t > 0)
+            *date_ms = (int64_t)t * 1000;
+    }
+    return n;
+}
+
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct pd_buf *buf = userdata;
@@ -252,6 +285,7 @@ int pd_http_request(pd_http_client *client, const char *method, const char *url,
     out->status = 0;
     out->body = NULL;
     out->len = 0;
+    out->date_ms = 0;
     CURL *e = client->easy;
     struct curl_slist *list = NULL;
     struct pd_buf buf;
@@ -265,6 +299,8 @@ int pd_http_request(pd_http_client *client, const char *method, const char *url,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &out->date_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     if (body != NULL) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

@@ -39,7 +39,8 @@ int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data
  * Returns 0, PD_ETOOBIG, PD_ENOMEM or PD_EIO. */
 int pd_http_read_body(struct mg_connection *conn, size_t limit, char **out, size_t *out_len);
 
-/* Sends status + body with Content-Length (keep-alive safe). */
+/* Sends status + body with Content-Length (keep-alive safe) and a Date
+ * header from pd_now_ms, so a peer can read this process's clock. */
 void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
                    const char *body, size_t len);
 
@@ -69,6 +70,9 @@ struct pd_http_resp {
     long status;      /* HTTP status; 0 when no answer arrived */
     char *body;       /* malloc'd, NUL-terminated; caller frees with pd_http_resp_release */
     size_t len;
+    int64_t date_ms;  /* the answer's Date header as epoch ms (second
+                       * resolution), 0 when absent or unparsable: how
+                       * paydrill reads a peer's (faked) clock */
 };
 
 /* One per thread; keeps the connection alive between calls.
