@@ -606,7 +606,7 @@ static int route_channel(struct req *r, const char *method, char **s, int n)
     if (!is(method, want ? "POST" : "GET"))
         return refuse(r, 405, "METHOD_NOT_ALLOWED", want ? "use POST" : "use GET");
     if (r->op == GW_OP_QUERY || r->op == GW_OP_CLOSE || r->op == GW_OP_PAY) {
-        const char *otn = r->op == GW_OP_PAY ? s[2] : s[2];
+        const char *otn = s[2];   /* /v1/payments/{otn}[/close], /sim/payer/{otn}/pay */
         if (!gw_valid_id(otn, GW_ID_MAX))
             return refuse(r, 400, "PARAM_ERROR", "out_trade_no: must be 1 to 64 of [A-Za-z0-9_.-]");
         pd_strlcpy(r->otn, otn, sizeof r->otn);
