@@ -280,7 +280,9 @@ static void test_slow_receiver_loses_none(void **state)
 {
     (void)state;
     struct env e;
-    up(&e, NULL, "20ms,20ms,20ms,20ms", "8");
+    /* Ten steps: the 50 refusals are spread over many trades long before any
+     * one trade could use up its schedule, so none may give up. */
+    up(&e, NULL, "50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms", "8");
     e.rx.delay_ms = 20;
     e.rx.fail_first = 50;
     char otn[32];
