@@ -61,27 +61,11 @@ static void drop_connection(struct mg_connection *conn)
            ri->remote_port, ri->server_port);
 }
 
-/* Header and body leave in one write: with TCP_NODELAY two writes are two
- * packets and two wake-ups of the client per answer. */
+/* Through pd_http_reply, which also sends the Date header (paydrill reads
+ * a child's simulated clock from it). */
 void gw__reply_text(struct mg_connection *conn, int status, const char *json, size_t len)
 {
-    char stack[2048];
-    char head[160];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n\r\n",
-                     status, pd_http_reason(status), len);
-    size_t total = (size_t)n + len;
-    char *out = total <= sizeof stack ? stack : malloc(total);
-    if (out == NULL) {
-        pd_http_reply(conn, status, "application/json", json, len);
-        return;
-    }
-    memcpy(out, head, (size_t)n);
-    memcpy(out + n, json, len);
-    mg_write(conn, out, total);
-    if (out != stack)
-        free(out);
+    pd_http_reply(conn, status, "application/json", json, len);
 }
 
 void gw__reply_error(struct mg_connection *conn, int status, const char *code, const char *fmt,
