@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "pd_err.h"
+#include "pd_http.h"
 #include "pd_log.h"
 #include "pd_time.h"
 #include "pd_util.h"
+#include "sim_clock.h"
 #include "sim_scenario.h"
 
 #define READY_TIMEOUT_MS 30000
@@ -94,6 +96,11 @@ void sim_procs_init(struct sim_procs *p, const struct sim_tools *tools,
     p->tl = tl;
     pd_strlcpy(p->run_dir, run_dir, sizeof p->run_dir);
     pthread_mutex_init(&p->lock, NULL);
+    if (tools->faketime_lib[0] != '\0' &&
+        sim_clock_anchor_create(&p->anchor, tl->real_start_ms) == PD_OK)
+        p->shared_clock = true;
+    else if (tools->faketime_lib[0] != '\0')
+        PD_LOG(PD_LOG_WARN, "sim", "act=clock_anchor err=EIO note=\"children start their own clocks\"");
 }
 
 /* Environment strings of one spawn, owned by this struct. */
@@ -130,15 +137,24 @@ static void env_free(struct spawn_env *e)
 
 /* LD_PRELOAD, FAKETIME and TZ for a child spawned now. Our own (ASan-built)
  * programs get libasan first; a foreign command does not. */
-static void env_faketime(const struct sim_procs *p, struct spawn_env *e, bool own)
+static void env_faketime(const struct sim_procs *p, struct spawn_env *e, bool own, int target)
 {
     const struct sim_tools *t = p->tools;
     env_add(e, "TZ=UTC", NULL, NULL);
     if (t->faketime_lib[0] == '\0')
         return;
     char ft[96];
-    sim_faketime_value(sim_time_now(p->tl), p->tl->scale, ft, sizeof ft);
+    (void)target;
+    /* Every child gets the run's epoch and the shared start instant
+     * (sim_clock.h), so restarts continue the same timeline. */
+    sim_faketime_value(p->tl->sim_epoch_ms, p->tl->scale, ft, sizeof ft);
     env_add(e, "FAKETIME=", ft, NULL);
+    if (p->anchor.active) {
+        char shared[160];
+        sim_clock_anchor_env(&p->anchor, shared, sizeof shared);
+        env_add(e, "FAKETIME_SHARED=", shared, NULL);
+        env_add(e, "FAKETIME_DONT_RESET=1", NULL, NULL);
+    }
     if (own && t->asan_lib[0] != '\0')
     {
         char both[2100];
@@ -209,7 +225,7 @@ static int start_gateway_once(struct sim_procs *p)
     for (size_t i = 0; p->gateway_env != NULL && p->gateway_env[i] != NULL; i++)
         env_add(&e, p->gateway_env[i], NULL, NULL);
     add_scaled(&e, "GW_CALLBACK_TIMEOUT=", 5000, p->tl->scale);
-    env_faketime(p, &e, true);
+    env_faketime(p, &e, true, SIM_TARGET_GATEWAY);
     return spawn(argv, &e, "gateway.log", p->run_dir, &p->gateway);
 }
 
@@ -243,13 +259,78 @@ static int start_sut_once(struct sim_procs *p)
     struct spawn_env e = {.n = 0};
     sut_contract_env(p, &e);
     if (p->sut_kind == SIM_SUT_COMMAND) {
-        env_faketime(p, &e, false);
+        env_faketime(p, &e, false, SIM_TARGET_SUT);
         const char *argv[] = {"/bin/sh", "-c", p->sut_cmd, NULL};
         return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
     }
-    env_faketime(p, &e, true);
+    env_faketime(p, &e, true, SIM_TARGET_SUT);
     const char *argv[] = {p->tools->sut_bin, NULL};
     return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
+}
+
+int64_t sim_procs_skew_limit_ms(double scale)
+{
+    int64_t real_floor = (int64_t)(50.0 * scale);
+    return real_floor > 5000 ? real_floor : 5000;
+}
+
+/* Reads the child's clock: GET /healthz and take the Date header against
+ * paydrill's simulated time at the middle of the round trip. Date has
+ * second resolution, so +500 ms centres it. Returns 0 with *out_skew_ms,
+ * or PD_ENOTFOUND when the child sends no Date (a foreign SUT may not). */
+static int measure_skew(const struct sim_procs *p, const char *url, int64_t *out_skew_ms)
+{
+    char health[256];
+    snprintf(health, sizeof health, "%s/healthz", url);
+    pd_http_client *c = pd_http_client_new();
+    if (c == NULL)
+        return PD_ENOMEM;
+    int rc = PD_ENOTFOUND;
+    int64_t best_rtt = INT64_MAX;
+    /* The shortest of a few round trips bounds the error best. */
+    for (int i = 0; i < 3; i++) {
+        struct pd_http_resp r;
+        int64_t t0 = pd_mono_ms();
+        int hr = pd_http_request(c, "GET", health, NULL, NULL, 0, 2000, 4096, &r);
+        int64_t t1 = pd_mono_ms();
+        if (hr == PD_OK && r.date_ms > 0 && t1 - t0 < best_rtt) {
+            best_rtt = t1 - t0;
+            *out_skew_ms = r.date_ms + 500 - sim_time_at(p->tl, t0 + (t1 - t0) / 2);
+            rc = PD_OK;
+        }
+        pd_http_resp_release(&r);
+    }
+    pd_http_client_free(c);
+    return rc;
+}
+
+static int start_once(struct sim_procs *p, int target)
+{
+    return target == SIM_TARGET_GATEWAY ? start_gateway_once(p) : start_sut_once(p);
+}
+
+/* Starts the target, then reads its clock and records the offset from
+ * paydrill's: with the shared anchor it is only measurement noise; a large
+ * one means the child did not run on the shared clock (a SUT that ignores
+ * LD_PRELOAD, a libfaketime that ignores the anchor) and is logged loudly. */
+static int start_measured(struct sim_procs *p, int target)
+{
+    struct pd_proc *proc = target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
+    int rc = start_once(p, target);
+    if (rc != PD_OK)
+        return rc;
+    int64_t skew = 0;
+    p->skew_known[target] = false;
+    if (p->tools->faketime_lib[0] == '\0' || measure_skew(p, proc->url, &skew) != PD_OK)
+        return PD_OK;
+    p->skew_ms[target] = skew;
+    p->skew_known[target] = true;
+    int64_t limit = sim_procs_skew_limit_ms(p->tl->scale);
+    PD_LOG(llabs(skew) > limit ? PD_LOG_WARN : PD_LOG_DEBUG, "sim",
+           "act=clock target=%s skew_ms=%lld limit_ms=%lld%s",
+           target == SIM_TARGET_GATEWAY ? "gateway" : "sut", (long long)skew, (long long)limit,
+           llabs(skew) > limit ? " note=\"the child is not on the run's shared clock\"" : "");
+    return PD_OK;
 }
 
 /* Starts once; on a restart the port may still be held for a moment. */
@@ -257,7 +338,7 @@ static int start_retrying(struct sim_procs *p, int target)
 {
     int rc = PD_EIO;
     for (int i = 0; i < RESTART_TRIES; i++) {
-        rc = target == SIM_TARGET_GATEWAY ? start_gateway_once(p) : start_sut_once(p);
+        rc = start_measured(p, target);
         if (rc == PD_OK)
             return rc;
         PD_LOG(PD_LOG_WARN, "sim", "act=start target=%s try=%d err=%s",
@@ -321,4 +402,5 @@ void sim_procs_stop(struct sim_procs *p)
 {
     sim_procs_kill(p, SIM_TARGET_SUT);
     sim_procs_kill(p, SIM_TARGET_GATEWAY);
+    sim_clock_anchor_destroy(&p->anchor);
 }

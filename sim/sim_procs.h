@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "pd_proc.h"
+#include "sim_clock.h"
 #include "sim_time.h"
 
 #define SIM_SECRET_GATEWAY "paydrill-gateway-secret"
@@ -64,7 +65,23 @@ struct sim_procs {
     int sut_port;
     char gateway_url[128];
     char sut_url[128];
+    /* Every child's sped-up clock starts at the run's start instant
+     * (sim_clock.h). After each start paydrill reads the child's clock from
+     * an answer's Date header, per target (SIM_TARGET_SUT,
+     * SIM_TARGET_GATEWAY), to prove it. */
+    struct sim_clock_anchor anchor;
+    bool shared_clock;          /* the anchor was created (stays set after stop) */
+    int64_t skew_ms[2];         /* last measured child clock - paydrill's */
+    bool skew_known[2];         /* false: no Date header, or no faketime */
 };
+
+/* The largest child clock offset that still counts as "on the shared clock":
+ * max(5 s, 50 ms of real time at this scale) -- well inside the freshness
+ * tolerances (at least 1.5 s of real time, SIM_REAL_ALLOWANCE_MS), and
+ * above what a Date header (1 s resolution) plus a loopback round trip can
+ * resolve, and above the start-to-start jitter of spawn latency on a
+ * loaded 2-core machine (tens of ms), which a tighter limit would chase. */
+int64_t sim_procs_skew_limit_ms(double scale);
 
 /* Prepares (no process yet). */
 void sim_procs_init(struct sim_procs *p, const struct sim_tools *tools,

@@ -237,6 +237,25 @@ static const char *sut_kind_name(int kind)
     return kind == SIM_SUT_COMMAND ? "command" : kind == SIM_SUT_URL ? "url" : "reference";
 }
 
+/* How far each child's clock was from paydrill's at its last start
+ * (docs/scenarios.md, "Time"); null when it could not be read. */
+static cJSON *clock_json(const struct sim_procs *p)
+{
+    static const char *const names[2] = {"sut", "gateway"};
+    cJSON *o = cJSON_CreateObject();
+    pd_json_add_i64(o, "skew_limit_ms", sim_procs_skew_limit_ms(p->tl->scale));
+    cJSON_AddBoolToObject(o, "shared_anchor", p->shared_clock);
+    for (int t = 0; t < 2; t++) {
+        cJSON *one = cJSON_CreateObject();
+        if (p->skew_known[t])
+            pd_json_add_i64(one, "skew_ms", p->skew_ms[t]);
+        else
+            cJSON_AddNullToObject(one, "skew_ms");
+        cJSON_AddItemToObject(o, names[t], one);
+    }
+    return o;
+}
+
 static cJSON *sut_json(const struct run *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -317,6 +336,7 @@ static int write_run_json(struct run *r)
     pd_json_add_i64(o, "dedup_window_ms", s->dedup_window_ms);
     pd_json_add_i64(o, "payment_expiry_ms", s->payment_expiry_ms);
     cJSON_AddItemToObject(o, "process_events", events_json(r));
+    cJSON_AddItemToObject(o, "clock", clock_json(&r->procs));
     /* Before the checker runs in this process: what the runner itself needed. */
     pd_json_add_i64(o, "runner_peak_rss_kb", peak_rss_kb());
     cJSON_AddStringToObject(o, "replay", replay);
