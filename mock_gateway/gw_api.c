@@ -435,6 +435,15 @@ static int do_query(struct req *r)
     return answer_buf(r, 200, &b, trade_json(&b, &t, state, stale));
 }
 
+static int answer_closed(struct req *r, const char *detail)
+{
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    char out[160];
+    int n = snprintf(out, sizeof out, "{\"out_trade_no\":\"%s\",\"trade_state\":\"CLOSED\"}",
+                     r->otn);
+    return answer(r, 200, out, (size_t)n);
+}
+
 static int do_close(struct req *r)
 {
     struct gw_trade t;
@@ -446,6 +455,15 @@ static int do_close(struct req *r)
         return st;
     if ((st = lookup(r, &t, &found)) != 0)
         return st;
+    const struct gw_action *a = r->rule ? &r->rule->action : NULL;
+    /* fake_success: "closed" although the trade stays open and payable
+     * (catalogue #22); a paid trade still answers ORDERPAID below. */
+    bool fake = a != NULL && a->type == GW_ACT_FAKE_SUCCESS && found &&
+                (strcmp(t.state, "NOTPAY") == 0 || strcmp(t.state, "USERPAYING") == 0);
+    if (fake) {
+        r->fault = "fake_success";
+        return answer_closed(r, "state=CLOSED (fake: still NOTPAY)");
+    }
     enum gw_outcome oc = GW_NOT_FOUND;
     if (found && gw_store_close_trade(r->g->store, r->otn, r->now, &t, &oc) != PD_OK)
         return answer_error(r, 500, "SYSTEMERROR", "ledger write failed");
@@ -453,11 +471,7 @@ static int do_close(struct req *r)
         return answer_error(r, 404, "ORDER_NOT_EXIST", "no such trade");
     if (oc == GW_ORDERPAID)
         return answer_error(r, 409, "ORDERPAID", "the trade is paid; treat the order as paid");
-    snprintf(r->detail, sizeof r->detail, "state=CLOSED");
-    char out[160];
-    int n = snprintf(out, sizeof out, "{\"out_trade_no\":\"%s\",\"trade_state\":\"CLOSED\"}",
-                     r->otn);
-    return answer(r, 200, out, (size_t)n);
+    return answer_closed(r, "state=CLOSED");
 }
 
 static int refund_json(struct pd_buf *b, const struct gw_refund *rf)

@@ -22,7 +22,8 @@ static const char *const op_names[GW_OP_COUNT] = {"create", "query", "close",
                                                   "refund", "pay",   "callback"};
 static const char *const act_names[GW_ACT_COUNT] = {
     "none",  "drop",   "delay", "duplicate",   "reorder",    "stale", "forge",
-    "error", "hang",   "commit_drop", "stale_query", "rate_limit", "slow"};
+    "error", "hang",   "commit_drop", "stale_query", "rate_limit", "slow",
+    "fake_success"};
 static const char *const forge_names[GW_FORGE_COUNT] = {
     "bad_signature", "stale_timestamp",      "replay",
     "wrong_amount",  "unknown_out_trade_no", "other_merchant"};
@@ -338,6 +339,7 @@ static int parse_simple(const cJSON *a, const char *path, struct gw_action *act,
     int st = 0;
     switch (act->type) {
     case GW_ACT_DROP:
+    case GW_ACT_FAKE_SUCCESS:
         return only_keys(a, drop_keys, path, err);
     case GW_ACT_RATE_LIMIT:
         act->retry_after_ms = 1000;
@@ -371,6 +373,8 @@ static bool act_allowed(enum gw_op op, enum gw_act act)
         return act >= GW_ACT_DROP && act <= GW_ACT_FORGE;
     if (act == GW_ACT_STALE_QUERY)
         return op == GW_OP_QUERY;
+    if (act == GW_ACT_FAKE_SUCCESS)
+        return op == GW_OP_CLOSE;
     return act >= GW_ACT_ERROR && act <= GW_ACT_SLOW;
 }
 

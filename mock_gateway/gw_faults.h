@@ -51,6 +51,7 @@ enum gw_act {
     GW_ACT_STALE_QUERY,
     GW_ACT_RATE_LIMIT,
     GW_ACT_SLOW,
+    GW_ACT_FAKE_SUCCESS,       /* close only: answers CLOSED, the trade stays open */
     GW_ACT_COUNT
 };
 

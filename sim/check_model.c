@@ -916,6 +916,8 @@ int sim__model_link(struct sim_model *m)
             m->trades.v[t].n_callbacks++;
         else if (strcmp(g->op, "query") == 0)
             m->trades.v[t].n_queries++;
+        else if (strcmp(g->op, "close") == 0 && g->status == 200)
+            m->trades.v[t].n_close_ok++;
     }
     return PD_OK;
 }

@@ -58,6 +58,7 @@ struct sim_gtrade {
     int32_t order;          /* owning P order, SIM_NONE when none */
     int32_t next_of_order;  /* next G trade of the same order */
     uint32_t n_callbacks, n_queries;   /* gateway journal lines */
+    uint32_t n_close_ok;    /* closes the gateway answered 200 (journal) */
 };
 
 struct sim_hist { int64_t at; const char *from, *to, *cause; uint8_t from_st, to_st; };

@@ -48,6 +48,7 @@ static void test_good_documents(void **state)
         "{\"rules\":[{\"op\":\"refund\",\"action\":{\"type\":\"commit_drop\",\"close\":true}}]}",
         "{\"rules\":[{\"op\":\"pay\",\"nth\":{\"from\":2,\"to\":4},\"action\":{\"type\":\"hang\",\"duration\":\"30s\"}}]}",
         "{\"rules\":[{\"op\":\"query\",\"orders\":\"all\",\"action\":{\"type\":\"slow\",\"fixed\":\"2s\"}}]}",
+        "{\"rules\":[{\"op\":\"close\",\"orders\":{\"fraction\":0.5},\"action\":{\"type\":\"fake_success\"}}]}",
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         struct gw_rules *r = parse_ok(docs[i]);
@@ -106,6 +107,10 @@ static const struct bad bad_docs[] = {
      "rules[0].action.body: must be a JSON object"},
     {"{\"rules\":[{\"op\":\"create\",\"action\":{\"type\":\"stale_query\"}}]}",
      "rules[0].action.type: \"stale_query\" does not apply to op \"create\""},
+    {"{\"rules\":[{\"op\":\"query\",\"action\":{\"type\":\"fake_success\"}}]}",
+     "rules[0].action.type: \"fake_success\" does not apply to op \"query\""},
+    {"{\"rules\":[{\"op\":\"close\",\"action\":{\"type\":\"fake_success\",\"state\":\"NOTPAY\"}}]}",
+     "rules[0].action.state: unknown field"},
     {"{\"rules\":[{\"op\":\"query\",\"action\":{\"type\":\"hang\",\"close\":1}}]}",
      "rules[0].action.close: must be true or false"},
     {"{\"rules\":[{\"op\":\"query\",\"probability\":1.5,\"action\":{\"type\":\"slow\",\"fixed\":\"1s\"}}]}",
@@ -128,7 +133,7 @@ static const struct bad bad_docs[] = {
      "rules[0].id: must be a string of 1 to 63 bytes"},
     {"{\"rules\":[{\"op\":\"callback\",\"action\":{\"type\":\"explode\"}}]}",
      "rules[0].action.type: must be one of drop, delay, duplicate, reorder, stale, forge, error, "
-     "hang, commit_drop, stale_query, rate_limit, slow"},
+     "hang, commit_drop, stale_query, rate_limit, slow, fake_success"},
 };
 
 static void test_bad_documents(void **state)

@@ -83,12 +83,26 @@ static const struct check_case cases[] = {
       {"ledger", "trades[1].refunded_amount", "500"},
       {"ledger", "trades[1].state", "'REFUND'"},
       {"ledger", "trades[1].closed_at", "null"},
+      {"journal", "[5]", NULL},
       {"export", "orders[1].refunds", "[{'out_refund_no':'rf-1','out_trade_no':'o-2-1',"
                                       "'amount':500,'status':'SUCCESS','at':" T(75)
                                       ",'reason':'charge_after_close'}]"}}},
     {"closing locally without closing at the gateway: the trade stays open",
      "legal_history", "o-2",
-     {{"ledger", "trades[1].state", "'NOTPAY'"}, {"ledger", "trades[1].closed_at", "null"}}},
+     {{"ledger", "trades[1].state", "'NOTPAY'"}, {"ledger", "trades[1].closed_at", "null"},
+      {"journal", "[5]", NULL}}},
+    {"the gateway answered the close 200 but left the trade open (fake_success), "
+     "the late payment refunded",
+     NULL, NULL,
+     {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"},
+      {"ledger", "trades[1].refunds", "[{'out_refund_no':'rf-1','amount':500,'at':" T(75) "}]"},
+      {"ledger", "trades[1].refunded_amount", "500"},
+      {"ledger", "trades[1].state", "'REFUND'"},
+      {"ledger", "trades[1].closed_at", "null"},
+      {"journal", "[5].fault", "'fake_success'"},
+      {"export", "orders[1].refunds", "[{'out_refund_no':'rf-1','out_trade_no':'o-2-1',"
+                                      "'amount':500,'status':'SUCCESS','at':" T(75)
+                                      ",'reason':'charge_after_close'}]"}}},
     {"late payment after close kept, not refunded", "no_lost_payment", "o-2",
      {{"ledger", "trades[1].charges", "[{'at':" T(70) ",'amount':500}]"}}},
 
