@@ -27,6 +27,7 @@ static const char schema[] =
     " check_count INTEGER NOT NULL DEFAULT 0, notify_seq INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS orders_due ON orders(next_check_at) WHERE next_check_at IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS orders_status ON orders(status);"
+    "CREATE INDEX IF NOT EXISTS orders_fingerprint ON orders(fingerprint, created_at);"
     "CREATE TABLE IF NOT EXISTS dedup(fingerprint TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"

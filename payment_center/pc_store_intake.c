@@ -28,8 +28,33 @@ static char *items_json(const struct pc_order_in *o)
     return text;
 }
 
+/* The orders themselves are the record the claim rows summarise. sub->now_ms
+ * is the request's arrival, read before it queued for the write lock --
+ * under load (and libfaketime's speed-up) that can be minutes of clock
+ * earlier than now, and the prune job deletes claim rows by the current
+ * clock. So a claim row missing or taken over is checked here: an order with
+ * these facts that arrived inside the window before this one's arrival (or
+ * after it) makes this a duplicate. Runs inside the claim's transaction. */
+static int recent_order(struct pc_conn *c, const struct pc_submit *sub,
+                        char dup_id[PC_ORDER_ID_MAX + 1])
+{
+    static const char recent[] =
+        "SELECT order_id FROM orders WHERE fingerprint=? AND created_at > ?"
+        " ORDER BY created_at DESC LIMIT 1";
+    sqlite3_stmt *st = pc__query(c, recent, "ti", sub->fingerprint,
+                                 sub->now_ms - sub->window_ms);
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        pc__col_text(st, 0, dup_id, PC_ORDER_ID_MAX + 1);
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? PD_ECONFLICT : step == SQLITE_DONE ? PD_OK : PD_EIO;
+}
+
 /* The atomic claim: insert the fingerprint, or take over an expired claim,
- * in one statement. Zero rows changed means an unexpired claim exists. */
+ * in one statement. Zero rows changed means an unexpired claim exists; one
+ * row changed still defers to a recent order (see recent_order). */
 static int claim_fingerprint(struct pc_conn *c, const struct pc_submit *sub,
                              char dup_id[PC_ORDER_ID_MAX + 1])
 {
@@ -41,8 +66,10 @@ static int claim_fingerprint(struct pc_conn *c, const struct pc_submit *sub,
     int changes = 0;
     int rc = pc__exec(c, &changes, upsert, "ttii", sub->fingerprint, sub->order_id,
                       sub->now_ms + sub->window_ms, sub->now_ms);
-    if (rc != PD_OK || changes == 1)
+    if (rc != PD_OK)
         return rc;
+    if (changes == 1)
+        return recent_order(c, sub, dup_id);
     sqlite3_stmt *st = pc__query(c, owner, "t", sub->fingerprint);
     if (st == NULL)
         return PD_EIO;

@@ -15,6 +15,11 @@ foreach(t intake pay callback recovery)
   add_dependencies(pc_${t}_test payment-center)
 endforeach()
 
+# The dedup window under write-lock contention and libfaketime x300.
+pd_integration_test(pc_dedup_load_test SOURCES integration/pc_dedup_load_test.c
+  LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 600)
+add_dependencies(pc_dedup_load_test payment-center)
+
 # Each zoo bug really removes its protection (only when the zoo is built).
 if(PD_ZOO)
   pd_integration_test(pc_zoo_test SOURCES integration/pc_zoo_test.c

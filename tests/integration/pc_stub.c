@@ -316,6 +316,13 @@ const char *stub_trade_state(struct stub *s, const char *otn, char out[16])
 void stub_start_bin(struct stub *s, const char *bin, const char *data_dir,
                     const char *const *extra_args, struct pd_proc *out)
 {
+    stub_start_bin_env(s, bin, data_dir, extra_args, NULL, out);
+}
+
+void stub_start_bin_env(struct stub *s, const char *bin, const char *data_dir,
+                        const char *const *extra_args, const char *const *extra_env,
+                        struct pd_proc *out)
+{
     char path[512], log[512];
     static char env[4][600];
     pd_test_bin(bin, path, sizeof path);
@@ -324,10 +331,12 @@ void stub_start_bin(struct stub *s, const char *bin, const char *data_dir,
     snprintf(env[1], sizeof env[1], "PAYDRILL_BUSINESS_URL=%s", s->biz_url);
     snprintf(env[2], sizeof env[2], "PAYDRILL_DATA_DIR=%s", data_dir);
     snprintf(env[3], sizeof env[3], "PAYDRILL_GATEWAY_SECRET=%s", STUB_SECRET);
-    const char *envp[] = {env[0], env[1], env[2], env[3],
-                          "PAYDRILL_BUSINESS_SECRET=" STUB_BIZ_SECRET,
-                          "PAYDRILL_LISTEN=127.0.0.1:0", "PAYDRILL_THREADS=64",
-                          "PAYDRILL_SYNC=normal", NULL};
+    const char *envp[24] = {env[0], env[1], env[2], env[3],
+                            "PAYDRILL_BUSINESS_SECRET=" STUB_BIZ_SECRET,
+                            "PAYDRILL_LISTEN=127.0.0.1:0", "PAYDRILL_THREADS=64",
+                            "PAYDRILL_SYNC=normal", NULL};
+    for (int i = 0, e = 8; extra_env != NULL && extra_env[i] != NULL && e < 23; i++)
+        envp[e++] = extra_env[i];
     const char *argv[32] = {path};
     int n = 1;
     for (int i = 0; extra_args != NULL && extra_args[i] != NULL && n < 31; i++)

@@ -88,6 +88,12 @@ void stub_start_pc(struct stub *s, const char *data_dir, const char *const *extr
 void stub_start_bin(struct stub *s, const char *bin, const char *data_dir,
                     const char *const *extra_args, struct pd_proc *out);
 
+/* Same, with extra environment entries (NULL-terminated, may be NULL),
+ * e.g. LD_PRELOAD of libfaketime and FAKETIME. */
+void stub_start_bin_env(struct stub *s, const char *bin, const char *data_dir,
+                        const char *const *extra_args, const char *const *extra_env,
+                        struct pd_proc *out);
+
 /* Submits a valid order with the given client_ref and amount; returns the
  * HTTP status and copies the order id. */
 long pc_submit(const char *pc_url, const char *client_ref, int64_t amount, char order_id[32]);
