@@ -338,6 +338,55 @@ static int pay(struct worker *w, const struct sim_order_plan *p, const char *ord
     return 0;
 }
 
+struct pay_arg {
+    struct worker w;
+    const struct sim_order_plan *p;
+    const char *order_id;
+    pthread_barrier_t *start;
+    int status;
+    char otn[OTN_LEN];
+};
+
+static void *pay_main(void *arg)
+{
+    struct pay_arg *a = arg;
+    pthread_barrier_wait(a->start);
+    sim_time_sleep(a->w.d->cfg.tl, a->p->pay_click_gap_ms);
+    a->status = pay(&a->w, a->p, a->order_id, a->otn);
+    return NULL;
+}
+
+/* A double-click on "pay": a second POST /orders/{id}/pay released the
+ * click gap (50-300 ms simulated) after the first, on its own connection. otn gets the first
+ * call's trade, otn2 the second's (the same trade when the SUT holds the
+ * PAYING lock: it answers 409 payment_in_progress naming it). */
+static int pay_double(struct worker *w, const struct sim_order_plan *p, const char *order_id,
+                      char otn[OTN_LEN], char otn2[OTN_LEN])
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct pay_arg a = {.w = {.d = w->d, .http = pd_http_client_new()}, .p = p,
+                        .order_id = order_id, .start = &start};
+    pthread_t tid;
+    bool second = a.w.http != NULL && pthread_create(&tid, NULL, pay_main, &a) == 0;
+    if (second)
+        pthread_barrier_wait(&start);
+    int status = pay(w, p, order_id, otn);
+    if (second) {
+        pthread_join(tid, NULL);
+        if (a.status == 200)
+            pd_strlcpy(otn2, a.otn, OTN_LEN);
+    }
+    pd_http_client_free(a.w.http);
+    pthread_barrier_destroy(&start);
+    if (status != 200 && a.status == 200 && otn2[0]) {
+        pd_strlcpy(otn, otn2, OTN_LEN);   /* only the second page opened */
+        otn2[0] = '\0';
+        status = 200;
+    }
+    return status;
+}
+
 static void payer_pay(struct worker *w, const struct sim_order_plan *p, const char *otn, int action)
 {
     sim_driver *d = w->d;
@@ -408,13 +457,19 @@ static void await_notification(struct worker *w, const struct sim_order_plan *p,
     }
 }
 
+/* otn2: a second pay page's trade after a double-click (else ""); a payer
+ * who pays pays every distinct trade a page showed, as one who thinks the
+ * first tab failed does (catalogue #1, #10). */
 static void play_payer(struct worker *w, const struct sim_order_plan *p, const char *order_id,
-                       const char *otn)
+                       const char *otn, const char *otn2)
 {
     sim_time_sleep(w->d->cfg.tl, p->pay_delay_ms);
+    bool second = otn2[0] != '\0' && strcmp(otn2, otn) != 0;
     switch (p->act) {
     case SIM_ACT_PAY:
         payer_pay(w, p, otn, PAYER_PAY);
+        if (second)
+            payer_pay(w, p, otn2, PAYER_PAY);
         break;
     case SIM_ACT_PAY_TWICE:
         payer_pay(w, p, otn, PAYER_PAY_TWICE);
@@ -455,9 +510,11 @@ static void play_order(struct worker *w, int64_t index)
     if (p.dup == SIM_DUP_IMMEDIATE)
         submit(w, &p, 1, REC_IMMEDIATE, dup_id);
     if (status == 201 && order_id[0]) {
-        char otn[OTN_LEN] = "";
-        if (pay(w, &p, order_id, otn) == 200 && otn[0])
-            play_payer(w, &p, order_id, otn);
+        char otn[OTN_LEN] = "", otn2[OTN_LEN] = "";
+        int paid = p.pay_double_click ? pay_double(w, &p, order_id, otn, otn2)
+                                      : pay(w, &p, order_id, otn);
+        if (paid == 200 && otn[0])
+            play_payer(w, &p, order_id, otn, otn2);
     }
     if (p.dup == SIM_DUP_AFTER_WINDOW)
         after_window(w, &p, first_at);

@@ -50,6 +50,11 @@ void sim_plan_order(const struct sim_scenario *s, int64_t index, struct sim_orde
     out->act = pick_act(&s->payer, pd_draw_unit(s->seed, out->key, "payer.action", 0));
     out->pay_delay_ms = pd_draw_range(s->seed, out->key, "payer.delay", 0,
                                       s->payer.delay_min_ms, s->payer.delay_max_ms);
+    out->pay_double_click = w->pay_double_click > 0 &&
+                            pd_draw_unit(s->seed, out->key, "pay.double_click", 0) < w->pay_double_click;
+    out->pay_click_gap_ms = out->pay_double_click
+                                ? pd_draw_range(s->seed, out->key, "pay.click_gap", 0, 50, 300)
+                                : 0;
 }
 
 const char *sim_dup_name(int dup)

@@ -8,6 +8,7 @@
 #ifndef SIM_PLAN_H
 #define SIM_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@ struct sim_order_plan {
     int dup;                /* enum sim_dup */
     int act;                /* enum sim_act */
     int64_t pay_delay_ms;   /* simulated */
+    bool pay_double_click;  /* two pay calls, a click gap apart */
+    int64_t pay_click_gap_ms;   /* simulated time between the two clicks */
 };
 
 /* Fills *out for order index of scenario s. */

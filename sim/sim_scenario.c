@@ -102,7 +102,8 @@ static int parse_workload(struct ctx *c, const cJSON *root, struct sim_workload 
     if (w == NULL)
         return PD_OK;
     static const char *const keys[] = {"orders", "concurrency", "arrival_rate", "amount",
-                                       "currency", "merchant_id", "duplicates", NULL};
+                                       "currency", "merchant_id", "duplicates",
+                                       "pay_double_click", NULL};
     const char *p = "workload";
     int rc = pd_json_only_keys(w, keys, p, &c->err);
     if (rc == PD_OK)
@@ -123,6 +124,8 @@ static int parse_workload(struct ctx *c, const cJSON *root, struct sim_workload 
         rc = parse_amount(c, w, wl);
     if (rc == PD_OK)
         rc = parse_dups(c, w, wl);
+    if (rc == PD_OK)
+        rc = get_prob(c, w, "pay_double_click", p, &wl->pay_double_click);
     return rc;
 }
 
@@ -586,6 +589,7 @@ static cJSON *workload_json(const struct sim_workload *w)
     cJSON_AddNumberToObject(d, "concurrent", w->dup_concurrent);
     pd_json_add_i64(d, "burst", w->burst_copies);
     cJSON_AddNumberToObject(d, "after_window", w->dup_after_window);
+    cJSON_AddNumberToObject(o, "pay_double_click", w->pay_double_click);
     return o;
 }
 

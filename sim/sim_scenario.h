@@ -40,6 +40,7 @@ struct sim_workload {
     double dup_concurrent;      /* probability of a double-click burst */
     int64_t burst_copies;       /* submissions in one burst, original included */
     double dup_after_window;    /* probability of a resubmit after the window */
+    double pay_double_click;    /* probability of two pay calls at one instant */
 };
 
 struct sim_payer {

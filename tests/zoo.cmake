@@ -9,13 +9,13 @@ if(TARGET payment-center-zoo AND TARGET paydrill)
     "dedup-race:duplicate_submission_rejected"
     "no-paying-lock:no_double_charge"
     "new-trade-no-on-retry:no_double_charge"
-    "timeout-is-failure:no_lost_payment"
+    "timeout-is-failure:legal_history"
     "no-signature-check:no_phantom_payment"
     "no-amount-check:amount_integrity"
     "non-idempotent-callback:consistent_notifications"
     "no-reconciler:no_lost_payment,convergence"
     "reconciler-gives-up:no_lost_payment"
-    "close-without-gateway:no_lost_payment"
+    "close-without-gateway:legal_history"
     "outbox-outside-tx:no_lost_payment,convergence"
     "no-late-refund:no_lost_payment")
   foreach(case ${PD_ZOO_CASES})

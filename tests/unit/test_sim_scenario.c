@@ -38,6 +38,7 @@ static const struct {
     {"{\"name\": \"x\", \"workload\": {\"duplicates\": {\"immediate\": 1.5}}}", "workload.duplicates.immediate: must be between"},
     {"{\"name\": \"x\", \"workload\": {\"duplicates\": {\"immediate\": 0.6, \"concurrent\": 0.6}}}", "workload.duplicates: immediate + concurrent"},
     {"{\"name\": \"x\", \"workload\": {\"duplicates\": {\"burst\": 1}}}", "workload.duplicates.burst: must be between"},
+    {"{\"name\": \"x\", \"workload\": {\"pay_double_click\": 2}}", "workload.pay_double_click: must be between"},
     {"{\"name\": \"x\", \"payer\": {\"pay\": 0.5}}", "payer: pay + pay_twice"},
     {"{\"name\": \"x\", \"payer\": {\"pay\": 1, \"delay_min\": \"5\"}}", "payer.delay_min: must be a duration"},
     {"{\"name\": \"x\", \"payer\": {\"pay\": 1, \"delay_min\": \"9s\", \"delay_max\": \"1s\"}}", "payer.delay_max: must be >= delay_min"},
@@ -77,7 +78,8 @@ static const char full[] =
     "{\"name\": \"full\", \"description\": \"d\", \"seed\": 9, \"time_scale\": 250,"
     " \"workload\": {\"orders\": 7, \"concurrency\": 3, \"arrival_rate\": 2.5,"
     "   \"amount\": {\"min\": 5, \"max\": 9}, \"currency\": \"EUR\", \"merchant_id\": \"m-9\","
-    "   \"duplicates\": {\"immediate\": 0.1, \"concurrent\": 0.2, \"burst\": 4, \"after_window\": 0.3}},"
+    "   \"duplicates\": {\"immediate\": 0.1, \"concurrent\": 0.2, \"burst\": 4, \"after_window\": 0.3},"
+    "   \"pay_double_click\": 0.25},"
     " \"payer\": {\"pay\": 0.4, \"pay_twice\": 0.3, \"pay_late\": 0.2, \"abandon\": 0.1,"
     "   \"delay_min\": \"1s\", \"delay_max\": \"2m\"},"
     " \"gateway_faults\": {\"rules\": []},"
@@ -97,6 +99,7 @@ static void check_full(const struct sim_scenario *s)
     assert_true(s->workload.amount_min == 5 && s->workload.amount_max == 9);
     assert_string_equal(s->workload.currency, "EUR");
     assert_true(s->workload.burst_copies == 4 && s->workload.dup_after_window == 0.3);
+    assert_true(s->workload.pay_double_click == 0.25);
     assert_true(s->payer.pay_late == 0.2 && s->payer.delay_max_ms == 120000);
     assert_true(s->n_biz == 2 && s->biz[0].action == SIM_BIZ_SLOW && s->biz[0].until_ms == -1);
     assert_true(s->biz[1].action == SIM_BIZ_NO_ACK && s->biz[1].status == 504);
