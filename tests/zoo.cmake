@@ -32,6 +32,6 @@ if(TARGET payment-center-zoo AND TARGET paydrill)
               $<TARGET_FILE:paydrill> $<TARGET_FILE:payment-center-zoo>
               ${CMAKE_SOURCE_DIR}/scenarios/default ${CMAKE_BINARY_DIR}/zoo-runs
               ${bug} ${invs})
-    set_tests_properties(zoo_${bug} PROPERTIES LABELS zoo TIMEOUT 900)
+    set_tests_properties(zoo_${bug} PROPERTIES LABELS zoo TIMEOUT 1800)
   endforeach()
 endif()
