@@ -58,6 +58,25 @@ static int log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* civetweb's request and keep-alive timeouts guard the transport in real
+ * time (a stalled client, an idle connection). Under libfaketime sped up
+ * S-fold they would last S times less real time -- 60 ms at x1000, closing
+ * idle keep-alive connections under a client's feet. paydrill passes the
+ * speed-up in PAYDRILL_TIME_SCALE; these two timeouts are multiplied by it
+ * (1..100000) so they keep their real-time length. Payment timeouts are
+ * not touched: they belong to the simulated timeline. */
+static double transport_time_factor(void)
+{
+    const char *v = getenv("PAYDRILL_TIME_SCALE");
+    if (v == NULL || *v == '\0')
+        return 1.0;
+    char *end = NULL;
+    double f = strtod(v, &end);
+    if (end == v || *end != '\0' || !(f >= 1.0) || f > 100000.0)
+        return 1.0;
+    return f;
+}
+
 int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
                          struct mg_context **out_ctx, int *out_port)
 {
@@ -67,16 +86,18 @@ int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data
         return PD_EINVAL;
     pd_http_global_init();
 
-    char threads[16], timeout[16];
+    char threads[16], timeout[24], keep_alive[24];
+    double factor = transport_time_factor();
     snprintf(threads, sizeof threads, "%d", opts->threads > 0 ? opts->threads : 8);
-    snprintf(timeout, sizeof timeout, "%d",
-             opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000);
+    snprintf(timeout, sizeof timeout, "%.0f",
+             (opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000) * factor);
+    snprintf(keep_alive, sizeof keep_alive, "%.0f", 60000 * factor);
     const char *options[] = {
         "listening_ports", opts->listen,
         "num_threads", threads,
         "request_timeout_ms", timeout,
         "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "60000",
+        "keep_alive_timeout_ms", keep_alive,
         "tcp_nodelay", "1",
         NULL};
     struct mg_callbacks callbacks;

@@ -28,6 +28,9 @@ void pd_http_global_init(void);
 int pd_http_parse_listen(const char *listen, char host[64], int *out_port);
 
 /* Starts a server with no handlers yet (add them with mg_set_request_handler).
+ * When PAYDRILL_TIME_SCALE is set (paydrill sets it for the processes it
+ * runs under a sped-up clock), the transport timeouts are multiplied by it so
+ * they keep their real-time length.
  * user_data is what mg_get_request_info()->user_data returns in handlers.
  * On success *out_ctx is the context (stop with mg_stop) and *out_port the
  * bound port. Returns 0, PD_EINVAL (bad listen text) or PD_EIO. */

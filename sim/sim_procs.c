@@ -149,6 +149,9 @@ static void env_faketime(const struct sim_procs *p, struct spawn_env *e, bool ow
      * (sim_clock.h), so restarts continue the same timeline. */
     sim_faketime_value(p->tl->sim_epoch_ms, p->tl->scale, ft, sizeof ft);
     env_add(e, "FAKETIME=", ft, NULL);
+    char scale[32];
+    snprintf(scale, sizeof scale, "%g", p->tl->scale);
+    env_add(e, "PAYDRILL_TIME_SCALE=", scale, NULL);
     if (p->anchor.active) {
         char shared[160];
         sim_clock_anchor_env(&p->anchor, shared, sizeof shared);
