@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test
-# (labels unit, integration, scenarios, zoo) with CTest.
+# (labels unit, integration, scenarios, then zoo) with CTest.
 #   scripts/test.sh              normal build (build/)
 #   scripts/test.sh --sanitize   ASan+UBSan build (build-asan/); the zoo is
 #                                left out there: it runs the same scenarios
@@ -27,4 +27,15 @@ if [ -n "$mode" ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   args+=(-LE zoo)
 fi
-exec ctest "${args[@]}" "$@"
+if [ $# -gt 0 ] || [ -n "$mode" ]; then
+  exec ctest "${args[@]}" "$@"
+fi
+# Everything but the zoo, then the zoo. A zoo case passes when the default
+# suite catches its bug; for the bugs only a kill -9 at the right instant can
+# expose (outbox-outside-tx), one run may miss, so each zoo case gets a
+# second run (docs/zoo.md). Nothing else is ever retried: a scenario that
+# fails against the correct build is a real violation.
+rc=0
+ctest "${args[@]}" -LE zoo || rc=$?
+ctest "${args[@]}" -L zoo --repeat until-pass:2 || rc=$?
+exit $rc
