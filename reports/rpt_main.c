@@ -12,9 +12,24 @@
 #include "pd_err.h"
 #include "rpt.h"
 
+static const char help_text[] =
+    "usage: paydrill-report [--suite OUT_DIR] RUN_DIR...\n"
+    "\n"
+    "Rewrites the reports of saved paydrill run folders: junit.xml and\n"
+    "report.html in each RUN_DIR, from its report.json and journal.ndjson\n"
+    "(written by the checker; `paydrill check DIR` re-creates them).\n"
+    "\n"
+    "  --suite OUT_DIR  also write OUT_DIR/index.html (one row per run, with\n"
+    "                   relative links) and OUT_DIR/junit.xml (merged)\n"
+    "  --help           print this help and exit\n"
+    "\n"
+    "paydrill writes these itself after every run; use this for a folder\n"
+    "copied from CI or after a report writer change. See docs/reports.md.\n"
+    "Exit status: 0, or 2 with the reason (file and field) on stderr.\n";
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: paydrill-report [--suite OUT_DIR] RUN_DIR...\n");
+    fputs(help_text, stderr);
     return 2;
 }
 
@@ -22,6 +37,10 @@ int main(int argc, char **argv)
 {
     int first = 1;
     const char *suite = NULL;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(help_text, stdout);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "--suite") == 0) {
         if (argc < 3)
             return usage();
