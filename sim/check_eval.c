@@ -786,11 +786,33 @@ static enum window classify(const struct sim_model *m, const struct sim_clock_ma
     return judge(d->at + off_d - claim, w, margin > spread_d ? margin : spread_d);
 }
 
+/* When the SUT never accepted an original (it answered 404 or 503 while
+ * starting, say, and holds no order for it), the first copy it accepted is
+ * the order, not a duplicate: returns that copy, or NULL. */
+static const struct sim_submission *stand_in(const struct sim_model *m,
+                                             const struct sim_submission *orig)
+{
+    const struct sim_submission *first = NULL;
+    for (size_t i = 0; orig != NULL && i < m->subs.n; i++) {
+        const struct sim_submission *s = &m->subs.v[i];
+        if (s != orig && is_2xx(s->status) && s->order_id != NULL &&
+            same(s->original_key, orig->key) && (first == NULL || s->at < first->at))
+            first = s;
+    }
+    return first;
+}
+
 static void check_dup_in(const struct sim_model *m, struct sim_results *res,
                          const struct sim_submission *d, const struct sim_submission *orig)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
     const char *kept = accepted_id(m, orig);
+    if (kept == NULL && orig != NULL) {
+        const struct sim_submission *s = stand_in(m, orig);
+        if (s != NULL && same(s->client_ref, d->client_ref))
+            return;
+        kept = s != NULL ? s->order_id : NULL;
+    }
     int32_t extra = sim__map_get(&m->order_by_ref, d->client_ref);
     const char *extra_id = extra != SIM_NONE ? m->orders.v[extra].order_id : NULL;
     /* A concurrent double-click may win the race: then the original is the

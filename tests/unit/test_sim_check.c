@@ -56,6 +56,12 @@ struct check_case {
     "{'seq':9,'at':" T(04) ",'op':'callback','out_trade_no':'o-1-1','key':'k-1','attempt':1," \
     "'fault':'forge." fault "','status':" status ",'detail':''}"
 
+/* A submission the SUT refused without an order (404 while starting). */
+#define SUB_LOST(key, kind, at, ref)                                                       \
+    "{'key':'" key "','seq':0,'kind':'" kind "','original_key':'" key "','at':" at         \
+    ",'status':404,'order_id':null,'error':'not_found','client_ref':'" ref                 \
+    "','amount':500,'currency':'CNY','merchant_id':'m-1','user_id':'u-9'}"
+
 #define SUB(key, kind, at, status, order, ref)                                             \
     "{'key':'" key "','seq':1,'kind':'" kind "','original_key':'" key "','at':" at         \
     ",'status':" status ",'order_id':'" order "','error':null,'client_ref':'" ref          \
@@ -235,6 +241,19 @@ static const struct check_case cases[] = {
      {{"business", "submissions[]", SUB("k-6", "original", T(01), "409", "o-6", "k-6")},
       {"business", "submissions[]", SUB("k-6", "concurrent", T(01), "201", "o-6", "k-6~dup1")},
       {"export", "orders[]", CLOSED_ORDER("o-6", "k-6~dup1")}}},
+
+    {"original answered 404 by a SUT still starting, its immediate resubmission accepted: "
+     "the first order (holds)", NULL, NULL,
+     {{"business", "submissions[]", SUB_LOST("k-7", "original", T(01), "k-7")},
+      {"business", "submissions[]", SUB("k-7", "immediate", T(02), "201", "o-7", "k-7~dup1")},
+      {"export", "orders[]", CLOSED_ORDER("o-7", "k-7~dup1")}}},
+    {"original answered 404, then two resubmissions both accepted",
+     "duplicate_submission_rejected", "o-8",
+     {{"business", "submissions[]", SUB_LOST("k-7", "original", T(01), "k-7")},
+      {"business", "submissions[]", SUB("k-7", "immediate", T(02), "201", "o-7", "k-7~dup1")},
+      {"business", "submissions[]", SUB("k-7", "immediate", T(03), "201", "o-8", "k-7~dup2")},
+      {"export", "orders[]", CLOSED_ORDER("o-7", "k-7~dup1")},
+      {"export", "orders[]", CLOSED_ORDER("o-8", "k-7~dup2")}}},
 
     /* ---- legal_history ---- */
     {"UNPAID -> PAID skips PAYING", "legal_history", "o-1",
