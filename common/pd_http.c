@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,66 @@ static double transport_time_factor(void)
     return f;
 }
 
+/* Servers started with opts.until_ready whose handlers are not all
+ * registered yet, keyed by their user_data. civetweb accepts connections as
+ * soon as mg_start binds the port; without this a request arriving before
+ * mg_set_request_handler would get civetweb's bare 404 (a restarted
+ * payment-center answered a submission 404 that way). */
+#define GATES_MAX 16
+static pthread_mutex_t gates_mu = PTHREAD_MUTEX_INITIALIZER;
+static const void *gates[GATES_MAX];
+static int gates_n;   /* read without the lock as a fast path */
+
+static int gate_set(const void *user_data, bool closed)
+{
+    int rc = PD_OK;
+    pthread_mutex_lock(&gates_mu);
+    int i = 0;
+    while (i < GATES_MAX && gates[i] != user_data)
+        i++;
+    if (closed && i == GATES_MAX) {
+        for (i = 0; i < GATES_MAX && gates[i] != NULL; i++)
+            ;
+        rc = i < GATES_MAX ? PD_OK : PD_ENOMEM;
+        if (rc == PD_OK)
+            gates[i] = user_data;
+    } else if (!closed && i < GATES_MAX) {
+        gates[i] = NULL;
+    }
+    int n = 0;
+    for (i = 0; i < GATES_MAX; i++)
+        n += gates[i] != NULL;
+    __atomic_store_n(&gates_n, n, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&gates_mu);
+    return rc;
+}
+
+static bool gate_closed(const void *user_data)
+{
+    if (__atomic_load_n(&gates_n, __ATOMIC_ACQUIRE) == 0)
+        return false;
+    bool closed = false;
+    pthread_mutex_lock(&gates_mu);
+    for (int i = 0; i < GATES_MAX && !closed; i++)
+        closed = gates[i] == user_data;
+    pthread_mutex_unlock(&gates_mu);
+    return closed;
+}
+
+static int begin_request(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (ri == NULL || ri->user_data == NULL || !gate_closed(ri->user_data))
+        return 0;
+    pd_http_reply_error(conn, 503, "starting", "the server is starting; retry shortly");
+    return 503;
+}
+
+void pd_http_server_ready(struct mg_context *ctx)
+{
+    gate_set(mg_get_user_data(ctx), false);
+}
+
 int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
                          struct mg_context **out_ctx, int *out_port)
 {
@@ -103,14 +164,20 @@ int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = log_message;
+    callbacks.begin_request = begin_request;
+    if (opts->until_ready && (user_data == NULL || gate_set(user_data, true) != PD_OK))
+        return PD_EINVAL;
     struct mg_context *ctx = mg_start(&callbacks, user_data, options);
-    if (ctx == NULL)
+    if (ctx == NULL) {
+        gate_set(user_data, false);
         return PD_EIO;
+    }
     struct mg_server_port ports[4];
     memset(ports, 0, sizeof ports);
     int n = mg_get_server_ports(ctx, 4, ports);
     if (n < 1) {
         mg_stop(ctx);
+        gate_set(user_data, false);
         return PD_EIO;
     }
     *out_ctx = ctx;

@@ -8,6 +8,7 @@
 
 #include <civetweb.h>
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ struct pd_http_server_opts {
     const char *listen;         /* "HOST:PORT"; port may be 0 */
     int threads;                /* worker threads (civetweb num_threads) */
     int request_timeout_ms;     /* civetweb request_timeout_ms; 0 = 30000 */
+    bool until_ready;           /* answer every request 503 {"error":"starting"}
+                                 * until pd_http_server_ready(); needs a
+                                 * non-NULL user_data, unique per server */
 };
 
 /* Initialises civetweb and libcurl once per process. Idempotent, thread-safe. */
@@ -36,6 +40,11 @@ int pd_http_parse_listen(const char *listen, char host[64], int *out_port);
  * bound port. Returns 0, PD_EINVAL (bad listen text) or PD_EIO. */
 int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
                          struct mg_context **out_ctx, int *out_port);
+
+/* Opens a server started with opts.until_ready, once its handlers are
+ * registered. civetweb accepts connections from mg_start on; before this a
+ * request would find no handler (a bare 404 from a restarting server). */
+void pd_http_server_ready(struct mg_context *ctx);
 
 /* Reads the whole request body, refusing more than limit bytes. *out is
  * malloc'd and NUL-terminated (caller frees); *out_len excludes the NUL.

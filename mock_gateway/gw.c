@@ -99,13 +99,15 @@ static int start_http(gw *g, int *out_port)
 {
     /* 10 min (simulated) to send a request: under a x2000 clock that is still
      * 300 ms real, where civetweb's 30 s default would be 15 ms. */
-    struct pd_http_server_opts opts = {g->cfg.listen, g->cfg.threads, 600000};
+    struct pd_http_server_opts opts = {.listen = g->cfg.listen, .threads = g->cfg.threads,
+                                       .request_timeout_ms = 600000, .until_ready = true};
     int rc = pd_http_server_start(&opts, g, &g->http, out_port);
     if (rc != PD_OK) {
         PD_LOG(PD_LOG_ERROR, "gw", "act=listen addr=%s err=%s", g->cfg.listen, pd_strerror(rc));
         return rc;
     }
     mg_set_request_handler(g->http, "/", gw_api_handle, g);
+    pd_http_server_ready(g->http);   /* 503 "starting" until here, never a bare 404 */
     return PD_OK;
 }
 

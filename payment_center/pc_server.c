@@ -212,7 +212,8 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     struct mg_context *ctx = NULL;
     int port = 0;
     char host[64];
-    struct pd_http_server_opts opts = {cfg->listen, cfg->threads, 0};
+    struct pd_http_server_opts opts = {.listen = cfg->listen, .threads = cfg->threads,
+                                       .until_ready = true};
     if (pd_http_parse_listen(cfg->listen, host, &port) != PD_OK ||
         pd_http_server_start(&opts, &srv->app, &ctx, &port) != PD_OK) {
         fprintf(stderr, "payment-center: cannot listen on %s\n", cfg->listen);
@@ -220,6 +221,7 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     }
     pc_http_register(ctx, &srv->app);
     set_notify_url(&srv->app, cfg, host, port);
+    pd_http_server_ready(ctx);   /* 503 "starting" until here, never a bare 404 */
     if (start_workers(srv, cfg->reconcilers, tick_reconcile, next_reconcile) != PD_OK ||
         start_workers(srv, cfg->senders, tick_outbox, next_outbox) != PD_OK) {
         fprintf(stderr, "payment-center: cannot start worker threads\n");

@@ -2,7 +2,8 @@
  * port it got; replies carry Content-Length and a Date header that the
  * client parses back to the server's clock (how paydrill reads a child's
  * faked clock); bodies over the limit are refused with PD_ETOOBIG; a
- * refused connection is PD_ECONNECT. */
+ * refused connection is PD_ECONNECT; a server started until_ready answers
+ * 503 "starting" until it is declared ready. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +70,38 @@ static void test_roundtrip_and_date(void **state)
     pd_http_client_free(c);
 }
 
+/* A server started until_ready answers 503 "starting" (JSON) before its
+ * handlers are registered and pd_http_server_ready is called, never
+ * civetweb's bare 404; afterwards the handler answers. */
+static void test_until_ready(void **state)
+{
+    (void)state;
+    static int owner;
+    struct pd_http_server_opts opts = {.listen = "127.0.0.1:0", .threads = 2,
+                                       .until_ready = true};
+    struct mg_context *ctx = NULL;
+    int port = 0;
+    assert_int_equal(pd_http_server_start(&opts, NULL, &ctx, &port), PD_EINVAL);
+    assert_int_equal(pd_http_server_start(&opts, &owner, &ctx, &port), PD_OK);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+    pd_http_client *c = pd_http_client_new();
+    struct pd_http_resp r;
+    assert_int_equal(pd_http_request(c, "POST", url, NULL, "hi", 2, 5000, 0, &r), PD_OK);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "\"error\":\"starting\""));
+    pd_http_resp_release(&r);
+
+    mg_set_request_handler(ctx, "/echo", echo_handler, NULL);
+    pd_http_server_ready(ctx);
+    assert_int_equal(pd_http_request(c, "POST", url, NULL, "hi", 2, 5000, 0, &r), PD_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hi");
+    pd_http_resp_release(&r);
+    pd_http_client_free(c);
+    mg_stop(ctx);
+}
+
 static void test_parse_listen(void **state)
 {
     (void)state;
@@ -87,6 +120,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_date),
+        cmocka_unit_test(test_until_ready),
         cmocka_unit_test(test_parse_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
