@@ -204,6 +204,24 @@ static void test_expiry_close_and_late_refund(void **state)
     pd_test_rmdir(dir);
 }
 
+/* Polls the order until its first notification shows at least want
+ * attempts or timeout_ms passes; returns the last count seen. */
+static int recorded_attempts(const char *pc_url, const char *id, int want, int64_t timeout_ms)
+{
+    int seen = 0;
+    int64_t end = pd_mono_ms() + timeout_ms;
+    do {
+        cJSON *o = get_order(pc_url, id);
+        const cJSON *n = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "notifications"), 0);
+        const cJSON *a = cJSON_GetObjectItem(n, "attempts");
+        seen = cJSON_IsNumber(a) ? (int)a->valuedouble : 0;
+        cJSON_Delete(o);
+        if (seen < want)
+            pd_sleep_ms(20);
+    } while (seen < want && pd_mono_ms() < end);
+    return seen;
+}
+
 static void test_outbox_across_restart(void **state)
 {
     (void)state;
@@ -219,9 +237,10 @@ static void test_outbox_across_restart(void **state)
     snprintf(otn, sizeof otn, "%s-1", id);
     assert_true(stub_pay(&s, otn));
     assert_int_equal(stub_callback(&s, otn, 0, 0, false, NULL, NULL, 0), 200);
-    int64_t end = pd_mono_ms() + 10000;
-    while (s.biz_calls < 2 && pd_mono_ms() < end)
-        pd_sleep_ms(20);
+    /* Kill once the center has recorded two refused attempts: the stub
+     * counts a call when it arrives, the center records it after the
+     * answer, so waiting on the stub's count raced the kill. */
+    assert_true(recorded_attempts(pc.url, id, 2, 10000) >= 2);
     assert_true(s.biz_calls >= 2);
     pd_proc_kill9(&pc);
     s.biz_status = 0;
