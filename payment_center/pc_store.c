@@ -159,6 +159,20 @@ sqlite3_stmt *pc__query(struct pc_conn *c, const char *sql, const char *types, .
     return rc == PD_OK ? st : NULL;
 }
 
+sqlite3_stmt *pc__due_query(pc_store *s, const char *sql, int64_t now_ms, int part, int parts,
+                            size_t max)
+{
+    struct pc_conn *c = pc__conn(s);
+    return c ? pc__query(c, sql, "iiii", now_ms, (int64_t)parts, (int64_t)part, (int64_t)max)
+             : NULL;
+}
+
+int pc__rows_end(sqlite3_stmt *st, int step)
+{
+    sqlite3_reset(st);
+    return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
+}
+
 int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...)
 {
     va_list ap;

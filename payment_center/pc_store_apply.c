@@ -181,18 +181,14 @@ int pc_store_due_orders(pc_store *s, int64_t now_ms, int part, int parts,
     static const char sql[] =
         "SELECT order_id FROM orders WHERE next_check_at IS NOT NULL AND next_check_at <= ?"
         " AND rowid % ? = ? ORDER BY next_check_at LIMIT ?";
-    struct pc_conn *c = pc__conn(s);
     *out_n = 0;
-    sqlite3_stmt *st = c ? pc__query(c, sql, "iiii", now_ms, (int64_t)parts, (int64_t)part,
-                                     (int64_t)max)
-                         : NULL;
+    sqlite3_stmt *st = pc__due_query(s, sql, now_ms, part, parts, max);
     if (st == NULL)
         return PD_EIO;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW && *out_n < max)
         pc__col_text(st, 0, out[(*out_n)++].order_id, PC_ORDER_ID_MAX + 1);
-    sqlite3_reset(st);
-    return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
+    return pc__rows_end(st, step);
 }
 
 int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,

@@ -32,6 +32,12 @@ struct pc_conn *pc__conn(pc_store *s);
 sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql);
 /* Prepared (cached) and bound; step it, then sqlite3_reset. NULL on error. */
 sqlite3_stmt *pc__query(struct pc_conn *c, const char *sql, const char *types, ...);
+/* The due-work query of a reconciler or sender partition: sql takes
+ * (now_ms, parts, part, max) in that order. NULL on error. */
+sqlite3_stmt *pc__due_query(pc_store *s, const char *sql, int64_t now_ms, int part, int parts,
+                            size_t max);
+/* Resets st after a row loop that stopped at step; PD_OK or PD_EIO. */
+int pc__rows_end(sqlite3_stmt *st, int step);
 /* Runs a statement without rows. PD_ECONFLICT on a constraint violation. */
 int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...);
 int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *types,

@@ -81,11 +81,8 @@ int pc_store_due_events(pc_store *s, int64_t now_ms, int part, int parts,
         " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_id=o.order_id AND p.seq<o.seq"
         "  AND p.delivered_at IS NULL)"
         " ORDER BY o.next_try_at LIMIT ?";
-    struct pc_conn *c = pc__conn(s);
     *out_n = 0;
-    sqlite3_stmt *st = c ? pc__query(c, sql, "iiii", now_ms, (int64_t)parts, (int64_t)part,
-                                     (int64_t)max)
-                         : NULL;
+    sqlite3_stmt *st = pc__due_query(s, sql, now_ms, part, parts, max);
     if (st == NULL)
         return PD_EIO;
     int step;
@@ -95,8 +92,7 @@ int pc_store_due_events(pc_store *s, int64_t now_ms, int part, int parts,
         pc__col_text(st, 1, e->payload, sizeof e->payload);
         e->attempts = sqlite3_column_int64(st, 2);
     }
-    sqlite3_reset(st);
-    return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
+    return pc__rows_end(st, step);
 }
 
 int pc_store_event_result(pc_store *s, const char *event_id, bool delivered,
