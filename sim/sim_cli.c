@@ -22,6 +22,7 @@
 #include "sim_procs.h"
 #include "sim_report.h"
 #include "sim_run.h"
+#include "sim_signal.h"
 
 static const char usage_main[] =
     "usage: paydrill COMMAND [options]\n"
@@ -455,6 +456,15 @@ static void run_jobs(struct job_set *js, long jobs)
         pthread_join(tids[i], NULL);
 }
 
+/* Process-wide set-up before the first thread or child of a run starts. */
+static void prepare_process(void)
+{
+    /* A SIGTERM or SIGINT must not orphan the children (sim_signal.h). */
+    if (sim_signal_install() != PD_OK)
+        fprintf(stderr, "paydrill: cannot install the SIGTERM/SIGINT cleanup; "
+                        "a stopped run may leave its children running\n");
+}
+
 static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
                       const struct sim_run_opts *ro)
 {
@@ -464,6 +474,7 @@ static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
     else
         default_out(out, sizeof out);
     struct job_set js = {.scenarios = sc, .n = n, .run_opts = ro};
+    prepare_process();
     js.results = calloc(n, sizeof *js.results);
     js.dirs = calloc(n, sizeof *js.dirs);
     pthread_mutex_init(&js.print_lock, NULL);
