@@ -11,4 +11,4 @@ add_library(sim_check STATIC
   ${CMAKE_CURRENT_LIST_DIR}/report_json.c
   ${CMAKE_CURRENT_LIST_DIR}/journal_merge.c)
 target_include_directories(sim_check PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(sim_check PUBLIC pd PkgConfig::CJSON)
+target_link_libraries(sim_check PUBLIC pd sim_json PkgConfig::CJSON)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pd_err.h"
+#include "sim_json.h"
 
 enum src {
     SRC_GATEWAY = 0, SRC_HIST, SRC_PTRADE, SRC_PREFUND, SRC_PNOTIF,
@@ -99,22 +100,14 @@ size_t sim_journal_merge_count(const struct sim_model *m)
 
 /* ---- formatting ---- */
 
+/* A JSON string, or null for NULL ("" stays a string, unlike
+ * sim_json_str_or_null). */
 static void put_json_str(FILE *f, const char *s)
 {
-    if (s == NULL) {
+    if (s == NULL)
         fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    else
+        sim_json_str(f, s);
 }
 
 struct line {

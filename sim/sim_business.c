@@ -35,10 +35,18 @@ struct receipt {
     char problem[32];       /* why it was refused, or "" */
 };
 
+struct event_count {
+    char *event_id;
+    uint64_t deliveries;
+};
+
 /* What the business app knows of one order. */
 struct order_state {
     const char *status;     /* applied final status, static string, or NULL */
-    struct sim_map events;  /* event_id -> (void*)(deliveries so far) */
+    /* Deliveries so far per event_id: an order has one to a few events, so
+     * a small array searched in order is smaller than a map per order. */
+    struct event_count *events;
+    uint32_t n_events;
 };
 
 struct sim_business {
@@ -46,8 +54,11 @@ struct sim_business {
     const struct sim_timeline *tl;
     struct mg_context *ctx;
     pthread_mutex_t lock;
-    struct receipt *receipts;
-    size_t n_receipts, cap_receipts;
+    /* Each receipt, as its business.json line, goes to an unnamed temporary
+     * file when it is recorded: memory does not grow with deliveries. */
+    FILE *receipts_f;
+    size_t n_receipts;
+    bool receipts_failed;   /* a write failed: business.json would lack receipts */
     struct sim_map orders;  /* order_id -> struct order_state* */
     size_t applied;
 };
@@ -84,21 +95,6 @@ static const char *final_status(const char *s)
     return NULL;
 }
 
-static struct receipt *new_receipt(sim_business *b)
-{
-    if (b->n_receipts == b->cap_receipts) {
-        size_t cap = b->cap_receipts ? b->cap_receipts * 2 : 256;
-        struct receipt *r = realloc(b->receipts, cap * sizeof *r);
-        if (r == NULL)
-            return NULL;
-        b->receipts = r;
-        b->cap_receipts = cap;
-    }
-    struct receipt *r = &b->receipts[b->n_receipts++];
-    memset(r, 0, sizeof *r);
-    return r;
-}
-
 static void fill_from_body(struct receipt *r, const cJSON *doc)
 {
     const cJSON *it;
@@ -126,7 +122,6 @@ static struct order_state *order_of(sim_business *b, const char *order_id)
     o = calloc(1, sizeof *o);
     if (o == NULL)
         return NULL;
-    sim_map_init(&o->events);
     if (sim_map_put(&b->orders, order_id, o) != PD_OK) {
         free(o);
         return NULL;
@@ -137,9 +132,20 @@ static struct order_state *order_of(sim_business *b, const char *order_id)
 /* Counts this delivery of the event and returns its attempt number (1...). */
 static uint64_t next_attempt(struct order_state *o, const char *event_id)
 {
-    uintptr_t n = (uintptr_t)sim_map_get(&o->events, event_id) + 1;
-    sim_map_put(&o->events, event_id, (void *)n);
-    return (uint64_t)n;
+    for (uint32_t i = 0; i < o->n_events; i++)
+        if (strcmp(o->events[i].event_id, event_id) == 0)
+            return ++o->events[i].deliveries;
+    /* A new event: when memory runs out it is counted as a first delivery
+     * each time, as the map this replaces did. */
+    struct event_count *ev = realloc(o->events, (o->n_events + 1) * sizeof *ev);
+    if (ev == NULL)
+        return 1;
+    o->events = ev;
+    ev[o->n_events].event_id = strdup(event_id);
+    if (ev[o->n_events].event_id == NULL)
+        return 1;
+    ev[o->n_events++].deliveries = 1;
+    return 1;
 }
 
 /* Applies the effect once per order; a contradicting later status is
@@ -185,6 +191,41 @@ static int64_t freshness_s(double scale)
     return widened > FRESHNESS_S ? widened : FRESHNESS_S;
 }
 
+static cJSON *receipt_json(const struct receipt *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    pd_json_add_i64(o, "at", r->at);
+    cJSON_AddStringToObject(o, "event_id", r->event_id);
+    cJSON_AddStringToObject(o, "order_id", r->order_id);
+    pd_json_add_i64(o, "seq", r->seq);
+    cJSON_AddStringToObject(o, "status", r->status);
+    pd_json_add_i64(o, "amount", r->amount);
+    cJSON_AddStringToObject(o, "currency", r->currency);
+    if (r->client_ref[0])
+        cJSON_AddStringToObject(o, "client_ref", r->client_ref);
+    else
+        cJSON_AddNullToObject(o, "client_ref");
+    cJSON_AddBoolToObject(o, "signature_ok", r->signature_ok);
+    pd_json_add_i64(o, "answered", r->answered);
+    cJSON_AddBoolToObject(o, "applied", r->applied);
+    if (r->problem[0])
+        cJSON_AddStringToObject(o, "problem", r->problem);
+    return o;
+}
+
+/* Appends the receipt's line to the receipts file (under the lock). */
+static void save_receipt(sim_business *b, const struct receipt *r)
+{
+    cJSON *o = receipt_json(r);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (text == NULL || fprintf(b->receipts_f, "%s\n", text) < 0)
+        b->receipts_failed = true;
+    else
+        b->n_receipts++;
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
 /* Verifies, parses and records one delivery under the lock; returns what to answer. */
 static struct decision receive(sim_business *b, struct mg_connection *conn, const char *body,
                                size_t len)
@@ -196,14 +237,10 @@ static struct decision receive(sim_business *b, struct mg_connection *conn, cons
                             mg_get_header(conn, "X-Paydrill-Signature"), body, len,
                             now / 1000, freshness_s(b->tl->scale));
     cJSON *doc = cJSON_ParseWithLength(body, len);
+    struct receipt rec;
+    struct receipt *r = &rec;
+    memset(r, 0, sizeof *r);
     pthread_mutex_lock(&b->lock);
-    struct receipt *r = new_receipt(b);
-    if (r == NULL) {
-        pthread_mutex_unlock(&b->lock);
-        cJSON_Delete(doc);
-        d.status = 503;
-        return d;
-    }
     r->at = now;
     r->signature_ok = verdict == PD_SIG_OK;
     if (doc != NULL)
@@ -221,6 +258,7 @@ static struct decision receive(sim_business *b, struct mg_connection *conn, cons
             apply_once(b, o, r);
     }
     r->answered = d.status;
+    save_receipt(b, r);
     pthread_mutex_unlock(&b->lock);
     return d;
 }
@@ -262,6 +300,11 @@ int sim_business_start(const struct sim_scenario *s, const struct sim_timeline *
     b->tl = tl;
     pthread_mutex_init(&b->lock, NULL);
     sim_map_init(&b->orders);
+    b->receipts_f = tmpfile();
+    if (b->receipts_f == NULL) {
+        sim_business_free(b);
+        return PD_EIO;
+    }
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     struct pd_http_server_opts opts = {.listen = listen, .threads = 48,
@@ -293,12 +336,15 @@ void sim_business_free(sim_business *b)
     for (size_t i = 0; i < b->orders.cap; i++) {
         struct order_state *o = b->orders.vals[i];
         if (b->orders.keys[i] != NULL && o != NULL) {
-            sim_map_release(&o->events);
+            for (uint32_t k = 0; k < o->n_events; k++)
+                free(o->events[k].event_id);
+            free(o->events);
             free(o);
         }
     }
     sim_map_release(&b->orders);
-    free(b->receipts);
+    if (b->receipts_f != NULL)
+        fclose(b->receipts_f);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -328,42 +374,28 @@ size_t sim_business_deliveries(sim_business *b)
     return n;
 }
 
-static cJSON *receipt_json(const struct receipt *r)
-{
-    cJSON *o = cJSON_CreateObject();
-    pd_json_add_i64(o, "at", r->at);
-    cJSON_AddStringToObject(o, "event_id", r->event_id);
-    cJSON_AddStringToObject(o, "order_id", r->order_id);
-    pd_json_add_i64(o, "seq", r->seq);
-    cJSON_AddStringToObject(o, "status", r->status);
-    pd_json_add_i64(o, "amount", r->amount);
-    cJSON_AddStringToObject(o, "currency", r->currency);
-    if (r->client_ref[0])
-        cJSON_AddStringToObject(o, "client_ref", r->client_ref);
-    else
-        cJSON_AddNullToObject(o, "client_ref");
-    cJSON_AddBoolToObject(o, "signature_ok", r->signature_ok);
-    pd_json_add_i64(o, "answered", r->answered);
-    cJSON_AddBoolToObject(o, "applied", r->applied);
-    if (r->problem[0])
-        cJSON_AddStringToObject(o, "problem", r->problem);
-    return o;
-}
-
 int sim_business_write_receipts(sim_business *b, FILE *f)
 {
-    int rc = PD_OK;
-    fputc('[', f);
     pthread_mutex_lock(&b->lock);
+    int rc = b->receipts_failed || fflush(b->receipts_f) != 0 ||
+             fseek(b->receipts_f, 0, SEEK_SET) != 0 ? PD_EIO : PD_OK;
+    char *line = NULL;
+    size_t cap = 0;
+    fputc('[', f);
     for (size_t i = 0; i < b->n_receipts && rc == PD_OK; i++) {
-        cJSON *o = receipt_json(&b->receipts[i]);
-        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-        if (text == NULL || fprintf(f, "%s\n%s", i ? "," : "", text) < 0)
+        ssize_t n = getline(&line, &cap, b->receipts_f);
+        if (n <= 0 || line[n - 1] != '\n') {
             rc = PD_EIO;
-        cJSON_free(text);
-        cJSON_Delete(o);
+            break;
+        }
+        line[n - 1] = '\0';
+        if (fprintf(f, "%s\n%s", i ? "," : "", line) < 0)
+            rc = PD_EIO;
     }
-    pthread_mutex_unlock(&b->lock);
     fputc(']', f);
+    if (fseek(b->receipts_f, 0, SEEK_END) != 0)    /* later receipts append again */
+        rc = PD_EIO;
+    pthread_mutex_unlock(&b->lock);
+    free(line);
     return rc;
 }

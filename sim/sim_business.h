@@ -38,8 +38,10 @@ const char *sim_business_status(sim_business *b, const char *order_id);
 size_t sim_business_applied_count(sim_business *b);
 size_t sim_business_deliveries(sim_business *b);
 
-/* Writes the receipts as the JSON array of business.json, one at a time
- * (a run of many orders never holds them all as JSON). Returns 0 or PD_EIO. */
+/* Writes the receipts as the JSON array of business.json, one at a time.
+ * Each receipt went to an unnamed temporary file (tmpfile) as its line when
+ * it was recorded, so a run of many orders never holds them in memory.
+ * Returns 0, or PD_EIO when a receipt could not be saved or read back. */
 int sim_business_write_receipts(sim_business *b, FILE *f);
 
 /* The decision for one delivery, exposed for unit tests: which rule (index)

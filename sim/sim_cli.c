@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "sim_procs.h"
 #include "sim_report.h"
 #include "sim_run.h"
+#include "sim_signal.h"
 
 static const char usage_main[] =
     "usage: paydrill COMMAND [options]\n"
@@ -455,6 +458,30 @@ static void run_jobs(struct job_set *js, long jobs)
         pthread_join(tids[i], NULL);
 }
 
+/* paydrill's own peak resident memory over the whole command (runner,
+ * checker, report writers), for bench/sim_bench.sh: RUSAGE_SELF, so the
+ * SUT's and mock-gateway's peaks, which /usr/bin/time folds in, are not. */
+static void log_peak_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        PD_LOG(PD_LOG_INFO, "sim", "act=exit peak_rss_kb=%ld", ru.ru_maxrss);
+}
+
+/* Process-wide set-up before the first thread or child of a run starts. */
+static void prepare_process(void)
+{
+    /* Two malloc arenas for the ~120 threads of a run (workers, receiver,
+     * bursts) instead of glibc's 8 per core: the threads spend their time
+     * waiting on the network, and every extra arena keeps its own free
+     * memory resident (docs/benchmarks.md, "paydrill end to end"). */
+    mallopt(M_ARENA_MAX, 2);
+    /* A SIGTERM or SIGINT must not orphan the children (sim_signal.h). */
+    if (sim_signal_install() != PD_OK)
+        fprintf(stderr, "paydrill: cannot install the SIGTERM/SIGINT cleanup; "
+                        "a stopped run may leave its children running\n");
+}
+
 static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
                       const struct sim_run_opts *ro)
 {
@@ -464,6 +491,7 @@ static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
     else
         default_out(out, sizeof out);
     struct job_set js = {.scenarios = sc, .n = n, .run_opts = ro};
+    prepare_process();
     js.results = calloc(n, sizeof *js.results);
     js.dirs = calloc(n, sizeof *js.dirs);
     pthread_mutex_init(&js.print_lock, NULL);
@@ -476,6 +504,7 @@ static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
             pd_strlcpy(abs_out, out, sizeof abs_out);
         sim_report_suite(abs_out, js.results, js.scenarios, n, stdout);
     }
+    log_peak_rss();
     for (size_t i = 0; js.results != NULL && i < n; i++)
         sim_run_result_release(&js.results[i]);
     pthread_mutex_destroy(&js.print_lock);

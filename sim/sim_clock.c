@@ -11,6 +11,7 @@
 
 #include "pd_err.h"
 #include "pd_time.h"
+#include "sim_signal.h"
 
 /* libfaketime's shared block (src/faketime_common.h, 0.9.8-0.9.11). */
 struct ft_system_time {
@@ -68,6 +69,8 @@ int sim_clock_anchor_create(struct sim_clock_anchor *a, int64_t real_start_mono_
     s->start_time.mon_raw = at_instant(CLOCK_MONOTONIC_RAW, real_start_mono_ms);
     s->start_time.boot = at_instant(CLOCK_BOOTTIME, real_start_mono_ms);
     munmap(s, sizeof *s);
+    sim_signal_remember('s', a->sem_name);
+    sim_signal_remember('m', a->shm_name);
     a->active = true;
     return PD_OK;
 }
@@ -83,5 +86,7 @@ void sim_clock_anchor_destroy(struct sim_clock_anchor *a)
         return;
     sem_unlink(a->sem_name);
     shm_unlink(a->shm_name);
+    sim_signal_forget(a->sem_name);
+    sim_signal_forget(a->shm_name);
     a->active = false;
 }

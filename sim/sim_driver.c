@@ -68,10 +68,21 @@ struct query_rec {
     char body_status[16];
 };
 
-/* A growable array of records of one type. */
-struct vec {
-    void *data;
-    size_t len, cap, size;
+/* The records of one type, appended as fixed-size binary records to an
+ * unnamed temporary file (tmpfile) as they happen: a run of many orders
+ * keeps none of them in memory until business.json is written. */
+struct recfile {
+    FILE *f;
+    size_t len, size;
+    bool failed;        /* a write failed: business.json would be incomplete */
+};
+
+/* Room for any one record, aligned for each type. */
+union any_rec {
+    struct sub_rec sub;
+    struct pay_rec pay;
+    struct payer_rec payer;
+    struct query_rec query;
 };
 
 struct sim_driver {
@@ -82,35 +93,35 @@ struct sim_driver {
     atomic_llong next;
     atomic_llong submitted;
     pthread_mutex_t lock;
-    struct vec subs, pays, payers, queries;
+    struct recfile subs, pays, payers, queries;
     char **accepted;            /* order ids answered 201, for the quiet check */
     struct sim_map accepted_set;
     size_t n_accepted, cap_accepted;
     atomic_llong duplicates;
 };
 
-static void *vec_push(struct vec *v)
-{
-    if (v->len == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        void *d = realloc(v->data, cap * v->size);
-        if (d == NULL)
-            return NULL;
-        v->data = d;
-        v->cap = cap;
-    }
-    void *slot = (char *)v->data + v->len++ * v->size;
-    memset(slot, 0, v->size);
-    return slot;
-}
-
-static void record(sim_driver *d, struct vec *v, const void *rec)
+static void record(sim_driver *d, struct recfile *v, const void *rec)
 {
     pthread_mutex_lock(&d->lock);
-    void *slot = vec_push(v);
-    if (slot != NULL)
-        memcpy(slot, rec, v->size);
+    if (v->f == NULL || fwrite(rec, v->size, 1, v->f) != 1)
+        v->failed = true;
+    else
+        v->len++;
     pthread_mutex_unlock(&d->lock);
+}
+
+static int recfile_open(struct recfile *v, size_t size)
+{
+    v->size = size;
+    v->f = tmpfile();
+    return v->f != NULL ? PD_OK : PD_EIO;
+}
+
+static void recfile_close(struct recfile *v)
+{
+    if (v->f != NULL)
+        fclose(v->f);
+    v->f = NULL;
 }
 
 static void add_accepted(sim_driver *d, const char *order_id)
@@ -545,10 +556,13 @@ int sim_driver_start(const struct sim_driver_cfg *cfg, sim_driver **out)
     d->orders = cfg->s->workload.orders;
     pthread_mutex_init(&d->lock, NULL);
     sim_map_init(&d->accepted_set);
-    d->subs.size = sizeof(struct sub_rec);
-    d->pays.size = sizeof(struct pay_rec);
-    d->payers.size = sizeof(struct payer_rec);
-    d->queries.size = sizeof(struct query_rec);
+    if (recfile_open(&d->subs, sizeof(struct sub_rec)) != PD_OK ||
+        recfile_open(&d->pays, sizeof(struct pay_rec)) != PD_OK ||
+        recfile_open(&d->payers, sizeof(struct payer_rec)) != PD_OK ||
+        recfile_open(&d->queries, sizeof(struct query_rec)) != PD_OK) {
+        sim_driver_free(d);
+        return PD_EIO;
+    }
     int64_t n = cfg->concurrency > 0 ? cfg->concurrency : cfg->s->workload.concurrency;
     if (n > d->orders)
         n = d->orders;
@@ -609,10 +623,10 @@ void sim_driver_free(sim_driver *d)
         return;
     sim_driver_join(d);
     free(d->threads);
-    free(d->subs.data);
-    free(d->pays.data);
-    free(d->payers.data);
-    free(d->queries.data);
+    recfile_close(&d->subs);
+    recfile_close(&d->pays);
+    recfile_close(&d->payers);
+    recfile_close(&d->queries);
     for (size_t i = 0; i < d->n_accepted; i++)
         free(d->accepted[i]);
     free(d->accepted);
@@ -695,15 +709,25 @@ static void write_query(const sim_driver *d, FILE *f, const struct query_rec *r)
 
 typedef void (*write_fn)(const sim_driver *, FILE *, const void *);
 
-static void write_vec(const sim_driver *d, FILE *f, const char *name, const struct vec *v,
-                      write_fn fn)
+/* Writes one array of business.json from the records' file; returns 0 or PD_EIO. */
+static int write_vec(const sim_driver *d, FILE *f, const char *name, struct recfile *v,
+                     write_fn fn)
 {
+    union any_rec rec;
+    int rc = v->failed || fflush(v->f) != 0 || fseek(v->f, 0, SEEK_SET) != 0 ? PD_EIO : PD_OK;
     fprintf(f, "\"%s\":[", name);
-    for (size_t i = 0; i < v->len; i++) {
+    for (size_t i = 0; i < v->len && rc == PD_OK; i++) {
+        if (fread(&rec, v->size, 1, v->f) != 1) {
+            rc = PD_EIO;
+            break;
+        }
         fputs(i ? ",\n" : "\n", f);
-        fn(d, f, (const char *)v->data + i * v->size);
+        fn(d, f, &rec);
     }
     fputs("],\n", f);
+    if (fseek(v->f, 0, SEEK_END) != 0)     /* later records append again */
+        rc = PD_EIO;
+    return rc;
 }
 
 int sim_driver_write_business(sim_driver *d, const char *path, sim_business *b)
@@ -713,13 +737,17 @@ int sim_driver_write_business(sim_driver *d, const char *path, sim_business *b)
         return PD_EIO;
     pthread_mutex_lock(&d->lock);
     fputs("{", f);
-    write_vec(d, f, "submissions", &d->subs, (write_fn)write_sub);
-    write_vec(d, f, "pay_calls", &d->pays, (write_fn)write_pay);
-    write_vec(d, f, "payer", &d->payers, (write_fn)write_payer);
-    write_vec(d, f, "queries", &d->queries, (write_fn)write_query);
+    int rc = write_vec(d, f, "submissions", &d->subs, (write_fn)write_sub);
+    if (rc == PD_OK)
+        rc = write_vec(d, f, "pay_calls", &d->pays, (write_fn)write_pay);
+    if (rc == PD_OK)
+        rc = write_vec(d, f, "payer", &d->payers, (write_fn)write_payer);
+    if (rc == PD_OK)
+        rc = write_vec(d, f, "queries", &d->queries, (write_fn)write_query);
     pthread_mutex_unlock(&d->lock);
     fputs("\"receipts\":", f);
-    int rc = sim_business_write_receipts(b, f);
+    if (rc == PD_OK)
+        rc = sim_business_write_receipts(b, f);
     fputs("}\n", f);
     if (fclose(f) != 0)
         rc = PD_EIO;

@@ -6,7 +6,8 @@
  * burst, a resubmit after the window), ask the SUT to pay, play the payer at
  * mock-gateway (pay, pay twice, pay late after the close, abandon), and
  * query the SUT when the business notification is late. Everything it does
- * is recorded with simulated times for business.json. */
+ * is recorded with simulated times for business.json, as fixed-size records
+ * appended to unnamed temporary files (memory does not grow with orders). */
 #ifndef SIM_DRIVER_H
 #define SIM_DRIVER_H
 
@@ -42,8 +43,8 @@ int64_t sim_driver_submitted(sim_driver *d);
 /* Order ids the SUT accepted (201). *out is borrowed until free. */
 size_t sim_driver_accepted(sim_driver *d, const char *const **out);
 
-/* Writes business.json (without receipts' array, given as receipts_json
- * text, which may be NULL). Returns 0 or PD_EIO. */
+/* Writes business.json: the driver's records, then b's receipts.
+ * Returns 0, or PD_EIO when a record could not be saved, read back or written. */
 int sim_driver_write_business(sim_driver *d, const char *path, sim_business *b);
 
 /* Writes plan.json: the decisions drawn for every workload key. */

@@ -1,5 +1,6 @@
 #include "sim_run.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -466,6 +467,10 @@ static void finish(struct run *r, struct sim_run_result *res, int rc)
         res->verdict = SIM_VERDICT_ERROR;
         return;
     }
+    /* The runner's threads are gone and its records freed: hand the free
+     * heap back to the system before the checker builds its model, so the
+     * process peak is max(runner, checker) rather than their sum. */
+    malloc_trim(0);
     sim_run_check(r->dir, res);
 }
 

@@ -2,6 +2,7 @@
  * report writers. The checker (sim_check, sim/check.h) and the report
  * writers (rpt, reports/) are separate libraries; a paydrill built without
  * the checker says "unchecked": it never claims a verdict without it. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ int sim_run_check(const char *run_dir, struct sim_run_result *res)
              "no verdict: this paydrill was built without the checker (sim_check)");
 #endif
 #ifdef PD_HAVE_RPT
+    malloc_trim(0);     /* the checker's model is freed: the report writers start low */
     if (rpt_write_run(run_dir) != 0)
         snprintf(res->error, sizeof res->error, "the report writers failed on %s", run_dir);
 #endif

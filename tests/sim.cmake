@@ -1,12 +1,13 @@
 # paydrill runner tests (the checker's are in sim_check.cmake):
 # unit (scenario parser, keyed decisions, time mapping), integration (the
-# real paydrill, payment-center and mock-gateway binaries), and one CTest
+# real paydrill, payment-center and mock-gateway binaries; signal: SIGTERM and
+# SIGINT leave no child running), and one CTest
 # test per scenario of scenarios/default under the label "scenarios".
 foreach(t scenario plan)
   pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
 endforeach()
 
-foreach(t cli determinism)
+foreach(t cli determinism signal)
   pd_integration_test(sim_${t}_test SOURCES integration/sim_${t}_test.c TIMEOUT 600)
   add_dependencies(sim_${t}_test paydrill payment-center mock-gateway)
   if(TARGET payment-center-zoo)
