@@ -6,9 +6,12 @@
  * a few hundred distinct details costs little memory and little space in
  * report.html. An event is tied to an order by its key, then by its
  * order_id; events of no order (process kill and restart) stay global. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pd_err.h"
 #include "pd_json.h"
@@ -131,31 +134,47 @@ static int parse_line(struct rpt__journal *j, const struct rpt__report *r, const
     return PD_OK;
 }
 
+/* Strips blanks around text[0..len) and parses what is left, if anything. */
+static int load_line(struct rpt__journal *j, const struct rpt__report *r, const char *path,
+                     size_t lineno, const char *text, size_t len)
+{
+    size_t a = 0, b = len;
+    while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r'))
+        a++;
+    while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r' ||
+                     text[b - 1] == '\n'))
+        b--;
+    return b > a ? parse_line(j, r, path, lineno, text + a, b - a) : PD_OK;
+}
+
+/* Streams the file a line at a time: the journal of a 10,000-order run is
+ * ~27 MB, and holding it whole beside the events was most of a report
+ * writer's peak memory. A file over RPT_JOURNAL_MAX_BYTES is refused
+ * before reading, so no line can grow past that either. */
 int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt__journal *out)
 {
     memset(out, 0, sizeof *out);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = pd_read_file(path, RPT_JOURNAL_MAX_BYTES, &text, &len);
-    if (rc == PD_ENOTFOUND)
-        return rpt__fail(rc, "%s: missing (the checker writes the merged journal)", path);
-    if (rc != PD_OK)
+    FILE *f = fopen(path, "r");
+    if (f == NULL && errno == ENOENT)
+        return rpt__fail(PD_ENOTFOUND, "%s: missing (the checker writes the merged journal)",
+                         path);
+    struct stat st;
+    int rc = f == NULL || fstat(fileno(f), &st) != 0 ? PD_EIO
+             : (uint64_t)st.st_size > RPT_JOURNAL_MAX_BYTES ? PD_ETOOBIG : PD_OK;
+    if (rc != PD_OK) {
+        if (f != NULL)
+            fclose(f);
         return rpt__fail(rc, "%s: cannot read (%s)", path, pd_strerror(rc));
-    size_t lineno = 0;
-    for (size_t pos = 0; pos < len && rc == PD_OK;) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) : len;
-        lineno++;
-        size_t a = pos, b = end;
-        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r'))
-            a++;
-        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r'))
-            b--;
-        if (b > a)
-            rc = parse_line(out, r, path, lineno, text + a, b - a);
-        pos = end + 1;
     }
-    free(text);
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    while (rc == PD_OK && (n = getline(&line, &cap, f)) >= 0)
+        rc = load_line(out, r, path, ++lineno, line, (size_t)n);
+    if (rc == PD_OK && ferror(f))
+        rc = rpt__fail(PD_EIO, "%s: cannot read (%s)", path, pd_strerror(PD_EIO));
+    free(line);
+    fclose(f);
     if (rc != PD_OK)
         rpt__journal_release(out);
     return rc;
