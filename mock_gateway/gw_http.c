@@ -131,10 +131,14 @@ static int refuse(gw_conn *c, int status, const char *code, const char *msg)
     return -1;
 }
 
-/* Index just past the first CRLFCRLF in p[0..n), or 0. */
-static size_t head_end(const char *p, size_t n)
+/* Index just past the first CRLFCRLF in p[0..n), or 0; the search starts
+ * near *from (where the last one stopped) so a client writing one byte at
+ * a time costs linear work, and *from is advanced. */
+static size_t head_end(const char *p, size_t n, size_t *from)
 {
-    for (size_t i = 3; i < n; i++)
+    size_t i = *from > 3 ? *from : 3;
+    *from = n;
+    for (; i < n; i++)
         if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r')
             return i + 1;
     return 0;
@@ -276,7 +280,7 @@ static int parse_head(gw_conn *c, const char *p, size_t n, struct head *hd)
 int gw__parse(gw_conn *c)
 {
     if (c->req_len == 0) {
-        size_t end = head_end(c->in.data, c->in.len);
+        size_t end = head_end(c->in.data, c->in.len, &c->scanned);
         if (end == 0 && c->in.len > GW_HTTP_HEADER_MAX)
             return refuse(c, 431, "HEADERS_TOO_LARGE", "request line and headers: over 16384 bytes");
         if (end == 0)
@@ -312,7 +316,7 @@ void gw__consume(gw_conn *c)
     memmove(c->in.data, c->in.data + n, c->in.len - n);
     c->in.len -= n;
     c->in.data[c->in.len] = '\0';
-    c->req_len = c->head_len = 0;
+    c->req_len = c->head_len = c->scanned = 0;
     c->req.body = NULL;
     c->req.body_len = 0;
     c->continue_sent = false;

@@ -29,6 +29,7 @@ struct gw_conn {
     size_t out_off;
     size_t req_len;              /* bytes of the current complete request in `in` */
     size_t head_len;             /* bytes of its request line and headers */
+    size_t scanned;              /* bytes of `in` searched for the end of the head */
     struct gw_request req;
     bool close_after;            /* close once the answer is sent */
     bool peer_eof;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -358,6 +359,18 @@ static int bind_listen(const char *listen_text, int *out_fd, int *out_port)
     return PD_OK;
 }
 
+/* GW_HTTP_CONN_MAX connections need as many descriptors: raise the soft
+ * limit toward the hard one, or the loop would meet EMFILE first. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = GW_HTTP_CONN_MAX + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int add_fd(gw_http *h, int fd, void *tag)
 {
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = tag};
@@ -399,6 +412,7 @@ int gw_http_start(const struct gw_http_opts *opts, const struct gw_http_hooks *h
     h->lfd = h->ep = h->wake_fd = -1;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
+    raise_fd_limit();
     int rc = bind_listen(opts->listen, &h->lfd, out_port);
     if (rc == PD_OK && ((h->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
                         (h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0))
