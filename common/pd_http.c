@@ -66,7 +66,7 @@ static int log_message(const struct mg_connection *conn, const char *message)
  * speed-up in PAYDRILL_TIME_SCALE; these two timeouts are multiplied by it
  * (1..100000) so they keep their real-time length. Payment timeouts are
  * not touched: they belong to the simulated timeline. */
-static double transport_time_factor(void)
+double pd_http_time_factor(void)
 {
     const char *v = getenv("PAYDRILL_TIME_SCALE");
     if (v == NULL || *v == '\0')
@@ -148,7 +148,7 @@ int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data
     pd_http_global_init();
 
     char threads[16], timeout[24], keep_alive[24];
-    double factor = transport_time_factor();
+    double factor = pd_http_time_factor();
     snprintf(threads, sizeof threads, "%d", opts->threads > 0 ? opts->threads : 8);
     snprintf(timeout, sizeof timeout, "%.0f",
              (opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000) * factor);
@@ -217,6 +217,7 @@ int pd_http_read_body(struct mg_connection *conn, size_t limit, char **out, size
 const char *pd_http_reason(int status)
 {
     switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -227,10 +228,13 @@ const char *pd_http_reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
+    case 411: return "Length Required";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -239,8 +243,7 @@ const char *pd_http_reason(int status)
     }
 }
 
-/* IMF-fixdate (RFC 9110 5.6.7) of epoch ms into out[32]. */
-static void http_date(int64_t epoch_ms, char out[32])
+void pd_http_format_date(int64_t epoch_ms, char out[32])
 {
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -253,15 +256,24 @@ static void http_date(int64_t epoch_ms, char out[32])
              tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
 }
 
+int pd_http_reply_head(int status, const char *content_type, size_t len, char *out,
+                       size_t out_len)
+{
+    char date[32];
+    pd_http_format_date(pd_now_ms(), date);
+    return snprintf(out, out_len,
+                    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                    "Cache-Control: no-store\r\n\r\n",
+                    status, pd_http_reason(status), date, content_type, len);
+}
+
 void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
                    const char *body, size_t len)
 {
-    char date[32];
-    http_date(pd_now_ms(), date);
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\n\r\n",
-              status, pd_http_reason(status), date, content_type, len);
+    char head[512];
+    int n = pd_http_reply_head(status, content_type, len, head, sizeof head);
+    if (n > 0 && (size_t)n < sizeof head)
+        mg_write(conn, head, (size_t)n);
     if (len > 0)
         mg_write(conn, body, len);
 }

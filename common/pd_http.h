@@ -56,6 +56,12 @@ int pd_http_read_body(struct mg_connection *conn, size_t limit, char **out, size
 void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
                    const char *body, size_t len);
 
+/* Formats the head pd_http_reply sends (status line, Date, Content-Type,
+ * Content-Length, Cache-Control, blank line) into out, for servers that
+ * are not civetweb. Returns what snprintf returns. */
+int pd_http_reply_head(int status, const char *content_type, size_t len, char *out,
+                       size_t out_len);
+
 /* Sends item as compact JSON. Does not take ownership. */
 void pd_http_reply_json(struct mg_connection *conn, int status, const cJSON *item);
 
@@ -70,6 +76,14 @@ int pd_http_is_json(const struct mg_connection *conn);
  * when absent, or -2 when it does not fit. */
 int pd_http_query_param(const struct mg_connection *conn, const char *name,
                         char *out, size_t out_len);
+
+/* The factor transport timeouts are multiplied by: PAYDRILL_TIME_SCALE when
+ * set to a number in [1, 100000], else 1. For servers that are not civetweb. */
+double pd_http_time_factor(void);
+
+/* IMF-fixdate (RFC 9110 5.6.7) of epoch ms into out[32], as the Date header
+ * of pd_http_reply. */
+void pd_http_format_date(int64_t epoch_ms, char out[32]);
 
 /* The standard reason phrase for a status. */
 const char *pd_http_reason(int status);

@@ -26,6 +26,7 @@ void gw_config_defaults(struct gw_config *cfg)
     cfg->callback_timeout_ms = 5000;
     cfg->callback_workers = 64;
     cfg->threads = 384;
+    cfg->idle_timeout_ms = 60000;
 }
 
 int gw_parse_latency(const char *text, struct gw_dist *out)
@@ -97,18 +98,18 @@ static int load_rules(gw *g)
 
 static int start_http(gw *g, int *out_port)
 {
+    g->batch = calloc(GW_BATCH_MAX, sizeof *g->batch);
+    g->batch_text = calloc(GW_BATCH_MAX, sizeof *g->batch_text);
+    if (g->batch == NULL || g->batch_text == NULL)
+        return PD_ENOMEM;
     /* 10 min (simulated) to send a request: under a x2000 clock that is still
-     * 300 ms real, where civetweb's 30 s default would be 15 ms. */
-    struct pd_http_server_opts opts = {.listen = g->cfg.listen, .threads = g->cfg.threads,
-                                       .request_timeout_ms = 600000, .until_ready = true};
-    int rc = pd_http_server_start(&opts, g, &g->http, out_port);
-    if (rc != PD_OK) {
+     * 300 ms real (both timeouts are also multiplied by PAYDRILL_TIME_SCALE). */
+    struct gw_http_opts opts = {g->cfg.listen, g->cfg.threads, g->cfg.idle_timeout_ms, 600000};
+    struct gw_http_hooks hooks = {g, gw_api_fast, gw_api_flush, gw_api_slow};
+    int rc = gw_http_start(&opts, &hooks, &g->http, out_port);
+    if (rc != PD_OK)
         PD_LOG(PD_LOG_ERROR, "gw", "act=listen addr=%s err=%s", g->cfg.listen, pd_strerror(rc));
-        return rc;
-    }
-    mg_set_request_handler(g->http, "/", gw_api_handle, g);
-    pd_http_server_ready(g->http);   /* 503 "starting" until here, never a bare 404 */
-    return PD_OK;
+    return rc;
 }
 
 int gw_start(const struct gw_config *cfg, gw **out, int *out_port)
@@ -146,13 +147,14 @@ void gw_stop(gw *g)
 {
     if (g == NULL)
         return;
-    if (g->http != NULL)
-        mg_stop(g->http);
+    gw_http_stop(g->http);
     gw_cb_stop(g->cb);
     gw_occ_free(g->occ);
     gw_journal_close(g->journal);
     gw_store_close(g->store);
     gw_rules_unref(g->rules);
     pthread_mutex_destroy(&g->rules_mu);
+    free(g->batch);
+    free(g->batch_text);
     free(g);
 }

@@ -27,7 +27,8 @@ struct gw_config {
     size_t schedule_n;
     int64_t callback_timeout_ms;          /* per HTTP delivery */
     int callback_workers;                 /* deliveries in flight at most */
-    int threads;                          /* civetweb workers (one per keep-alive connection) */
+    int threads;                          /* slow-path workers (pay, admin, faults, latency) */
+    int64_t idle_timeout_ms;              /* keep-alive connection without a request */
     bool has_latency;                     /* base latency of create/query/close/refund */
     struct gw_dist latency;
     int64_t epoch_ms;                     /* start of relative fault windows; 0 = now */

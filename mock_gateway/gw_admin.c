@@ -17,7 +17,7 @@
 
 #define LEDGER_MAX ((size_t)1 << 31)   /* bytes of one ledger document */
 
-void gw_admin_status(gw *g, struct mg_connection *conn)
+void gw_admin_status(gw *g, gw_conn *conn)
 {
     struct gw_counts c;
     int64_t pending = 0, in_flight = 0;
@@ -32,7 +32,7 @@ void gw_admin_status(gw *g, struct mg_connection *conn)
     gw__reply_text(conn, 200, out, (size_t)n);
 }
 
-void gw_admin_ledger(gw *g, struct mg_connection *conn)
+void gw_admin_ledger(gw *g, gw_conn *conn)
 {
     struct pd_buf b;
     pd_buf_init(&b, LEDGER_MAX);
@@ -44,7 +44,7 @@ void gw_admin_ledger(gw *g, struct mg_connection *conn)
 }
 
 /* Streams the journal file as it is now (whole lines only). */
-void gw_admin_journal(gw *g, struct mg_connection *conn)
+void gw_admin_journal(gw *g, gw_conn *conn)
 {
     int64_t size = gw_journal_size(g->journal);
     int fd = open(gw_journal_path(g->journal), O_RDONLY | O_CLOEXEC);
@@ -52,16 +52,16 @@ void gw_admin_journal(gw *g, struct mg_connection *conn)
         gw__reply_error(conn, 500, "SYSTEMERROR", "could not open the journal");
         return;
     }
-    mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+    gw_conn_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                     "Cache-Control: no-store\r\nContent-Length: %" PRId64 "\r\n\r\n", size);
-    /* civetweb's worker threads have small stacks: the chunk lives on the heap. */
+    /* The chunk lives on the heap: worker threads keep small stacks. */
     const size_t chunk_len = 65536;
     char *chunk = malloc(chunk_len);
     int64_t off = 0;
     while (off < size) {
         size_t want = (size_t)(size - off < (int64_t)chunk_len ? size - off : (int64_t)chunk_len);
         ssize_t r = chunk ? pread(fd, chunk, want, off) : -1;
-        if (r <= 0 || mg_write(conn, chunk, (size_t)r) <= 0)
+        if (r <= 0 || gw_conn_write(conn, chunk, (size_t)r) != PD_OK)
             break;   /* the client went away, or the journal was reset meanwhile */
         off += r;
     }
@@ -69,18 +69,18 @@ void gw_admin_journal(gw *g, struct mg_connection *conn)
     close(fd);
 }
 
-void gw_admin_faults_get(gw *g, struct mg_connection *conn)
+void gw_admin_faults_get(gw *g, gw_conn *conn)
 {
     struct gw_rules *r = gw__rules(g);
     gw__reply_text(conn, 200, r->text, strlen(r->text));
     gw_rules_unref(r);
 }
 
-void gw_admin_faults_put(gw *g, struct mg_connection *conn)
+void gw_admin_faults_put(gw *g, gw_conn *conn)
 {
     char *body = NULL;
     size_t len = 0;
-    int rc = pd_http_read_body(conn, GW_RULES_DOC_MAX, &body, &len);
+    int rc = gw_conn_body(conn, GW_RULES_DOC_MAX, &body, &len);
     if (rc == PD_ETOOBIG) {
         gw__reply_error(conn, 413, "PAYLOAD_TOO_LARGE", "(document): longer than %u bytes",
                         GW_RULES_DOC_MAX);
@@ -105,11 +105,11 @@ void gw_admin_faults_put(gw *g, struct mg_connection *conn)
     gw__reply_text(conn, 200, rules->text, strlen(rules->text));
 }
 
-void gw_admin_reset(gw *g, struct mg_connection *conn)
+void gw_admin_reset(gw *g, gw_conn *conn)
 {
     char *body = NULL;
     size_t len = 0;
-    if (pd_http_read_body(conn, 4096, &body, &len) != PD_OK) {
+    if (gw_conn_body(conn, 4096, &body, &len) != PD_OK) {
         gw__reply_error(conn, 413, "PAYLOAD_TOO_LARGE", "reset takes no body");
         return;
     }
@@ -165,7 +165,7 @@ static int metrics_callbacks(gw *g, struct pd_buf *b)
     return rc;
 }
 
-void gw_admin_metrics(gw *g, struct mg_connection *conn)
+void gw_admin_metrics(gw *g, gw_conn *conn)
 {
     struct gw_counts c;
     int64_t pending = 0, in_flight = 0;
@@ -185,7 +185,7 @@ void gw_admin_metrics(gw *g, struct mg_connection *conn)
                                  c.trades, c.charges, c.refunds, pending, in_flight,
                                  gw_journal_seq(g->journal));
     if (rc == PD_OK)
-        pd_http_reply(conn, 200, "text/plain; version=0.0.4", b.data, b.len);
+        gw_conn_reply(conn, 200, "text/plain; version=0.0.4", b.data, b.len);
     else
         gw__reply_error(conn, 500, "SYSTEMERROR", "metrics too large");
     pd_buf_release(&b);

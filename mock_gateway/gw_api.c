@@ -5,12 +5,8 @@
  * nothing), find the order key (attach, else out_trade_no), count the
  * occurrence of this op for the key, ask the fault rules, then answer as
  * the rule says. Every request gets one journal line. */
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,46 +25,18 @@
 /* What a handler returns after it dropped the connection (for the access
  * log only: nothing was sent). */
 #define CLOSE_CONNECTION 499
+/* What a handler returns on the loop thread when the request must go to a
+ * worker (it might sleep); nothing was answered, counted or changed. */
+#define PUNT (-2)
 
-/* Ends the TCP connection of this request without an answer, as a crashed
- * or cut-off gateway would. civetweb offers no call for it, so we find our
- * socket by its two addresses and shut it down; civetweb still owns (and
- * later closes) the descriptor, and its next read sees the end. */
-static void drop_connection(struct mg_connection *conn)
-{
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    DIR *dir = opendir("/proc/self/fd");
-    struct dirent *de;
-    while (dir != NULL && (de = readdir(dir)) != NULL) {
-        long fd = 0;
-        if (pd_parse_int(de->d_name, 0, 1 << 20, &fd) != PD_OK)
-            continue;
-        struct sockaddr_in6 peer, self;
-        socklen_t plen = sizeof peer, slen = sizeof self;
-        if (getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
-            getsockname((int)fd, (struct sockaddr *)&self, &slen) != 0)
-            continue;
-        /* sin_port and sin6_port sit at the same offset. */
-        if (ntohs(peer.sin6_port) == ri->remote_port &&
-            ntohs(self.sin6_port) == ri->server_port) {
-            shutdown((int)fd, SHUT_RDWR);
-            break;
-        }
-    }
-    if (dir != NULL)
-        closedir(dir);
-    PD_LOG(PD_LOG_DEBUG, "gw", "act=drop_connection remote_port=%d server_port=%d",
-           ri->remote_port, ri->server_port);
-}
-
-/* Through pd_http_reply, which also sends the Date header (paydrill reads
+/* Through gw_conn_reply, which also sends the Date header (paydrill reads
  * a child's simulated clock from it). */
-void gw__reply_text(struct mg_connection *conn, int status, const char *json, size_t len)
+void gw__reply_text(gw_conn *conn, int status, const char *json, size_t len)
 {
-    pd_http_reply(conn, status, "application/json", json, len);
+    gw_conn_reply(conn, status, "application/json", json, len);
 }
 
-void gw__reply_error(struct mg_connection *conn, int status, const char *code, const char *fmt,
+void gw__reply_error(gw_conn *conn, int status, const char *code, const char *fmt,
                      ...)
 {
     char msg[400];
@@ -102,7 +70,7 @@ void gw__count(gw *g, enum gw_op op, int status)
 
 struct req {
     gw *g;
-    struct mg_connection *conn;
+    gw_conn *conn;
     enum gw_op op;
     int64_t now;
     char otn[GW_ID_MAX + 1];
@@ -115,12 +83,34 @@ struct req {
     char detail[200];
 };
 
+/* On the loop thread the line joins the group commit's batch, written
+ * after the ledger commit and before any answer of the batch is sent. */
+static void batch_line(gw *g, const struct gw_jentry *e)
+{
+    struct gw_bline *t = &g->batch_text[g->batch_n];
+    struct gw_jentry *out = &g->batch[g->batch_n++];
+    *out = *e;
+    pd_strlcpy(t->detail, e->detail, sizeof t->detail);
+    out->detail = t->detail;
+    if (e->out_trade_no != NULL) {
+        pd_strlcpy(t->otn, e->out_trade_no, sizeof t->otn);
+        out->out_trade_no = t->otn;
+    }
+    if (e->key != NULL) {
+        pd_strlcpy(t->key, e->key, sizeof t->key);
+        out->key = t->key;
+    }
+}
+
 static void journal_req(struct req *r)
 {
     struct gw_jentry e = {r->now, gw_op_name(r->op), r->otn[0] ? r->otn : NULL,
                           r->key[0] ? r->key : NULL, r->attempt, r->fault, r->status,
                           r->detail};
-    gw_journal_append(r->g->journal, &e);
+    if (gw_conn_inline(r->conn))
+        batch_line(r->g, &e);
+    else
+        gw_journal_append(r->g->journal, &e);
     gw__count(r->g, r->op, r->status);
 }
 
@@ -140,7 +130,7 @@ static int read_json(struct req *r, bool optional, cJSON **out)
     char *body = NULL;
     size_t len = 0;
     *out = NULL;
-    int rc = pd_http_read_body(r->conn, GW_BODY_MAX, &body, &len);
+    int rc = gw_conn_body(r->conn, GW_BODY_MAX, &body, &len);
     if (rc == PD_ETOOBIG)
         return refuse(r, 413, "PAYLOAD_TOO_LARGE", "body: longer than 65536 bytes");
     if (rc != PD_OK)
@@ -166,7 +156,8 @@ static int before(struct req *r)
     gw *g = r->g;
     struct gw_event ev = {r->op, r->key, r->otn, r->attempt, r->now, g->epoch_ms, g->cfg.seed};
     size_t pos = 0;
-    r->rules = gw__rules(g);
+    if (r->rules == NULL)
+        r->rules = gw__rules(g);
     r->rule = gw_rules_next(r->rules, &ev, &pos);
     if (g->cfg.has_latency && r->op != GW_OP_PAY) {
         struct gw_rule base = {.id = "latency"};
@@ -197,10 +188,10 @@ static int before(struct req *r)
         int n = snprintf(body, sizeof body,
                          "{\"code\":\"FREQUENCY_LIMITED\",\"message\":\"rate limited\","
                          "\"retry_after_ms\":%" PRId64 "}", a->retry_after_ms);
-        mg_printf(r->conn, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        gw_conn_printf(r->conn, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
                   "Retry-After: %" PRId64 "\r\nContent-Length: %d\r\n\r\n",
                   (a->retry_after_ms + 999) / 1000, n);
-        mg_write(r->conn, body, (size_t)n);
+        gw_conn_write(r->conn, body, (size_t)n);
         return 429;
     }
     case GW_ACT_HANG:
@@ -209,7 +200,7 @@ static int before(struct req *r)
         journal_req(r);
         if (!a->close)
             pd_sleep_ms(a->dist.fixed_ms);
-        drop_connection(r->conn);
+        gw_conn_drop(r->conn);
         return CLOSE_CONNECTION;
     default:
         return 0;   /* commit_drop and stale_query act after the operation */
@@ -228,7 +219,7 @@ static int answer(struct req *r, int status, const char *body, size_t len)
         journal_req(r);
         if (!a->close)
             pd_sleep_ms(a->dist.fixed_ms);
-        drop_connection(r->conn);
+        gw_conn_drop(r->conn);
         return CLOSE_CONNECTION;
     }
     r->status = status;
@@ -263,10 +254,28 @@ static void set_key(struct req *r, const struct gw_trade *t)
     pd_strlcpy(r->key, t != NULL && t->attach[0] ? t->attach : r->otn, sizeof r->key);
 }
 
-static void begin_op(struct req *r, const struct gw_trade *t)
+/* On the loop thread: true when the request could sleep (a latency knob,
+ * or a rule selecting the order), so it must go to a worker. The rules
+ * taken here are the ones before() applies. */
+static bool must_punt(struct req *r)
+{
+    gw *g = r->g;
+    if (g->cfg.has_latency)
+        return true;
+    if (r->rules == NULL)
+        r->rules = gw__rules(g);
+    struct gw_event ev = {r->op, r->key, r->otn, 0, r->now, g->epoch_ms, g->cfg.seed};
+    return gw_rules_may_select(r->rules, &ev);
+}
+
+/* Counts the occurrence (the first side effect of a request), or PUNT. */
+static int begin_op(struct req *r, const struct gw_trade *t)
 {
     set_key(r, t);
+    if (gw_conn_inline(r->conn) && must_punt(r))
+        return PUNT;
     r->attempt = gw_occ_next(r->g->occ, r->key, r->op);
+    return 0;
 }
 
 /* ---- trades as JSON ---- */
@@ -384,12 +393,13 @@ static int do_create(struct req *r)
     if (rc != PD_OK)
         return refuse(r, 400, "PARAM_ERROR", err.text);
     pd_strlcpy(r->otn, in.out_trade_no, sizeof r->otn);
-    begin_op(r, &in);
-    if ((st = before(r)) != 0)
+    if ((st = begin_op(r, &in)) != 0 || (st = before(r)) != 0)
         return st;
     in.created_at = r->now;
     enum gw_outcome oc = GW_OK;
-    if (gw_store_create(r->g->store, &in, &t, &oc) != PD_OK)
+    rc = gw_conn_inline(r->conn) ? gw_store_batch_create(r->g->store, &in, &t, &oc)
+                                 : gw_store_create(r->g->store, &in, &t, &oc);
+    if (rc != PD_OK)
         return answer_error(r, 500, "SYSTEMERROR", "ledger write failed");
     if (oc == GW_CONFLICT)
         return answer_error(r, 409, "OUT_TRADE_NO_USED",
@@ -404,12 +414,13 @@ static int do_create(struct req *r)
  * means 404 (already answered unless a fault answered first). */
 static int lookup(struct req *r, struct gw_trade *t, bool *found)
 {
-    int rc = gw_store_get(r->g->store, r->otn, t);
+    int rc = gw_conn_inline(r->conn) ? gw_store_batch_get(r->g->store, r->otn, t)
+                                     : gw_store_get(r->g->store, r->otn, t);
     *found = rc == PD_OK;
     if (rc != PD_OK && rc != PD_ENOTFOUND)
         return refuse(r, 500, "SYSTEMERROR", "ledger read failed");
-    begin_op(r, *found ? t : NULL);
-    return before(r);
+    int st = begin_op(r, *found ? t : NULL);
+    return st ? st : before(r);
 }
 
 static int do_query(struct req *r)
@@ -636,14 +647,14 @@ static int route_channel(struct req *r, const char *method, char **s, int n)
     }
 }
 
-static int admin_bad_method(struct mg_connection *conn, const char *allowed)
+static int admin_bad_method(gw_conn *conn, const char *allowed)
 {
     gw__reply_error(conn, 405, "METHOD_NOT_ALLOWED", "use %s", allowed);
     return 405;
 }
 
 /* The admin routes. Returns -1 when the path is not one. */
-static int route_admin(gw *g, struct mg_connection *conn, const char *method, char **s, int n)
+static int route_admin(gw *g, gw_conn *conn, const char *method, char **s, int n)
 {
     bool get = is(method, "GET");
     if (n == 1 && is(s[0], "healthz"))
@@ -673,28 +684,63 @@ static int route_admin(gw *g, struct mg_connection *conn, const char *method, ch
     return -1;
 }
 
-int gw_api_handle(struct mg_connection *conn, void *cbdata)
+static void req_init(struct req *r, gw *g, gw_conn *conn)
 {
-    gw *g = cbdata;
-    const struct mg_request_info *ri = mg_get_request_info(conn);
+    memset(r, 0, sizeof *r);
+    r->g = g;
+    r->conn = conn;
+    r->now = pd_now_ms();
+    r->op = GW_OP_QUERY;
+}
+
+void gw_api_slow(void *ctx, gw_conn *conn)
+{
+    gw *g = ctx;
+    const struct gw_request *rq = gw_conn_request(conn);
     struct req r;
-    memset(&r, 0, sizeof r);
-    r.g = g;
-    r.conn = conn;
-    r.now = pd_now_ms();
-    r.op = GW_OP_QUERY;
+    req_init(&r, g, conn);
     char buf[1024];
     char *segs[SEGS_MAX];
-    const char *path = ri->local_uri ? ri->local_uri : "";
+    const char *path = rq->path;
     int n = split_path(path, buf, sizeof buf, segs);
-    int st = n < 0 ? -1 : route_channel(&r, ri->request_method, segs, n);
+    int st = n < 0 ? -1 : route_channel(&r, rq->method, segs, n);
     if (st < 0 && n >= 0)
-        st = route_admin(g, conn, ri->request_method, segs, n);
+        st = route_admin(g, conn, rq->method, segs, n);
     gw_rules_unref(r.rules);
-    if (st < 0) {
-        gw__reply_error(conn, 404, "NOT_FOUND", "no such endpoint: %.100s %.200s",
-                        ri->request_method, path);
-        return 404;
-    }
-    return st;
+    if (st < 0)
+        gw__reply_error(conn, 404, "NOT_FOUND", "no such endpoint: %.100s %.200s", rq->method,
+                        path);
+}
+
+bool gw_api_fast(void *ctx, gw_conn *conn)
+{
+    gw *g = ctx;
+    const struct gw_request *rq = gw_conn_request(conn);
+    char buf[1024];
+    char *segs[SEGS_MAX];
+    if (g->cfg.has_latency || g->batch_n >= GW_BATCH_MAX)
+        return false;
+    int n = split_path(rq->path, buf, sizeof buf, segs);
+    bool payments = n >= 2 && is(segs[0], "v1") && is(segs[1], "payments");
+    if (!(payments && n == 2 && is(rq->method, "POST")) &&
+        !(payments && n == 3 && is(rq->method, "GET")))
+        return false;
+    struct req r;
+    req_init(&r, g, conn);
+    int st = route_channel(&r, rq->method, segs, n);
+    gw_rules_unref(r.rules);
+    return st != PUNT;
+}
+
+int gw_api_flush(void *ctx)
+{
+    gw *g = ctx;
+    int rc = gw_store_batch_commit(g->store);
+    if (rc == PD_OK && g->batch_n > 0)
+        gw_journal_append_many(g->journal, g->batch, g->batch_n);
+    if (rc != PD_OK)
+        PD_LOG(PD_LOG_ERROR, "gw", "act=group_commit lines=%zu err=%s", g->batch_n,
+               pd_strerror(rc));
+    g->batch_n = 0;
+    return rc;
 }

@@ -719,6 +719,14 @@ static bool rule_matches(const struct gw_rule *rule, const struct gw_event *ev)
     return pd_draw_unit(ev->seed, ev->key, kind, ev->attempt) < rule->probability;
 }
 
+bool gw_rules_may_select(const struct gw_rules *rules, const struct gw_event *ev)
+{
+    for (size_t i = 0; rules != NULL && i < rules->n; i++)
+        if (rules->rules[i].op == ev->op && selected(&rules->rules[i], ev))
+            return true;
+    return false;
+}
+
 const struct gw_rule *gw_rules_next(const struct gw_rules *rules, const struct gw_event *ev,
                                     size_t *pos)
 {

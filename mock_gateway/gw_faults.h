@@ -159,6 +159,11 @@ struct gw_event {
 const struct gw_rule *gw_rules_next(const struct gw_rules *rules, const struct gw_event *ev,
                                     size_t *pos);
 
+/* True when some rule of ev->op selects ev's order, whatever its nth,
+ * window and probability say: when false, gw_rules_next finds nothing for
+ * any occurrence of this op on this order at any time. Pure. */
+bool gw_rules_may_select(const struct gw_rules *rules, const struct gw_event *ev);
+
 /* Draws a duration from dist for (rule, event); kind names the decision. */
 int64_t gw_dist_draw(const struct gw_dist *dist, const struct gw_rule *rule,
                      const struct gw_event *ev, const char *kind);

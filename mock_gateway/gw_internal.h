@@ -2,10 +2,10 @@
 #ifndef GW_INTERNAL_H
 #define GW_INTERNAL_H
 
-#include <civetweb.h>
 #include <pthread.h>
 
 #include "gw.h"
+#include "gw_http.h"
 #include "gw_journal.h"
 #include "gw_store.h"
 
@@ -31,7 +31,13 @@ struct gw {
     gw_journal *journal;
     gw_cb *cb;
     gw_occ *occ;
-    struct mg_context *http;
+    gw_http *http;
+    /* The group commit of the HTTP loop thread (only it touches these):
+     * the journal lines of the iteration's inline requests, written with
+     * one write() after the ledger commit (gw_api_flush). */
+    struct gw_jentry *batch;        /* GW_BATCH_MAX entries ... */
+    struct gw_bline *batch_text;    /* ... and the strings they point to */
+    size_t batch_n;
     pthread_mutex_t rules_mu;       /* guards the rules pointer only */
     struct gw_rules *rules;
     uint64_t requests[GW_OP_COUNT][6];   /* by op and status class 0,1xx..5xx (atomic) */
@@ -77,29 +83,43 @@ void gw_occ_free(gw_occ *occ);
 uint64_t gw_occ_next(gw_occ *occ, const char *key, enum gw_op op);
 void gw_occ_reset(gw_occ *occ);
 
-/* ---- the HTTP API (gw_api.c) ---- */
+/* ---- the HTTP API (gw_api.c): the hooks of gw_http ---- */
 
-int gw_api_handle(struct mg_connection *conn, void *cbdata);
+#define GW_BATCH_MAX 1024        /* inline requests in one group commit */
 
-#endif
+struct gw_bline {
+    char otn[GW_ID_MAX + 1];
+    char key[GW_TEXT_MAX + 1];
+    char detail[200];
+};
+
+/* Loop thread: answers create and query inline when nothing can sleep
+ * (no latency knob, no fault rule selects the order); else false. */
+bool gw_api_fast(void *ctx, gw_conn *conn);
+/* Loop thread: commits the batch, then writes its journal lines. */
+int gw_api_flush(void *ctx);
+/* A worker: any request, with the blocking semantics of every fault. */
+void gw_api_slow(void *ctx, gw_conn *conn);
 
 /* ---- helpers shared by gw_api.c and gw_admin.c ---- */
 
 #define GW_BODY_MAX 65536            /* bytes of a protocol request body */
 
 /* Sends {"code": code, "message": <printf>} with status. */
-void gw__reply_error(struct mg_connection *conn, int status, const char *code,
+void gw__reply_error(gw_conn *conn, int status, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sends a JSON text as is. */
-void gw__reply_text(struct mg_connection *conn, int status, const char *json, size_t len);
+void gw__reply_text(gw_conn *conn, int status, const char *json, size_t len);
 /* Counts a request for /metrics. */
 void gw__count(gw *g, enum gw_op op, int status);
 
 /* Admin endpoints (gw_admin.c); each answers the request. */
-void gw_admin_status(gw *g, struct mg_connection *conn);
-void gw_admin_ledger(gw *g, struct mg_connection *conn);
-void gw_admin_journal(gw *g, struct mg_connection *conn);
-void gw_admin_faults_get(gw *g, struct mg_connection *conn);
-void gw_admin_faults_put(gw *g, struct mg_connection *conn);
-void gw_admin_reset(gw *g, struct mg_connection *conn);
-void gw_admin_metrics(gw *g, struct mg_connection *conn);
+void gw_admin_status(gw *g, gw_conn *conn);
+void gw_admin_ledger(gw *g, gw_conn *conn);
+void gw_admin_journal(gw *g, gw_conn *conn);
+void gw_admin_faults_get(gw *g, gw_conn *conn);
+void gw_admin_faults_put(gw *g, gw_conn *conn);
+void gw_admin_reset(gw *g, gw_conn *conn);
+void gw_admin_metrics(gw *g, gw_conn *conn);
+
+#endif

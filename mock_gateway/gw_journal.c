@@ -98,16 +98,20 @@ static int format_line(struct pd_buf *b, uint64_t seq, const struct gw_jentry *e
     return rc;
 }
 
-int gw_journal_append(gw_journal *j, const struct gw_jentry *e)
+/* Formats the n lines with the next seqs and writes them with one write(),
+ * all under the mutex: seq order is file order whoever appends. */
+int gw_journal_append_many(gw_journal *j, const struct gw_jentry *e, size_t n)
 {
     struct pd_buf b;
-    pd_buf_init(&b, LINE_MAX_BYTES);
+    pd_buf_init(&b, LINE_MAX_BYTES * (n > 0 ? n : 1));
     pthread_mutex_lock(&j->mu);
-    int rc = format_line(&b, j->seq + 1, e);
-    if (rc == PD_OK) {
+    int rc = PD_OK;
+    for (size_t i = 0; rc == PD_OK && i < n; i++)
+        rc = format_line(&b, j->seq + 1 + i, &e[i]);
+    if (rc == PD_OK && b.len > 0) {
         ssize_t w = write(j->fd, b.data, b.len);
         if (w == (ssize_t)b.len) {
-            j->seq++;
+            j->seq += n;
             j->size += (int64_t)b.len;
         } else {
             rc = PD_EIO;
@@ -116,8 +120,13 @@ int gw_journal_append(gw_journal *j, const struct gw_jentry *e)
     pthread_mutex_unlock(&j->mu);
     pd_buf_release(&b);
     if (rc != PD_OK)
-        PD_LOG(PD_LOG_ERROR, "gw", "act=journal_write err=%s", pd_strerror(rc));
+        PD_LOG(PD_LOG_ERROR, "gw", "act=journal_write lines=%zu err=%s", n, pd_strerror(rc));
     return rc;
+}
+
+int gw_journal_append(gw_journal *j, const struct gw_jentry *e)
+{
+    return gw_journal_append_many(j, e, 1);
 }
 
 int gw_journal_reset(gw_journal *j)

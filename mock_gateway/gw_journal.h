@@ -7,6 +7,7 @@
 #ifndef GW_JOURNAL_H
 #define GW_JOURNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct gw_journal gw_journal;
@@ -29,6 +30,10 @@ void gw_journal_close(gw_journal *j);   /* NULL is a no-op */
 
 /* Appends one line. Returns 0 or PD_EIO. Thread-safe. */
 int gw_journal_append(gw_journal *j, const struct gw_jentry *e);
+
+/* Appends n lines (consecutive seqs) with one write(): the group commit's
+ * lines. Returns 0 or PD_EIO. Thread-safe. */
+int gw_journal_append_many(gw_journal *j, const struct gw_jentry *e, size_t n);
 
 /* Empties the journal (POST /sim/reset); seq starts again at 1. */
 int gw_journal_reset(gw_journal *j);

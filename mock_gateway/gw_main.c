@@ -39,9 +39,13 @@ static const char usage[] =
     "  --callback-timeout DUR    answer time allowed to the receiver (default 5s)  [GW_CALLBACK_TIMEOUT]\n"
     "  --callback-workers N      deliveries in flight at most, one HTTP client each\n"
     "                            (default 64, 1..1024)  [GW_CALLBACK_WORKERS]\n"
-    "  --threads N               HTTP worker threads; civetweb pins one to each keep-alive\n"
-    "                            connection, so give at least the clients' connection count\n"
-    "                            plus the hung requests of hang faults (default 384)  [GW_THREADS]\n"
+    "  --threads N               slow-path worker threads: one runs each request that may\n"
+    "                            block (pay, close, refund, admin, any request a fault rule\n"
+    "                            selects, every request under --latency); a hang or\n"
+    "                            commit_drop holds one for its duration. Connections and\n"
+    "                            plain create/query run on the event loop (default 384)  [GW_THREADS]\n"
+    "  --idle-timeout DUR        close a keep-alive connection idle this long (default 60s;\n"
+    "                            x PAYDRILL_TIME_SCALE when set)  [GW_IDLE_TIMEOUT]\n"
     "  --latency SPEC            base latency of create/query/close/refund: 5ms,\n"
     "                            uniform:1ms:10ms or lognormal:5ms:0.5 (default none)  [GW_LATENCY]\n"
     "  --epoch-ms MS             start of relative fault windows, Unix ms in the simulated\n"
@@ -57,17 +61,17 @@ struct opts {
 
 enum {
     O_LISTEN, O_SECRET, O_SEED, O_FAULTS, O_DATA, O_SYNC, O_SCHED, O_CBTIMEOUT, O_WORKERS,
-    O_THREADS, O_LATENCY, O_EPOCH, O_CHECK, O_LOGLEVEL, O_COUNT
+    O_THREADS, O_LATENCY, O_EPOCH, O_CHECK, O_LOGLEVEL, O_IDLE, O_COUNT
 };
 
 static const char *const names[O_COUNT] = {
     "listen", "secret", "seed", "faults", "data-dir", "sync", "callback-schedule",
     "callback-timeout", "callback-workers", "threads", "latency", "epoch-ms", "check-faults",
-    "log-level"};
+    "log-level", "idle-timeout"};
 static const char *const envs[O_COUNT] = {
     "GW_LISTEN", "GW_SECRET", "GW_SEED", "GW_FAULTS", "GW_DATA_DIR", "GW_SYNC",
     "GW_CALLBACK_SCHEDULE", "GW_CALLBACK_TIMEOUT", "GW_CALLBACK_WORKERS", "GW_THREADS",
-    "GW_LATENCY", "GW_EPOCH_MS", NULL, "GW_LOG_LEVEL"};
+    "GW_LATENCY", "GW_EPOCH_MS", NULL, "GW_LOG_LEVEL", "GW_IDLE_TIMEOUT"};
 
 /* Returns 0, 1 for --help, or 2 on a bad command line. */
 static int parse_argv(int argc, char **argv, struct opts *o)
@@ -148,6 +152,9 @@ static int to_config(const struct opts *o, struct gw_config *cfg)
     if (o->v[O_CBTIMEOUT] && (pd_parse_duration(o->v[O_CBTIMEOUT], &cfg->callback_timeout_ms) ||
                               cfg->callback_timeout_ms < 1))
         return bad("callback-timeout", o->v[O_CBTIMEOUT], "must be a duration such as 5s");
+    if (o->v[O_IDLE] && (pd_parse_duration(o->v[O_IDLE], &cfg->idle_timeout_ms) ||
+                         cfg->idle_timeout_ms < 1))
+        return bad("idle-timeout", o->v[O_IDLE], "must be a duration such as 60s");
     if (o->v[O_LATENCY] && gw_parse_latency(o->v[O_LATENCY], &cfg->latency))
         return bad("latency", o->v[O_LATENCY], "must be 5ms, uniform:1ms:10ms or lognormal:5ms:0.5");
     cfg->has_latency = o->v[O_LATENCY] != NULL;

@@ -41,7 +41,8 @@ static const char schema[] =
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_ID, S_INSERT, S_SET_STATE, S_PAY, S_CHARGE,
-    S_REFUSE, S_CB_INSERT, S_REFUND_GET, S_REFUND_INSERT, S_REFUND_ADD, S_CB_UPDATE, S_COUNT
+    S_REFUSE, S_CB_INSERT, S_REFUND_GET, S_REFUND_INSERT, S_REFUND_ADD, S_CB_UPDATE,
+    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
@@ -67,6 +68,9 @@ static const char *const sql[S_COUNT] = {
                      " state = 'REFUND' WHERE id = ?1",
     [S_CB_UPDATE] = "UPDATE callbacks SET due_at = ?2, attempts = ?3, state = ?4, acked_at = ?5,"
                     " delayed_attempt = ?6, held_attempt = ?7 WHERE trade_id = ?1",
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO op",
 };
 
 #define READERS 4               /* read connections for lookups (WAL: they never block writers) */
@@ -86,6 +90,9 @@ struct gw_store {
     pthread_mutex_t read_mu;     /* the ledger-dump connection */
     sqlite3 *rdb;
     struct gw_counts counts;     /* under mu */
+    bool batch_open;             /* a group commit holds mu (the HTTP loop thread) */
+    bool batch_failed;           /* its transaction is gone: it must not commit */
+    int64_t batch_trades;        /* trades it created, counted at commit */
 };
 
 static int open_db(const char *path, bool sync_full, sqlite3 **out)
@@ -279,6 +286,8 @@ static int finish(gw_store *s, int rc)
         exec_stmt(s, S_ROLLBACK);
     for (int i = S_BEGIN; i <= S_ROLLBACK; i++)
         sqlite3_reset(s->st[i]);
+    for (int i = S_SAVEPOINT; i <= S_ROLLBACK_TO; i++)
+        sqlite3_reset(s->st[i]);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -310,15 +319,14 @@ static int insert_trade(gw_store *s, const struct gw_trade *in)
 }
 
 /* One INSERT that does nothing on a known out_trade_no: a new trade costs
- * a single statement in its own transaction; only a repeat reads the
- * stored facts back to compare them. */
-int gw_store_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out,
-                    enum gw_outcome *outcome)
+ * a single statement; only a repeat reads the stored facts back to compare
+ * them. Called with mu held; *created tells whether a row was added. */
+static int create_locked(gw_store *s, const struct gw_trade *in, struct gw_trade *out,
+                         enum gw_outcome *outcome, bool *created)
 {
-    pthread_mutex_lock(&s->mu);
     int rc = insert_trade(s, in);
-    bool created = rc == PD_OK && sqlite3_changes(s->db) == 1;
-    if (created) {
+    *created = rc == PD_OK && sqlite3_changes(s->db) == 1;
+    if (*created) {
         *out = *in;
         out->id = sqlite3_last_insert_rowid(s->db);
         snprintf(out->trade_no, sizeof out->trade_no, "42%08" PRId64, out->id);
@@ -329,9 +337,76 @@ int gw_store_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out
         rc = get_locked(s, S_GET, in->out_trade_no, 0, out);
         *outcome = rc == PD_OK && same_facts(in, out) ? GW_OK : GW_CONFLICT;
     }
+    return rc;
+}
+
+/* Outside a group commit the INSERT is its own transaction. */
+int gw_store_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out,
+                    enum gw_outcome *outcome)
+{
+    bool created = false;
+    pthread_mutex_lock(&s->mu);
+    int rc = create_locked(s, in, out, outcome, &created);
     pthread_mutex_unlock(&s->mu);
     if (created)
         count_add(&s->counts.trades, 1);
+    return rc;
+}
+
+/* ---- group commit: one transaction for a loop iteration's operations ---- */
+
+static int batch_open(gw_store *s)
+{
+    if (s->batch_open)
+        return s->batch_failed ? PD_EIO : PD_OK;
+    int rc = begin(s);
+    if (rc != PD_OK)
+        return rc;
+    s->batch_open = true;
+    s->batch_failed = false;
+    s->batch_trades = 0;
+    return PD_OK;
+}
+
+/* Each operation in a savepoint: a failing one rolls back only itself. If
+ * SQLite dropped the whole transaction (I/O error), the batch is failed. */
+int gw_store_batch_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out,
+                          enum gw_outcome *outcome)
+{
+    bool created = false;
+    int rc = batch_open(s);
+    if (rc != PD_OK)
+        return rc;
+    rc = exec_stmt(s, S_SAVEPOINT);
+    rc = rc ? rc : create_locked(s, in, out, outcome, &created);
+    if (rc != PD_OK)
+        exec_stmt(s, S_ROLLBACK_TO);
+    exec_stmt(s, S_RELEASE);
+    if (sqlite3_get_autocommit(s->db)) {
+        s->batch_failed = true;
+        rc = PD_EIO;
+    }
+    if (rc == PD_OK && created)
+        s->batch_trades++;
+    return rc;
+}
+
+int gw_store_batch_get(gw_store *s, const char *out_trade_no, struct gw_trade *out)
+{
+    int rc = batch_open(s);
+    return rc ? rc : get_locked(s, S_GET, out_trade_no, 0, out);
+}
+
+int gw_store_batch_commit(gw_store *s)
+{
+    if (!s->batch_open)
+        return PD_OK;
+    int64_t trades = s->batch_trades;
+    bool failed = s->batch_failed;
+    s->batch_open = false;
+    int rc = finish(s, failed ? PD_EIO : PD_OK);
+    if (rc == PD_OK)
+        count_add(&s->counts.trades, trades);
     return rc;
 }
 

@@ -9,7 +9,7 @@ add_library(gw_testsupport STATIC integration/gw_support.c)
 target_link_libraries(gw_testsupport PUBLIC pd_testsupport pd)
 target_include_directories(gw_testsupport PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 
-foreach(t callbacks api badinput restart determinism faketime)
+foreach(t callbacks api badinput restart determinism faketime http)
   pd_integration_test(gw_${t}_test SOURCES integration/gw_${t}_test.c
     LIBS gw_testsupport TIMEOUT 300)
   add_dependencies(gw_${t}_test mock-gateway)
