@@ -15,10 +15,18 @@ dir=$("$top/scripts/build.sh" $mode)
 # libfaketime leaves /dev/shm/faketime_shm_PID and sem.faketime_sem_PID
 # behind when a process under it is killed with SIGKILL (the tests do that on
 # purpose); a later process that gets the same PID then fails to start
-# ("shm_open failed: File exists"). Remove those whose process is gone.
+# ("shm_open failed: File exists"). paydrill's own clock anchors
+# (paydrill_shm_PID_N, sem.paydrill_sem_PID_N) outlive a SIGKILLed paydrill
+# the same way. Remove those whose process is gone.
 for f in /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_*; do
   [ -e "$f" ] || continue
   pid=${f##*_}
+  [ -d "/proc/$pid" ] || rm -f "$f"
+done
+for f in /dev/shm/paydrill_shm_* /dev/shm/sem.paydrill_sem_*; do
+  [ -e "$f" ] || continue
+  pid=${f%_*}
+  pid=${pid##*_}
   [ -d "/proc/$pid" ] || rm -f "$f"
 done
 args=(--test-dir "$dir" --output-on-failure -j 2)
