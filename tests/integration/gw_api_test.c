@@ -282,7 +282,9 @@ static int run_check(const char *file)
 {
     char bin[512], cmd[1200];
     pd_test_bin("mock-gateway", bin, sizeof bin);
-    snprintf(cmd, sizeof cmd, "'%s' --check-faults '%s' > '%s.out' 2>&1", bin, file, file);
+    int n = snprintf(cmd, sizeof cmd, "'%s' --check-faults '%s' > '%s.out' 2>&1", bin, file,
+                     file);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
