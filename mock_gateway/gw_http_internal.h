@@ -51,6 +51,7 @@ struct gw_http {
     int64_t idle_ms, request_ms, linger_ms;   /* scaled by the time factor */
     int64_t tick_ms;             /* epoll_wait timeout and sweep period, scaled */
     int lfd, ep, wake_fd;
+    int spare_fd;                /* /dev/null, given up to shed a connection at EMFILE */
     int stop;                    /* atomic */
     pthread_t loop_thread;
     bool loop_started;

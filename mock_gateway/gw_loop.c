@@ -100,12 +100,31 @@ static void accept_one(gw_http *h, int fd)
     h->n_conns++;
 }
 
+/* Out of descriptors, the listening socket stays readable and a
+ * level-triggered loop would spin on it: give up the spare descriptor,
+ * accept the waiting connection and close it at once (the client sees its
+ * connection end), then take the spare back. */
+static void shed_one(gw_http *h)
+{
+    if (h->spare_fd < 0)
+        return;
+    close(h->spare_fd);
+    int fd = accept(h->lfd, NULL, NULL);
+    if (fd >= 0)
+        close(fd);
+    h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    PD_LOG(PD_LOG_WARN, "gw", "act=accept err=EMFILE shed=1 conns=%d", h->n_conns);
+}
+
 static void accept_all(gw_http *h)
 {
     for (int i = 0; i < EVENTS_MAX; i++) {
         int fd = accept(h->lfd, NULL, NULL);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                shed_one(h);
             return;   /* EAGAIN, or a transient error: the next event retries */
+        }
         accept_one(h, fd);
     }
 }
@@ -410,6 +429,7 @@ int gw_http_start(const struct gw_http_opts *opts, const struct gw_http_hooks *h
     int64_t lo = (int64_t)(SWEEP_MIN_MS * f), hi = (int64_t)(SWEEP_MAX_MS * f);
     h->tick_ms = tick < lo ? lo : tick > hi ? hi : tick;
     h->lfd = h->ep = h->wake_fd = -1;
+    h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     raise_fd_limit();
@@ -452,6 +472,8 @@ void gw_http_stop(gw_http *h)
     }
     if (h->lfd >= 0)
         close(h->lfd);
+    if (h->spare_fd >= 0)
+        close(h->spare_fd);
     if (h->ep >= 0)
         close(h->ep);
     if (h->wake_fd >= 0)

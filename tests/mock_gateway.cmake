@@ -17,3 +17,8 @@ endforeach()
 if(PD_SANITIZE)
   target_compile_definitions(gw_faketime_test PRIVATE GW_T_SANITIZE=1)
 endif()
+
+# Descriptor exhaustion: a bash + python3 test of the real binary.
+add_test(NAME gw_emfile_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/gw_emfile_test.sh)
+set_tests_properties(gw_emfile_test PROPERTIES LABELS integration TIMEOUT 120
+  ENVIRONMENT "PD_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
