@@ -92,8 +92,13 @@ static struct pc_conn *conn_open(pc_store *s)
     return c;
 }
 
+/* The store whose write transaction this thread holds, if any. */
+static __thread pc_store *tx_store;
+
 struct pc_conn *pc__conn(pc_store *s)
 {
+    if (tx_store == s)
+        return s->writer;
     struct pc_conn *c = pthread_getspecific(s->key);
     if (c != NULL)
         return c;
@@ -211,17 +216,21 @@ void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len)
 
 /* ---- transactions ---- */
 
+/* Every write transaction runs on the one writer connection. Its page
+ * cache stays valid from one transaction to the next because nothing else
+ * writes; with a connection per thread, each transaction first re-read the
+ * pages the other threads' commits had invalidated (pc_bench: most of
+ * payment-center's pread calls). */
 int pc__begin(pc_store *s, struct pc_conn **out)
 {
-    struct pc_conn *c = pc__conn(s);
-    if (c == NULL)
-        return PD_EIO;
     pthread_mutex_lock(&s->write_mu);
+    struct pc_conn *c = s->writer;
     if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         PD_LOG(PD_LOG_ERROR, "pc", "act=db_begin err=\"%s\"", sqlite3_errmsg(c->db));
         pthread_mutex_unlock(&s->write_mu);
         return PD_EIO;
     }
+    tx_store = s;
     *out = c;
     return PD_OK;
 }
@@ -233,6 +242,7 @@ int pc__commit(pc_store *s, struct pc_conn *c)
         PD_LOG(PD_LOG_ERROR, "pc", "act=db_commit err=\"%s\"", sqlite3_errmsg(c->db));
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    tx_store = NULL;
     pthread_mutex_unlock(&s->write_mu);
     return rc == SQLITE_OK ? PD_OK : PD_EIO;
 }
@@ -240,6 +250,7 @@ int pc__commit(pc_store *s, struct pc_conn *c)
 void pc__rollback(pc_store *s, struct pc_conn *c)
 {
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_store = NULL;
     pthread_mutex_unlock(&s->write_mu);
 }
 
@@ -261,7 +272,8 @@ int pc_store_open(const char *path, bool sync_full, pc_store **out)
     char *msg = NULL;
     if (c == NULL ||
         sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+        (s->writer = conn_open(s)) == NULL) {
         PD_LOG(PD_LOG_ERROR, "pc", "act=db_schema path=%s err=\"%s\"", path, msg ? msg : "open");
         sqlite3_free(msg);
         pc_store_close(s);
@@ -277,6 +289,7 @@ void pc_store_close(pc_store *s)
         return;
     conn_free(pthread_getspecific(s->key));
     pthread_setspecific(s->key, NULL);
+    conn_free(s->writer);
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->write_mu);
     free(s);

@@ -25,9 +25,13 @@ struct pc_store {
     char path[4096];
     bool sync_full;
     pthread_mutex_t write_mu;   /* one writer at a time, process-wide */
-    pthread_key_t key;          /* this thread's pc_conn */
+    struct pc_conn *writer;     /* every write transaction runs here, under write_mu */
+    pthread_key_t key;          /* this thread's read connection */
 };
 
+/* The connection for this thread: the writer while the thread holds the
+ * write transaction (so reads inside it see its own writes), else the
+ * thread's own read connection. */
 struct pc_conn *pc__conn(pc_store *s);
 sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql);
 /* Prepared (cached) and bound; step it, then sqlite3_reset. NULL on error. */
