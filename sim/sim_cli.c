@@ -69,7 +69,7 @@ static const char usage_run[] =
     "  --quiet           print only verdicts, violations and the report's path\n"
     "\n"
     "environment: PAYDRILL_GATEWAY_BIN, PAYDRILL_SUT_BIN (default: next to paydrill),\n"
-    "PAYDRILL_FAKETIME_LIB (default: the multiarch faketime/libfaketimeMT.so.1),\n"
+    "PAYDRILL_FAKETIME_LIB (default: the multiarch faketime/libfaketime.so.1),\n"
     "PAYDRILL_SEED (like --seed), PAYDRILL_LOG (debug|info|warn|error).\n";
 
 static const char usage_list[] =
@@ -539,7 +539,7 @@ static int check_tools(const struct opts *o, const struct sim_tools *tools)
         return SIM_EXIT_USAGE;
     }
     if (tools->faketime_lib[0] == '\0')
-        fprintf(stderr, "paydrill: warning: libfaketimeMT.so.1 not found (install faketime, or "
+        fprintf(stderr, "paydrill: warning: libfaketime.so.1 not found (install faketime, or "
                         "set PAYDRILL_FAKETIME_LIB): simulated time will not be sped up\n");
     if (o->sut_url != NULL)
         fprintf(stderr, "paydrill: --sut-url: the SUT is not ours to kill; process faults on "
