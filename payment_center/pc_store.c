@@ -56,9 +56,8 @@ static const char schema[] =
 
 /* ---- connections ---- */
 
-static void conn_free(void *p)
+void pc__conn_free(struct pc_conn *c)
 {
-    struct pc_conn *c = p;
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->n_stmts; i++)
@@ -67,7 +66,7 @@ static void conn_free(void *p)
     free(c);
 }
 
-static struct pc_conn *conn_open(pc_store *s)
+struct pc_conn *pc__conn_open(pc_store *s)
 {
     struct pc_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -86,7 +85,7 @@ static struct pc_conn *conn_open(pc_store *s)
      * (measured with pc_bench: 3.6 vs 2.1 ms of CPU per order). */
     const char *sync = s->sync_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
-        conn_free(c);
+        pc__conn_free(c);
         return NULL;
     }
     return c;
@@ -102,10 +101,15 @@ struct pc_conn *pc__conn(pc_store *s)
     struct pc_conn *c = pthread_getspecific(s->key);
     if (c != NULL)
         return c;
-    c = conn_open(s);
+    c = pc__conn_open(s);
     if (c != NULL)
         pthread_setspecific(s->key, c);
     return c;
+}
+
+static void conn_free_key(void *p)
+{
+    pc__conn_free(p);
 }
 
 sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql)
@@ -267,13 +271,13 @@ int pc_store_open(const char *path, bool sync_full, pc_store **out)
     }
     s->sync_full = sync_full;
     pthread_mutex_init(&s->write_mu, NULL);
-    pthread_key_create(&s->key, conn_free);
+    pthread_key_create(&s->key, conn_free_key);
     struct pc_conn *c = pc__conn(s);
     char *msg = NULL;
     if (c == NULL ||
         sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;", NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-        (s->writer = conn_open(s)) == NULL) {
+        (s->writer = pc__conn_open(s)) == NULL || pc__ckpt_start(s) != PD_OK) {
         PD_LOG(PD_LOG_ERROR, "pc", "act=db_schema path=%s err=\"%s\"", path, msg ? msg : "open");
         sqlite3_free(msg);
         pc_store_close(s);
@@ -287,9 +291,10 @@ void pc_store_close(pc_store *s)
 {
     if (s == NULL)
         return;
-    conn_free(pthread_getspecific(s->key));
+    pc__conn_free(pthread_getspecific(s->key));
     pthread_setspecific(s->key, NULL);
-    conn_free(s->writer);
+    pc__ckpt_stop(s);
+    pc__conn_free(s->writer);
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->write_mu);
     free(s);

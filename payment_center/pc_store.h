@@ -1,10 +1,12 @@
 /* pc_store.h -- orders, trades, history, refunds, the outbox and callback
  * nonces in one SQLite file (WAL).
  *
- * One connection per thread (opened on first use, closed at thread exit).
- * Write transactions are serialised by one process-wide mutex plus BEGIN
- * IMMEDIATE: with hundreds of HTTP threads this is faster and fairer than
- * SQLite's busy-wait. Readers never take the mutex. Every status change
+ * Reads use a connection per thread (opened on first use, closed at thread
+ * exit). Write transactions are serialised by one process-wide mutex plus
+ * BEGIN IMMEDIATE on one writer connection: with hundreds of HTTP threads
+ * this is faster and fairer than SQLite's busy-wait, and the writer's page
+ * cache stays valid. Readers never take the mutex. WAL checkpoints run on
+ * a thread of their own (pc_store_ckpt.c). Every status change
  * goes through one function that checks pc_transition_legal, bumps the
  * version by compare-and-set, appends history and, for a final status,
  * writes the outbox row in the same transaction.
@@ -30,6 +32,11 @@ typedef struct pc_store pc_store;
  * synchronous=FULL (else NORMAL). Returns 0, PD_EIO or PD_ENOMEM. */
 int pc_store_open(const char *path, bool sync_full, pc_store **out);
 void pc_store_close(pc_store *store);   /* NULL is a no-op; no thread may still use it */
+/* WAL checkpoints run on a thread of their own once the WAL has this many
+ * frames (default PC_CKPT_FRAMES in pc_store_internal.h); for tests. */
+void pc_store_set_checkpoint_frames(pc_store *store, int frames);
+/* How many checkpoints that thread has run. */
+long pc_store_checkpoints(pc_store *store);
 
 struct pc_order {
     char order_id[PC_ORDER_ID_MAX + 1];

@@ -11,6 +11,9 @@
 #include "pc_store.h"
 
 #define PC_STMT_CACHE 64
+/* WAL frames (4 KiB pages) after which the checkpointer runs: ~40 MiB,
+ * roughly 370 orders of the reference flow. */
+#define PC_CKPT_FRAMES 10000
 
 struct pc_conn {
     sqlite3 *db;
@@ -27,7 +30,24 @@ struct pc_store {
     pthread_mutex_t write_mu;   /* one writer at a time, process-wide */
     struct pc_conn *writer;     /* every write transaction runs here, under write_mu */
     pthread_key_t key;          /* this thread's read connection */
+    /* the checkpointer (pc_store_ckpt.c) */
+    int ckpt_frames;
+    struct pc_conn *ckpt_conn;
+    pthread_t ckpt_thread;
+    bool ckpt_running, ckpt_wanted, ckpt_stop;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    pthread_mutex_t ckpt_run_mu;    /* held while either side checkpoints */
+    long ckpt_runs;
+    int ckpt_copied;            /* frames the last checkpoint had copied */
 };
+
+struct pc_conn *pc__conn_open(pc_store *s);
+void pc__conn_free(struct pc_conn *c);
+/* Starts the checkpointer once the writer is open; stop is safe after a
+ * failed or no start. */
+int pc__ckpt_start(pc_store *s);
+void pc__ckpt_stop(pc_store *s);
 
 /* The connection for this thread: the writer while the thread holds the
  * write transaction (so reads inside it see its own writes), else the

@@ -1,7 +1,7 @@
 # payment-center tests: cmocka unit tests of the pc library (label unit) and
 # integration tests against the real binary with a stub gateway inside the
 # test, real SQLite files and a real redis-server (label integration).
-foreach(t order state core)
+foreach(t order state core store)
   pd_unit_test(test_pc_${t} SOURCES unit/test_pc_${t}.c LIBS pc TIMEOUT 60)
 endforeach()
 
