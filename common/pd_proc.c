@@ -18,6 +18,58 @@
 extern char **environ;
 
 #define ENV_MAX 512
+#define LIVE_MAX 256
+
+/* Children started here and not yet reaped, killed at exit (atexit) so a
+ * parent that ends early -- a failed test assertion, an error path --
+ * leaves no SUT or gateway running. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t live[LIVE_MAX];
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+
+static void register_exit_kill(void)
+{
+    atexit(pd_proc_kill_all);
+}
+
+void pd_proc_track(pid_t pid)
+{
+    pthread_once(&live_once, register_exit_kill);
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < LIVE_MAX; i++)
+        if (live[i] == 0) {
+            live[i] = pid;
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void untrack(pid_t pid)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < LIVE_MAX; i++)
+        if (live[i] == pid)
+            live[i] = 0;
+    pthread_mutex_unlock(&live_mu);
+}
+
+void pd_proc_kill_all(void)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < LIVE_MAX; i++) {
+        pid_t pid = live[i];
+        live[i] = 0;
+        /* Only a child of ours that is still running: a pid reaped
+         * elsewhere may belong to somebody else by now. */
+        if (pid <= 0 || waitpid(pid, NULL, WNOHANG) != 0)
+            continue;
+        kill(-pid, SIGKILL);    /* its process group: it and its children */
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+}
 
 static void child_exec(const char *const *argv, const char *const *env_extra,
                        int out_fd, int log_fd)
@@ -132,6 +184,7 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
         child_exec(argv, env_extra, pipefd[1], log_fd);
     close(pipefd[1]);
     out->pid = pid;
+    pd_proc_track(pid);
     int rc = wait_ready(pipefd[0], log_fd, ready_timeout_ms, out->url, sizeof out->url);
     if (rc == PD_OK) {
         /* After the ready line nobody reads the child's stdout; a detached
@@ -166,6 +219,7 @@ void pd_proc_kill9(struct pd_proc *proc)
     kill(proc->pid, SIGKILL);
     while (waitpid(proc->pid, NULL, 0) < 0 && errno == EINTR) {
     }
+    untrack(proc->pid);
     proc->pid = 0;
 }
 
@@ -179,6 +233,7 @@ int pd_proc_stop(struct pd_proc *proc, int64_t timeout_ms)
     for (;;) {
         pid_t r = waitpid(proc->pid, &status, WNOHANG);
         if (r == proc->pid) {
+            untrack(proc->pid);
             proc->pid = 0;
             return status;
         }
@@ -197,6 +252,7 @@ int pd_proc_alive(struct pd_proc *proc)
     pid_t r = waitpid(proc->pid, NULL, WNOHANG);
     if (r == 0)
         return 1;
+    untrack(proc->pid);
     proc->pid = 0;
     return 0;
 }

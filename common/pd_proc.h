@@ -37,4 +37,13 @@ int pd_proc_stop(struct pd_proc *proc, int64_t timeout_ms);
  * (it is reaped and proc->pid becomes 0). */
 int pd_proc_alive(struct pd_proc *proc);
 
+/* Every child pd_proc_start started (and every pid given to pd_proc_track)
+ * that is not reaped yet gets SIGKILL, with its process group, when the
+ * parent calls exit() or returns from main: a test that fails half way, or
+ * a run that ends on an error, leaves nothing running. pd_proc_kill_all
+ * does it now. A child reaped by other means than pd_proc_* is skipped
+ * (waitpid says it is not ours any more). */
+void pd_proc_track(pid_t pid);
+void pd_proc_kill_all(void);
+
 #endif

@@ -78,6 +78,7 @@ int pd_test_redis_start(struct pd_proc *out)
             _exit(127);
         }
         out->pid = pid;
+        pd_proc_track(pid);
         snprintf(out->url, sizeof out->url, "redis://127.0.0.1:%d", port);
         /* Ready when it answers PING. */
         char url[64];
