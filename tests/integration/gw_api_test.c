@@ -25,32 +25,28 @@
 #include "pd_time.h"
 #include "pd_util.h"
 
-static char dir[256], data[300];
-static struct pd_proc gw;
+static struct gw_t_fixture fx;
 static const char notify[] = "http://127.0.0.1:9/notify";   /* nobody listens: callbacks just retry */
 
 static int setup(void **state)
 {
     (void)state;
-    pd_test_tmpdir(dir);
-    snprintf(data, sizeof data, "%s/data", dir);
     const char *args[] = {"--callback-schedule", "1h", NULL};
-    gw_t_start(&gw, data, args, NULL);
+    gw_t_fixture_start(&fx, args);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    pd_proc_kill9(&gw);
-    pd_test_rmdir(dir);
+    gw_t_fixture_stop(&fx);
     return 0;
 }
 
 static long post(const char *path, const char *body, cJSON **out)
 {
     char u[512];
-    snprintf(u, sizeof u, "%s%s", gw.url, path);
+    snprintf(u, sizeof u, "%s%s", fx.gw.url, path);
     return pd_test_http_json("POST", u, body, NULL, out);
 }
 
@@ -66,7 +62,7 @@ static const char *state_of(const char *otn)
     char path[128];
     cJSON *j = NULL;
     snprintf(path, sizeof path, "/v1/payments/%s", otn);
-    gw_t_get(gw.url, path, &j);
+    gw_t_get(fx.gw.url, path, &j);
     const cJSON *s = cJSON_GetObjectItem(j, "trade_state");
     snprintf(st, sizeof st, "%s", cJSON_IsString(s) ? s->valuestring : "?");
     cJSON_Delete(j);
@@ -77,22 +73,22 @@ static void test_protocol(void **state)
 {
     (void)state;
     cJSON *j = NULL;
-    assert_int_equal(gw_t_create(gw.url, "p-1", 1999, notify, "k-p1"), 200);
-    assert_int_equal(gw_t_create(gw.url, "p-1", 1999, notify, "k-p1"), 200);   /* idempotent */
-    assert_int_equal(gw_t_create(gw.url, "p-1", 2000, notify, "k-p1"), 409);
+    assert_int_equal(gw_t_create(fx.gw.url, "p-1", 1999, notify, "k-p1"), 200);
+    assert_int_equal(gw_t_create(fx.gw.url, "p-1", 1999, notify, "k-p1"), 200);   /* idempotent */
+    assert_int_equal(gw_t_create(fx.gw.url, "p-1", 2000, notify, "k-p1"), 409);
     assert_int_equal(post("/v1/payments", "{\"out_trade_no\":\"p-1\",\"amount\":1999,\"currency\":\"USD\","
                           "\"notify_url\":\"http://127.0.0.1:9/notify\",\"merchant_id\":\"m-1\"}", &j), 409);
     assert_string_equal(code_of(j), "OUT_TRADE_NO_USED");
     cJSON_Delete(j);
     assert_string_equal(state_of("p-1"), "NOTPAY");
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/nope", &j), 404);
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/nope", &j), 404);
     assert_string_equal(code_of(j), "ORDER_NOT_EXIST");
     cJSON_Delete(j);
     /* refund before pay */
     assert_int_equal(post("/v1/refunds", "{\"out_trade_no\":\"p-1\",\"out_refund_no\":\"r-0\",\"amount\":1}", &j), 409);
     assert_string_equal(code_of(j), "NOT_PAID");
     cJSON_Delete(j);
-    assert_int_equal(gw_t_pay(gw.url, "p-1"), 200);
+    assert_int_equal(gw_t_pay(fx.gw.url, "p-1"), 200);
     assert_int_equal(post("/sim/payer/p-1/pay", "{\"key\":\"k-p1\"}", &j), 409);
     assert_string_equal(code_of(j), "ALREADY_PAID");
     cJSON_Delete(j);
@@ -111,7 +107,7 @@ static void test_protocol(void **state)
     assert_int_equal(post("/v1/refunds", "{\"out_trade_no\":\"p-1\",\"out_refund_no\":\"r-3\",\"amount\":999}", NULL), 200);
     assert_string_equal(state_of("p-1"), "REFUND");
     /* close, then pay refused */
-    assert_int_equal(gw_t_create(gw.url, "p-2", 500, notify, NULL), 200);
+    assert_int_equal(gw_t_create(fx.gw.url, "p-2", 500, notify, NULL), 200);
     assert_int_equal(post("/v1/payments/p-2/close", "{}", NULL), 200);
     assert_int_equal(post("/v1/payments/p-2/close", NULL, NULL), 200);
     assert_string_equal(state_of("p-2"), "CLOSED");
@@ -121,7 +117,7 @@ static void test_protocol(void **state)
     assert_int_equal(post("/sim/payer/p-none/pay", NULL, &j), 404);
     cJSON_Delete(j);
 
-    cJSON *t = gw_t_ledger_trade(gw.url, "p-1");
+    cJSON *t = gw_t_ledger_trade(fx.gw.url, "p-1");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "charges")), 1);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "refunds")), 2);
     assert_int_equal(cJSON_GetObjectItem(t, "refunded_amount")->valuedouble, 1999);
@@ -131,12 +127,12 @@ static void test_protocol(void **state)
                         "ALREADY_PAID");
     assert_string_equal(cJSON_GetObjectItem(t, "attach")->valuestring, "k-p1");
     cJSON_Delete(t);
-    t = gw_t_ledger_trade(gw.url, "p-2");
+    t = gw_t_ledger_trade(fx.gw.url, "p-2");
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(t, "closed_at")));
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "pay_refused"), 0),
                                             "reason")->valuestring, "TRADE_CLOSED");
     cJSON_Delete(t);
-    assert_int_equal(gw_t_get(gw.url, "/sim/status", &j), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/sim/status", &j), 200);
     assert_int_equal(cJSON_GetObjectItem(j, "charges")->valuedouble, 1);
     assert_int_equal(cJSON_GetObjectItem(j, "refunds")->valuedouble, 2);
     assert_int_equal(cJSON_GetObjectItem(j, "callbacks_pending")->valuedouble, 1);
@@ -146,7 +142,7 @@ static void test_protocol(void **state)
 static long put_faults(const char *doc, cJSON **out)
 {
     char u[256];
-    snprintf(u, sizeof u, "%s/sim/faults", gw.url);
+    snprintf(u, sizeof u, "%s/sim/faults", fx.gw.url);
     return pd_test_http_json("PUT", u, doc, NULL, out);
 }
 
@@ -155,7 +151,7 @@ static long raw(const char *method, const char *path, const char *body, long tim
                 struct pd_http_resp *resp)
 {
     char u[256];
-    snprintf(u, sizeof u, "%s%s", gw.url, path);
+    snprintf(u, sizeof u, "%s%s", fx.gw.url, path);
     pd_http_client *c = pd_http_client_new();
     int rc = pd_http_request(c, method, u, NULL, body, body ? strlen(body) : 0, timeout_ms, 0, resp);
     pd_http_client_free(c);
@@ -184,7 +180,7 @@ static void test_op_faults(void **state)
     assert_int_equal(raw("POST", "/v1/payments", b, 5000, &resp), 503);
     assert_non_null(strstr(resp.body, "try later"));
     pd_http_resp_release(&resp);
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/f-err", NULL), 404);   /* nothing created */
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/f-err", NULL), 404);   /* nothing created */
     assert_int_equal(raw("POST", "/v1/payments", b, 5000, &resp), 200);    /* 2nd occurrence passes */
     pd_http_resp_release(&resp);
 
@@ -198,7 +194,7 @@ static void test_op_faults(void **state)
     int64_t t0 = pd_mono_ms();
     assert_int_equal(raw("POST", "/v1/payments", b, 1000, &resp), 0);      /* client timed out */
     assert_true(pd_mono_ms() - t0 >= 900);
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/f-hang", NULL), 404);
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/f-hang", NULL), 404);
 
     snprintf(b, sizeof b, BODY, "f-cd");
     t0 = pd_mono_ms();
@@ -206,22 +202,22 @@ static void test_op_faults(void **state)
     assert_true(pd_mono_ms() - t0 < 2000);
     assert_string_equal(state_of("f-cd"), "NOTPAY");                      /* but it exists */
 
-    assert_int_equal(gw_t_create(gw.url, "f-cdp", 100, notify, "k-cdp"), 200);
+    assert_int_equal(gw_t_create(fx.gw.url, "f-cdp", 100, notify, "k-cdp"), 200);
     assert_int_equal(raw("POST", "/sim/payer/f-cdp/pay", NULL, 5000, &resp), 0);
     assert_string_equal(state_of("f-cdp"), "SUCCESS");                    /* charged, caller never heard */
 
-    assert_int_equal(gw_t_create(gw.url, "f-sq", 100, notify, NULL), 200);
-    assert_int_equal(gw_t_pay(gw.url, "f-sq"), 200);
+    assert_int_equal(gw_t_create(fx.gw.url, "f-sq", 100, notify, NULL), 200);
+    assert_int_equal(gw_t_pay(fx.gw.url, "f-sq"), 200);
     assert_string_equal(state_of("f-sq"), "NOTPAY");                      /* stale for 1 s */
     pd_sleep_ms(1100);
     assert_string_equal(state_of("f-sq"), "SUCCESS");
 
-    assert_int_equal(gw_t_create(gw.url, "f-slow", 100, notify, NULL), 200);
+    assert_int_equal(gw_t_create(fx.gw.url, "f-slow", 100, notify, NULL), 200);
     t0 = pd_mono_ms();
     assert_string_equal(state_of("f-slow"), "NOTPAY");
     assert_true(pd_mono_ms() - t0 >= 380);
 
-    cJSON *jr = gw_t_journal(gw.url);
+    cJSON *jr = gw_t_journal(fx.gw.url);
     assert_int_equal(gw_t_count_lines(jr, "create", "f-err", "error"), 1);
     assert_int_equal(gw_t_count_lines(jr, "create", "f-hang", "hang"), 1);
     assert_int_equal(gw_t_count_lines(jr, "create", "f-cd", "commit_drop"), 1);
@@ -245,14 +241,14 @@ static void test_faults_put_get(void **state)
     assert_int_equal(put_faults("not json", &j), 400);
     cJSON_Delete(j);
     /* The old rules stay. */
-    assert_int_equal(gw_t_get(gw.url, "/sim/faults", &j), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/sim/faults", &j), 200);
     char *text = cJSON_PrintUnformatted(j);
     assert_string_equal(text, good);
     free(text);
     cJSON_Delete(j);
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/p-1", NULL), 429);
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/p-1", NULL), 429);
     assert_int_equal(put_faults("{\"rules\":[]}", NULL), 200);
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/p-1", NULL), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/p-1", NULL), 200);
 }
 
 static void test_health_metrics_reset(void **state)
@@ -260,7 +256,7 @@ static void test_health_metrics_reset(void **state)
     (void)state;
     struct pd_http_resp resp;
     cJSON *j = NULL;
-    assert_int_equal(gw_t_get(gw.url, "/healthz", &j), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/healthz", &j), 200);
     cJSON_Delete(j);
     assert_int_equal(raw("GET", "/metrics", NULL, 5000, &resp), 200);
     assert_non_null(strstr(resp.body, "gw_requests_total{op=\"create\",status=\"2xx\"}"));
@@ -268,12 +264,12 @@ static void test_health_metrics_reset(void **state)
     assert_non_null(strstr(resp.body, "gw_callbacks_pending "));
     pd_http_resp_release(&resp);
     assert_int_equal(post("/sim/reset", NULL, NULL), 200);
-    assert_int_equal(gw_t_get(gw.url, "/sim/status", &j), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/sim/status", &j), 200);
     assert_int_equal(cJSON_GetObjectItem(j, "trades")->valuedouble, 0);
     assert_int_equal(cJSON_GetObjectItem(j, "callbacks_pending")->valuedouble, 0);
     cJSON_Delete(j);
-    assert_int_equal(gw_t_get(gw.url, "/v1/payments/p-1", NULL), 404);
-    cJSON *jr = gw_t_journal(gw.url);
+    assert_int_equal(gw_t_get(fx.gw.url, "/v1/payments/p-1", NULL), 404);
+    cJSON *jr = gw_t_journal(fx.gw.url);
     assert_int_equal(cJSON_GetArraySize(jr), 1);   /* only the 404 query since (reads of /sim/ are not journaled) */
     cJSON_Delete(jr);
 }
@@ -293,8 +289,8 @@ static void test_check_faults_cli(void **state)
 {
     (void)state;
     char good[512], bad[512], out[600];
-    gw_t_write(dir, "good.json", "{\"rules\":[{\"op\":\"callback\",\"action\":{\"type\":\"drop\"}}]}", good);
-    gw_t_write(dir, "bad.json", "{\"rules\":[{\"op\":\"callback\",\"action\":{\"type\":\"drop\"}},"
+    gw_t_write(fx.dir, "good.json", "{\"rules\":[{\"op\":\"callback\",\"action\":{\"type\":\"drop\"}}]}", good);
+    gw_t_write(fx.dir, "bad.json", "{\"rules\":[{\"op\":\"callback\",\"action\":{\"type\":\"drop\"}},"
                                 "{\"op\":\"callback\",\"nth\":{\"first\":0},\"action\":{\"type\":\"drop\"}}]}", bad);
     assert_int_equal(run_check(good), 0);
     assert_int_equal(run_check(bad), 2);

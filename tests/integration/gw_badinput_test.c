@@ -23,8 +23,7 @@
 #include "pd_rand.h"
 #include "pd_test.h"
 
-static char dir[256], data[300];
-static struct pd_proc gw;
+static struct gw_t_fixture fx;
 
 struct bad_req {
     const char *method, *path, *body;
@@ -81,18 +80,15 @@ static const struct bad_req table[] = {
 static int setup(void **state)
 {
     (void)state;
-    pd_test_tmpdir(dir);
-    snprintf(data, sizeof data, "%s/data", dir);
-    gw_t_start(&gw, data, NULL, NULL);
-    assert_int_equal(gw_t_create(gw.url, "keep", 100, "http://127.0.0.1:9/n", NULL), 200);
+    gw_t_fixture_start(&fx, NULL);
+    assert_int_equal(gw_t_create(fx.gw.url, "keep", 100, "http://127.0.0.1:9/n", NULL), 200);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    pd_proc_kill9(&gw);
-    pd_test_rmdir(dir);
+    gw_t_fixture_stop(&fx);
     return 0;
 }
 
@@ -101,7 +97,7 @@ static void expect_4xx(const char *method, const char *path, const char *body, s
                        long want_status, const char *want_code)
 {
     char u[8300];
-    snprintf(u, sizeof u, "%s%s", gw.url, path);
+    snprintf(u, sizeof u, "%s%s", fx.gw.url, path);
     pd_http_client *c = pd_http_client_new();
     struct pd_http_resp resp;
     const char *headers[] = {"Content-Type: application/json", NULL};
@@ -123,7 +119,7 @@ static void expect_4xx(const char *method, const char *path, const char *body, s
 static char *ledger_text(void)
 {
     cJSON *l = NULL;
-    gw_t_get(gw.url, "/sim/ledger", &l);
+    gw_t_get(fx.gw.url, "/sim/ledger", &l);
     cJSON_DeleteItemFromObject(l, "now");
     char *text = cJSON_PrintUnformatted(l);
     cJSON_Delete(l);
@@ -189,7 +185,7 @@ static void test_random_garbage(void **state)
 static void test_raw_socket_garbage(void **state)
 {
     (void)state;
-    int port = atoi(strrchr(gw.url, ':') + 1);
+    int port = atoi(strrchr(fx.gw.url, ':') + 1);
     static const char *const junk[] = {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
                                        "GET\r\n\r\n", "POST /v1/payments HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
                                        "POST /v1/payments HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n{",
@@ -206,10 +202,10 @@ static void test_raw_socket_garbage(void **state)
         }
         close(fd);
     }
-    assert_int_equal(pd_proc_alive(&gw), 1);
-    assert_int_equal(gw_t_get(gw.url, "/healthz", NULL), 200);
+    assert_int_equal(pd_proc_alive(&fx.gw), 1);
+    assert_int_equal(gw_t_get(fx.gw.url, "/healthz", NULL), 200);
     cJSON *j = NULL;
-    gw_t_get(gw.url, "/sim/status", &j);
+    gw_t_get(fx.gw.url, "/sim/status", &j);
     assert_int_equal(cJSON_GetObjectItem(j, "trades")->valuedouble, 1);
     cJSON_Delete(j);
 }

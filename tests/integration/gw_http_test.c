@@ -36,8 +36,7 @@
 #define CONC_CLIENTS 16
 #define CONC_PER_CLIENT 40
 
-static char dir[256], data[300];
-static struct pd_proc gw;
+static struct gw_t_fixture fx;
 static int port;
 
 struct resp {
@@ -133,7 +132,7 @@ static bool closed_within(int fd, int timeout_ms)
 static double status_num(const char *field)
 {
     cJSON *j = NULL;
-    assert_int_equal(gw_t_get(gw.url, "/sim/status", &j), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/sim/status", &j), 200);
     double v = cJSON_GetObjectItem(j, field)->valuedouble;
     cJSON_Delete(j);
     return v;
@@ -141,7 +140,7 @@ static double status_num(const char *field)
 
 static int journal_lines(void)
 {
-    cJSON *j = gw_t_journal(gw.url);
+    cJSON *j = gw_t_journal(fx.gw.url);
     int n = cJSON_GetArraySize(j);
     cJSON_Delete(j);
     return n;
@@ -160,20 +159,17 @@ static int create_req(char *out, size_t cap, const char *otn, const char *conn_h
 static int setup(void **state)
 {
     (void)state;
-    pd_test_tmpdir(dir);
-    snprintf(data, sizeof data, "%s/data", dir);
     static const char *const args[] = {"--idle-timeout", "1s", NULL};
-    gw_t_start(&gw, data, args, NULL);
-    port = atoi(strrchr(gw.url, ':') + 1);
-    assert_int_equal(gw_t_create(gw.url, "keep", 100, "http://127.0.0.1:9/n", NULL), 200);
+    gw_t_fixture_start(&fx, args);
+    port = atoi(strrchr(fx.gw.url, ':') + 1);
+    assert_int_equal(gw_t_create(fx.gw.url, "keep", 100, "http://127.0.0.1:9/n", NULL), 200);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    pd_proc_kill9(&gw);
-    pd_test_rmdir(dir);
+    gw_t_fixture_stop(&fx);
     return 0;
 }
 
@@ -344,7 +340,7 @@ static void *conc_client(void *arg)
     char otn[64];
     for (int i = 0; i < CONC_PER_CLIENT; i++) {
         snprintf(otn, sizeof otn, "conc-%d-%d", c->id, i);
-        c->ok += gw_t_create(gw.url, otn, 100 + i, "http://127.0.0.1:9/n", NULL) == 200;
+        c->ok += gw_t_create(fx.gw.url, otn, 100 + i, "http://127.0.0.1:9/n", NULL) == 200;
     }
     return NULL;
 }
@@ -378,11 +374,11 @@ static void test_concurrent_group_commit(void **state)
         assert_int_equal(c[i].ok, CONC_PER_CLIENT);
     }
     cJSON *ledger = NULL;
-    assert_int_equal(gw_t_get(gw.url, "/sim/ledger", &ledger), 200);
+    assert_int_equal(gw_t_get(fx.gw.url, "/sim/ledger", &ledger), 200);
     assert_int_equal(count_prefix(cJSON_GetObjectItem(ledger, "trades"), "out_trade_no", NULL),
                      CONC_CLIENTS * CONC_PER_CLIENT);
     cJSON_Delete(ledger);
-    cJSON *j = gw_t_journal(gw.url);
+    cJSON *j = gw_t_journal(fx.gw.url);
     assert_int_equal(count_prefix(j, "out_trade_no", "create"), CONC_CLIENTS * CONC_PER_CLIENT);
     int seq = 0;
     cJSON *it;

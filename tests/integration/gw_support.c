@@ -96,34 +96,9 @@ int gw_rx_count_body(struct gw_rx *rx, const char *needle)
     return n;
 }
 
-/* Every gateway a test started, so none outlives a failed assertion
- * (cmocka jumps out of the test before its own kill). */
-static pid_t started[64];
-static int n_started;
-
-static void kill_started(void)
-{
-    for (int i = 0; i < n_started; i++) {
-        /* Only a child of ours that is still running (0 from WNOHANG): a
-         * pid already reaped may belong to someone else by now. */
-        if (waitpid(started[i], NULL, WNOHANG) != 0)
-            continue;
-        struct pd_proc p = {.pid = started[i]};
-        pd_proc_kill9(&p);
-    }
-    n_started = 0;
-}
-
-void gw_t_kill_all(void)
-{
-    kill_started();
-}
-
 void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extra_args,
                 const char *const *env)
 {
-    if (n_started == 0)
-        atexit(kill_started);
     char bin[512], log[512];
     pd_test_bin("mock-gateway", bin, sizeof bin);
     snprintf(log, sizeof log, "%s.log", data_dir);
@@ -137,8 +112,19 @@ void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extr
         fprintf(stderr, "mock-gateway did not start; see %s\n", log);
         abort();
     }
-    if (n_started < 64)
-        started[n_started++] = p->pid;
+}
+
+void gw_t_fixture_start(struct gw_t_fixture *f, const char *const *extra_args)
+{
+    pd_test_tmpdir(f->dir);
+    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
+    gw_t_start(&f->gw, f->data, extra_args, NULL);
+}
+
+void gw_t_fixture_stop(struct gw_t_fixture *f)
+{
+    pd_proc_kill9(&f->gw);
+    pd_test_rmdir(f->dir);
 }
 
 void gw_t_write(const char *dir, const char *name, const char *text, char out[512])

@@ -47,13 +47,20 @@ int gw_rx_count(struct gw_rx *rx);
 int gw_rx_count_body(struct gw_rx *rx, const char *needle);
 
 /* Starts mock-gateway on 127.0.0.1:0 with data_dir, the test secret, and
- * extra arguments (NULL-terminated, may be NULL) and environment. The
- * process is killed at exit of the test program if still running. */
+ * extra arguments (NULL-terminated, may be NULL) and environment. A
+ * gateway still running when the test program exits is killed then
+ * (pd_proc's exit hook), also after a failed assertion. */
 void gw_t_start(struct pd_proc *p, const char *data_dir, const char *const *extra_args,
                 const char *const *env);
 
-/* SIGKILLs every gateway started so far (also run at exit). */
-void gw_t_kill_all(void);
+/* A gateway on a fresh temporary folder, for cmocka setup and teardown. */
+struct gw_t_fixture {
+    char dir[256];
+    char data[300];             /* dir/data: the gateway's --data-dir */
+    struct pd_proc gw;
+};
+void gw_t_fixture_start(struct gw_t_fixture *f, const char *const *extra_args);
+void gw_t_fixture_stop(struct gw_t_fixture *f);   /* SIGKILL, then rm -rf dir */
 
 /* Writes text to dir/name and returns the path in out[512]. */
 void gw_t_write(const char *dir, const char *name, const char *text, char out[512]);
