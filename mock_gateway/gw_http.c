@@ -104,8 +104,14 @@ void gw_conn_reply(gw_conn *conn, int status, const char *content_type, const ch
 {
     char head[512];
     int n = pd_http_reply_head(status, content_type, len, head, sizeof head);
-    if (n > 0 && (size_t)n < sizeof head)
-        gw_conn_write(conn, head, (size_t)n);
+    if (n > 2 && (size_t)n < sizeof head) {
+        /* A connection that closes after this answer says so (RFC 9112
+         * 9.6): the head's blank line goes after the extra field. */
+        bool closing = conn->req.close || conn->close_after;
+        gw_conn_write(conn, head, (size_t)n - (closing ? 2 : 0));
+        if (closing)
+            gw_conn_write(conn, "Connection: close\r\n\r\n", 21);
+    }
     if (len > 0)
         gw_conn_write(conn, body, len);
 }
@@ -125,8 +131,8 @@ static int refuse(gw_conn *c, int status, const char *code, const char *msg)
 {
     char body[300];
     int n = snprintf(body, sizeof body, "{\"code\":\"%s\",\"message\":\"%s\"}", code, msg);
-    gw_conn_reply(c, status, "application/json", body, (size_t)n);
     c->close_after = true;
+    gw_conn_reply(c, status, "application/json", body, (size_t)n);
     PD_LOG(PD_LOG_DEBUG, "gw", "act=http_refuse status=%d code=%s", status, code);
     return -1;
 }

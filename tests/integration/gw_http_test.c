@@ -42,6 +42,7 @@ static int port;
 struct resp {
     int status;
     bool has_date;
+    bool says_close;              /* a "Connection: close" field */
     char body[1024];
 };
 
@@ -85,6 +86,7 @@ static size_t parse_one(const char *buf, size_t len, struct resp *r)
     memset(r, 0, sizeof *r);
     r->status = atoi(head + 9);
     r->has_date = strstr(head, "\r\nDate: ") != NULL;
+    r->says_close = strstr(head, "\r\nConnection: close\r\n") != NULL;
     size_t keep = body_len < sizeof r->body - 1 ? body_len : sizeof r->body - 1;
     memcpy(r->body, end, keep);
     return (size_t)(end - buf) + body_len;
@@ -218,8 +220,10 @@ static void test_pipelined_in_order(void **state)
     bool eof;
     assert_int_equal(read_resps(fd, r, 7, 5000, &eof), 7);
     static const int want[7] = {200, 200, 200, 200, 404, 200, 200};
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 7; i++) {
         assert_int_equal(r[i].status, want[i]);
+        assert_false(r[i].says_close);
+    }
     assert_non_null(strstr(r[0].body, "\"out_trade_no\":\"pipe-1\""));
     assert_non_null(strstr(r[1].body, "\"out_trade_no\":\"pipe-1\""));
     assert_string_equal(r[2].body, "{\"status\":\"ok\"}");
@@ -247,6 +251,7 @@ static void expect_refusal(const char *raw, size_t len, int status, const char *
     snprintf(want, sizeof want, "{\"code\":\"%s\",\"message\":\"", code);
     assert_memory_equal(r.body, want, strlen(want));
     assert_true(r.has_date);
+    assert_true(r.says_close);
     assert_true(closed_within(fd, 5000));
     close(fd);
     assert_int_equal(status_num("trades"), trades);
@@ -294,7 +299,8 @@ static void test_garbage(void **state)
 }
 
 /* HTTP/1.0 without keep-alive, and HTTP/1.1 with Connection: close, get
- * their answer and then the server closes. */
+ * their answer, which says "Connection: close", and then the server
+ * closes. */
 static void test_close_after_answer(void **state)
 {
     (void)state;
@@ -309,6 +315,7 @@ static void test_close_after_answer(void **state)
         bool eof;
         assert_int_equal(read_resps(fd, &r, 1, 5000, &eof), 1);
         assert_int_equal(r.status, 200);
+        assert_true(r.says_close);
         assert_true(closed_within(fd, 3000));
         close(fd);
     }
