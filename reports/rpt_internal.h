@@ -19,14 +19,31 @@
 #define RPT_MSG_ORDERS_MAX 10        /* orders named in a failure message */
 #define RPT_EVIDENCE_MAX_BYTES 16384 /* one violation's evidence as text */
 
+#define RPT_OUT_FLUSH_BYTES 65536  /* a streamed output's buffer */
+
+struct pd_afile;
+
 /* An output buffer with a sticky error: after the first failed append the
- * others do nothing and rc keeps the first error, so writers check once. */
+ * others do nothing and rc keeps the first error, so writers check once.
+ * Opened on a file (rpt__out_open), it holds at most RPT_OUT_FLUSH_BYTES
+ * and streams the rest, so a large report.html never sits in memory. */
 struct rpt__out {
     struct pd_buf buf;
     int rc;
+    struct pd_afile *file;   /* the streamed output's temp file, or NULL */
+    bool no_lt;              /* while set, a '<' in an append is PD_EPROTO */
 };
 
 void rpt__out_init(struct rpt__out *o);
+/* Streams o to dir/name from now on; rpt__save(o, dir, name) commits it.
+ * When the temp file cannot be made o stays a plain buffer, and
+ * rpt__save reports the problem as it would have. */
+void rpt__out_open(struct rpt__out *o, const char *dir, const char *name);
+/* Writes what a streamed o still buffers and renames its temp file into
+ * place; on an error (o's or the file's) removes it. Returns 0, o->rc or
+ * PD_EIO. rpt__save calls it. */
+int rpt__out_commit(struct rpt__out *o);
+/* Frees the buffer; an uncommitted streamed output's temp file is removed. */
 void rpt__out_release(struct rpt__out *o);
 void rpt__putn(struct rpt__out *o, const char *s, size_t n);
 void rpt__puts(struct rpt__out *o, const char *s);
@@ -189,7 +206,8 @@ void rpt__html_head(struct rpt__out *o, const char *title);
 
 /* Joins dir and name into out[out_len]; PD_ETOOBIG when it does not fit. */
 int rpt__path(char *out, size_t out_len, const char *dir, const char *name);
-/* Writes o's bytes to dir/name atomically, or reports o's error. */
+/* Writes o's bytes to dir/name atomically (a streamed o: commits its temp
+ * file), or reports o's error. */
 int rpt__save(struct rpt__out *o, const char *dir, const char *name);
 
 #endif
