@@ -103,10 +103,12 @@ struct rpt__viol {
     long order_idx;          /* into orders, -1 when not listed */
 };
 
+/* A row of report.json's orders, owned by the report (not by root): the
+ * names sit in order_ix and names, a non-empty faults list in kept. */
 struct rpt__order {
     const char *key, *order_id, *status, *currency;
     int64_t amount, charges, callbacks, queries, notifications;
-    const cJSON *faults;     /* array of strings or NULL */
+    const cJSON *faults;     /* non-empty array of strings, or NULL */
 };
 
 struct rpt__count {
@@ -117,7 +119,7 @@ struct rpt__count {
 #define RPT_COUNTS_MAX 32
 
 struct rpt__report {
-    cJSON *root;                     /* owns every const char * below */
+    cJSON *root;                     /* owns the const char *s below, orders' aside */
     const char *scenario, *description, *scenario_file, *verdict, *replay;
     const char *started_at, *sut_kind, *sut_target, *journal_name;
     char seed[32];
@@ -134,6 +136,8 @@ struct rpt__report {
     bool fault_plan_reproducible, has_reproducible;
     struct rpt__strtab order_ix;     /* order ids and keys */
     long *order_ix_map;              /* order_ix index -> orders index */
+    struct rpt__strtab names;        /* orders' statuses and currencies */
+    cJSON *kept;                     /* orders' faults lists, detached from root */
 };
 
 /* Reads and validates run_dir/report.json. On failure nothing is kept and
