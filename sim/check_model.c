@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_assert.h"
 #include "pd_err.h"
 #include "pd_rand.h"
 
@@ -102,6 +103,7 @@ const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
 {
     if (s == NULL)
         return NULL;
+    PD_ASSERT(!m->sealed);   /* maps are keyed by pointer: no new strings after link */
     struct sim_intern *in = &m->intern;
     if ((in->n + 1) * 2 > in->cap && intern_grow(in) != PD_OK) {
         *oom = true;
@@ -869,6 +871,48 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
 
 /* ---- linking ---- */
 
+/* Gives back a vector's unused tail (realloc to n elements; a failed
+ * shrink keeps the larger block, which is still correct). */
+static void shrink(void **v, size_t n, size_t *cap, size_t elem)
+{
+    if (n == *cap)
+        return;
+    if (n == 0) {
+        free(*v);
+        *v = NULL;
+        *cap = 0;
+        return;
+    }
+    void *nv = realloc(*v, n * elem);
+    if (nv != NULL) {
+        *v = nv;
+        *cap = n;
+    }
+}
+
+#define SHRINK(vec) shrink((void **)&(vec).v, (vec).n, &(vec).cap, sizeof *(vec).v)
+
+/* Once every record is in, the model only gets read: the vectors lose
+ * their doubling slack (up to half of each) and the intern table, needed
+ * only to dedupe strings while loading, is freed. That is a quarter of
+ * the model at 10,000 orders, and the journal merge and report.json come
+ * on top of what is left. */
+static void seal(struct sim_model *m)
+{
+    SHRINK(m->trades);
+    SHRINK(m->orders);
+    SHRINK(m->receipts);
+    SHRINK(m->subs);
+    SHRINK(m->paycalls);
+    SHRINK(m->payer);
+    SHRINK(m->gj);
+    SHRINK(m->pevents);
+    SHRINK(m->bqueries);
+    free(m->intern.slots);
+    memset(&m->intern, 0, sizeof m->intern);
+    m->sealed = true;
+}
+
 /* The owner of a G trade: the P order listing it, else the P order whose
  * client_ref equals the trade's attach (a SUT that opened a trade P does not
  * list is still caught). */
@@ -919,5 +963,6 @@ int sim__model_link(struct sim_model *m)
         else if (strcmp(g->op, "close") == 0 && g->status == 200)
             m->trades.v[t].n_close_ok++;
     }
+    seal(m);
     return PD_OK;
 }

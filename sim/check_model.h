@@ -144,6 +144,7 @@ struct sim_model {
     struct sim_map ptrade_owner;      /* out_trade_no listed in P -> order */
     struct sim_map sub_original;      /* workload key -> its original submission */
     bool have_scenario, have_run, have_ledger, have_journal, have_export, have_business;
+    bool sealed;            /* linked: read-only, no intern table (sim__model_link) */
 };
 
 /* ---- memory ---- */
@@ -182,7 +183,9 @@ int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, stru
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 
 /* Links everything once all records are in: G trades to P orders, B
- * receipts and submissions to orders, journal lines to trades. */
+ * receipts and submissions to orders, journal lines to trades. Then seals
+ * the model: vectors trimmed to their length, the intern table freed; no
+ * adder may run after it (asserted). */
 int sim__model_link(struct sim_model *m);
 
 #endif

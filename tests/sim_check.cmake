@@ -28,3 +28,6 @@ endif()
 pd_unit_test(test_sim_journal_merge
   SOURCES unit/test_sim_journal_merge.c
   LIBS sim_check pd_testsupport TIMEOUT 60)
+pd_unit_test(test_sim_check_model
+  SOURCES unit/test_sim_check_model.c
+  LIBS sim_check TIMEOUT 60)
