@@ -296,6 +296,8 @@ static int load_big(struct sim_model *m, const char *dir, const char *name, enum
                              : sim__stream_json_file(path, feed_fn, &f, &err);
     if (rc == PD_OK && id != F_JOURNAL)
         rc = feed_required(&f, &err);
+    if (rc == PD_OK)
+        sim__model_trim(m);     /* before the next file's records pile on */
     if (rc != PD_OK)
         set_error(out, name, rc == PD_ENOMEM ? "out of memory"
                              : rc == PD_EIO ? "read error" : err.text);

@@ -892,12 +892,7 @@ static void shrink(void **v, size_t n, size_t *cap, size_t elem)
 
 #define SHRINK(vec) shrink((void **)&(vec).v, (vec).n, &(vec).cap, sizeof *(vec).v)
 
-/* Once every record is in, the model only gets read: the vectors lose
- * their doubling slack (up to half of each) and the intern table, needed
- * only to dedupe strings while loading, is freed. That is a quarter of
- * the model at 10,000 orders, and the journal merge and report.json come
- * on top of what is left. */
-static void seal(struct sim_model *m)
+void sim__model_trim(struct sim_model *m)
 {
     SHRINK(m->trades);
     SHRINK(m->orders);
@@ -908,6 +903,15 @@ static void seal(struct sim_model *m)
     SHRINK(m->gj);
     SHRINK(m->pevents);
     SHRINK(m->bqueries);
+}
+
+/* Once every record is in, the model only gets read: the vectors lose
+ * their doubling slack and the intern table, needed only to dedupe strings
+ * while loading, is freed. At 10,000 orders that is a quarter of the
+ * model, and the journal merge comes on top of what is left. */
+static void seal(struct sim_model *m)
+{
+    sim__model_trim(m);
     free(m->intern.slots);
     memset(&m->intern, 0, sizeof m->intern);
     m->sealed = true;

@@ -182,6 +182,10 @@ int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struc
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 
+/* Trims every record vector to its length (a file's records are all in:
+ * its vectors need not keep their doubling slack while the next loads). */
+void sim__model_trim(struct sim_model *m);
+
 /* Links everything once all records are in: G trades to P orders, B
  * receipts and submissions to orders, journal lines to trades. Then seals
  * the model: vectors trimmed to their length, the intern table freed; no
