@@ -20,10 +20,11 @@ struct sim_arena_chunk {
     max_align_t data[];
 };
 
-void *sim__arena_alloc(struct sim_arena *a, size_t n)
+/* n bytes at the given alignment (a power of two up to 16), not zeroed. */
+static void *arena_take(struct sim_arena *a, size_t n, size_t align)
 {
-    n = (n + 15) & ~(size_t)15;
-    if (a->head == NULL || a->used + n > a->head->cap) {
+    size_t at = (a->used + align - 1) & ~(align - 1);
+    if (a->head == NULL || at + n > a->head->cap) {
         size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
         struct sim_arena_chunk *c = malloc(sizeof *c + cap);
         if (c == NULL)
@@ -31,12 +32,19 @@ void *sim__arena_alloc(struct sim_arena *a, size_t n)
         c->next = a->head;
         c->cap = cap;
         a->head = c;
-        a->used = 0;
         a->total += cap;
+        at = 0;
     }
-    void *p = (char *)a->head->data + a->used;
-    a->used += n;
-    memset(p, 0, n);
+    a->used = at + n;
+    return (char *)a->head->data + at;
+}
+
+void *sim__arena_alloc(struct sim_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    void *p = arena_take(a, n, 16);
+    if (p != NULL)
+        memset(p, 0, n);
     return p;
 }
 
@@ -113,7 +121,7 @@ const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
     if (in->slots[h] != NULL)
         return in->slots[h];
     size_t len = strlen(s);
-    char *copy = sim__arena_alloc(&m->arena, len + 1);
+    char *copy = arena_take(&m->arena, len + 1, 1);   /* strings need no alignment */
     if (copy == NULL) {
         *oom = true;
         return NULL;

@@ -2,7 +2,10 @@
  * trimmed to its length (no doubling slack kept for the evaluation), the
  * intern table used while loading is freed, and the links made by pointer
  * identity still hold afterwards (receipts chained to their order, the
- * order found by id). Builds the model through the real adders. */
+ * order found by id). Builds the model through the real adders. Also that
+ * the arena packs interned strings end to end (no 16-byte rounding) while
+ * record arrays stay 16-byte aligned and zeroed, and a string is stored
+ * once however often it is interned. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,8 +63,31 @@ static void test_link_seals(void **state)
     sim__model_free(&m);
 }
 
+static void test_arena_packing(void **state)
+{
+    (void)state;
+    struct sim_model m;
+    sim__model_init(&m);
+    bool oom = false;
+    const char *a = sim__intern(&m, "ab", &oom);
+    const char *b = sim__intern(&m, "cde", &oom);
+    assert_false(oom);
+    assert_ptr_equal(b, a + 3);                       /* "ab\0" then "cde" */
+    assert_ptr_equal(sim__intern(&m, "ab", &oom), a); /* once */
+    assert_string_equal(a, "ab");
+    assert_string_equal(b, "cde");
+    unsigned char *rec = sim__arena_alloc(&m.arena, 24);
+    assert_non_null(rec);
+    assert_int_equal((uintptr_t)rec % 16, 0);
+    for (size_t i = 0; i < 24; i++)
+        assert_int_equal(rec[i], 0);
+    assert_string_equal(b, "cde");                    /* untouched by the record */
+    sim__model_free(&m);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_seals)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_seals),
+                                       cmocka_unit_test(test_arena_packing)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
