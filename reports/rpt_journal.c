@@ -62,6 +62,19 @@ static int push_event(struct rpt__journal *j, const struct rpt__event *ev)
     return PD_OK;
 }
 
+/* Gives back the events' doubling slack: they are read-only from here, and
+ * report.html is written on top of them. A failed shrink keeps the block. */
+static void trim_events(struct rpt__journal *j)
+{
+    if (j->n == 0 || j->n == j->cap)
+        return;
+    struct rpt__event *p = realloc(j->ev, j->n * sizeof *p);
+    if (p != NULL) {
+        j->ev = p;
+        j->cap = j->n;
+    }
+}
+
 static long order_of(const struct rpt__report *r, const cJSON *line)
 {
     const char *fields[] = {"key", "order_id"};
@@ -106,7 +119,7 @@ static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSO
         rc = intern_field(j, line, "fault", 128, &ev->fault, why);
     if (rc == PD_OK)
         rc = intern_field(j, line, "out_trade_no", 128, &ev->otn, why);
-    ev->order = order_of(r, line);
+    ev->order = (int32_t)order_of(r, line);
     return rc;
 }
 
@@ -177,6 +190,8 @@ int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt_
     fclose(f);
     if (rc != PD_OK)
         rpt__journal_release(out);
+    else
+        trim_events(out);
     return rc;
 }
 

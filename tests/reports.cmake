@@ -7,6 +7,8 @@ pd_unit_test(test_rpt_group SOURCES unit/test_rpt_group.c LIBS rpt)
 target_include_directories(test_rpt_group PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_out_stream SOURCES unit/test_rpt_out_stream.c LIBS rpt pd_testsupport)
 target_include_directories(test_rpt_out_stream PRIVATE ${CMAKE_SOURCE_DIR}/reports)
+pd_unit_test(test_rpt_strtab SOURCES unit/test_rpt_strtab.c LIBS rpt)
+target_include_directories(test_rpt_strtab PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_writers SOURCES unit/test_rpt_writers.c LIBS rpt pd_testsupport)
 target_compile_definitions(test_rpt_writers PRIVATE
   RPT_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/data/reports")
