@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pd_arena.h"
 #include "pd_buf.h"
 
 #define RPT_REPORT_MAX_BYTES ((size_t)256 << 20)   /* report.json */
@@ -73,14 +74,12 @@ size_t rpt__utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
  * bytes sit end to end in chunks (a journal has ~10 distinct strings per
  * order; one malloc each cost a third more), never moved: strs[i] stays
  * valid until release. */
-struct rpt__strchunk;
 struct rpt__strtab {
     char **strs;
     size_t n, cap;
     uint32_t *slots;   /* open addressing: index + 1, 0 = empty */
     size_t nslots;
-    struct rpt__strchunk *chunks;   /* newest first */
-    size_t chunk_used;              /* bytes used in chunks */
+    struct pd_arena bytes;   /* the strings */
 };
 
 void rpt__strtab_init(struct rpt__strtab *t);

@@ -7,14 +7,6 @@
 #include "pd_err.h"
 #include "rpt_internal.h"
 
-#define CHUNK_BYTES 65536
-
-struct rpt__strchunk {
-    struct rpt__strchunk *next;
-    size_t cap;
-    char data[];
-};
-
 static uint32_t fnv1a(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -32,10 +24,7 @@ void rpt__strtab_init(struct rpt__strtab *t)
 
 void rpt__strtab_release(struct rpt__strtab *t)
 {
-    for (struct rpt__strchunk *c = t->chunks, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
+    pd_arena_free(&t->bytes);
     free(t->strs);
     free(t->slots);
     memset(t, 0, sizeof *t);
@@ -64,26 +53,6 @@ static int rehash(struct rpt__strtab *t)
     return PD_OK;
 }
 
-/* A copy of s in the newest chunk, or in a new one when it is full. */
-static char *copy_in(struct rpt__strtab *t, const char *s)
-{
-    size_t len = strlen(s) + 1;
-    if (t->chunks == NULL || t->chunk_used + len > t->chunks->cap) {
-        size_t cap = len > CHUNK_BYTES ? len : CHUNK_BYTES;
-        struct rpt__strchunk *c = malloc(sizeof *c + cap);
-        if (c == NULL)
-            return NULL;
-        c->next = t->chunks;
-        c->cap = cap;
-        t->chunks = c;
-        t->chunk_used = 0;
-    }
-    char *copy = t->chunks->data + t->chunk_used;
-    memcpy(copy, s, len);
-    t->chunk_used += len;
-    return copy;
-}
-
 long rpt__strtab_find(const struct rpt__strtab *t, const char *s)
 {
     if (t->nslots == 0)
@@ -109,7 +78,7 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx)
         t->strs = strs;
         t->cap = cap;
     }
-    char *copy = copy_in(t, s);
+    char *copy = pd_arena_strdup(&t->bytes, s);
     if (copy == NULL)
         return PD_ENOMEM;
     t->strs[t->n] = copy;

@@ -11,52 +11,15 @@
 #include "pd_err.h"
 #include "pd_rand.h"
 
-#define ARENA_CHUNK 65536
 #define STR_MAX 4096
 
-struct sim_arena_chunk {
-    struct sim_arena_chunk *next;
-    size_t cap;
-    max_align_t data[];
-};
-
-/* n bytes at the given alignment (a power of two up to 16), not zeroed. */
-static void *arena_take(struct sim_arena *a, size_t n, size_t align)
-{
-    size_t at = (a->used + align - 1) & ~(align - 1);
-    if (a->head == NULL || at + n > a->head->cap) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        struct sim_arena_chunk *c = malloc(sizeof *c + cap);
-        if (c == NULL)
-            return NULL;
-        c->next = a->head;
-        c->cap = cap;
-        a->head = c;
-        a->total += cap;
-        at = 0;
-    }
-    a->used = at + n;
-    return (char *)a->head->data + at;
-}
-
-void *sim__arena_alloc(struct sim_arena *a, size_t n)
+void *sim__arena_alloc(struct pd_arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
-    void *p = arena_take(a, n, 16);
+    void *p = pd_arena_take(a, n, 16);
     if (p != NULL)
         memset(p, 0, n);
     return p;
-}
-
-void sim__arena_free(struct sim_arena *a)
-{
-    struct sim_arena_chunk *c = a->head;
-    while (c != NULL) {
-        struct sim_arena_chunk *next = c->next;
-        free(c);
-        c = next;
-    }
-    memset(a, 0, sizeof *a);
 }
 
 int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem)
@@ -120,13 +83,11 @@ const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
     size_t h = intern_slot(in, s);
     if (in->slots[h] != NULL)
         return in->slots[h];
-    size_t len = strlen(s);
-    char *copy = arena_take(&m->arena, len + 1, 1);   /* strings need no alignment */
+    char *copy = pd_arena_strdup(&m->arena, s);   /* packed: strings need no alignment */
     if (copy == NULL) {
         *oom = true;
         return NULL;
     }
-    memcpy(copy, s, len + 1);
     in->slots[h] = copy;
     in->n++;
     return copy;
@@ -249,7 +210,7 @@ void sim__model_free(struct sim_model *m)
     sim__map_free(&m->sub_original);
     free(m->intern.slots);
     cJSON_Delete(m->run.sut);
-    sim__arena_free(&m->arena);
+    pd_arena_free(&m->arena);
     memset(m, 0, sizeof *m);
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "pd_arena.h"
 #include "pd_json.h"
 
 #define SIM_NONE (-1)          /* "no index" */
@@ -23,13 +24,6 @@
 enum sim_status {
     SIM_ST_NULL = 0, SIM_ST_UNPAID, SIM_ST_PAYING, SIM_ST_UNKNOWN,
     SIM_ST_PAID, SIM_ST_CLOSED, SIM_ST_OTHER
-};
-
-struct sim_arena_chunk;
-struct sim_arena {
-    struct sim_arena_chunk *head;
-    size_t used;       /* bytes used in head */
-    size_t total;      /* bytes allocated in all chunks */
 };
 
 struct sim_intern {
@@ -126,7 +120,7 @@ struct sim_run_info {
 #define SIM_VEC(type) struct { type *v; size_t n, cap; }
 
 struct sim_model {
-    struct sim_arena arena;
+    struct pd_arena arena;
     struct sim_intern intern;
     struct sim_run_info run;
     SIM_VEC(struct sim_gtrade) trades;
@@ -148,8 +142,7 @@ struct sim_model {
 };
 
 /* ---- memory ---- */
-void *sim__arena_alloc(struct sim_arena *a, size_t n);      /* zeroed; NULL on OOM */
-void sim__arena_free(struct sim_arena *a);
+void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 16-aligned, zeroed; NULL on OOM */
 /* Interns s (NULL -> NULL). Returns NULL on OOM when s != NULL: callers
  * check with the *oom flag pattern below. */
 const char *sim__intern(struct sim_model *m, const char *s, bool *oom);

@@ -57,7 +57,7 @@ static void test_many_strings(void **state)
     free(big);
     rpt__strtab_release(&t);
     assert_int_equal(t.n, 0);
-    assert_null(t.chunks);
+    assert_null(t.bytes.head);
 }
 
 int main(void)
