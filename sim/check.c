@@ -37,10 +37,13 @@ const char *sim_check_invariant_name(int inv)
 
 enum file_id { F_LEDGER, F_EXPORT, F_BUSINESS, F_JOURNAL };
 
+struct member;
+
 struct feed {
     struct sim_model *m;
     enum file_id file;
     bool seen[4];       /* required member met (per file: see required_of) */
+    const struct member *last;   /* the member the previous element fed */
 };
 
 typedef int (*adder_fn)(struct sim_model *, const cJSON *, const char *, struct pd_json_err *);
@@ -72,6 +75,11 @@ static int feed_fn(void *ctx, const char *key, int index, const cJSON *item,
             continue;
         if (mb->required_slot >= 0)
             f->seen[mb->required_slot] = true;
+        /* business.json holds four big arrays one after the other: trim
+         * the finished one before the next grows beside it. */
+        if (f->last != NULL && f->last != mb)
+            sim__model_trim(f->m);
+        f->last = mb;
         if (index == -1)
             return pd_json_fail(err, "%s: must be an array", key);
         if (index == -2)
