@@ -18,7 +18,8 @@ struct embed {
     const struct rpt__report *r;
     const struct rpt__journal *j;
     struct rpt__strtab extra;    /* statuses, currencies, faults, invariants */
-    size_t *ev_start, *ev_idx;   /* events grouped by order (counting sort) */
+    size_t *ev_start;            /* events grouped by order (counting sort) */
+    uint32_t *ev_idx;
     long *viol_first, *viol_next;
     int64_t base;
 };
@@ -53,7 +54,7 @@ static int group_events(struct embed *e)
         e->ev_start[k] += e->ev_start[k - 1];
     for (size_t i = 0; i < e->j->n; i++)
         if (e->j->ev[i].order >= 0)
-            e->ev_idx[e->ev_start[e->j->ev[i].order + 1]++] = i;
+            e->ev_idx[e->ev_start[e->j->ev[i].order + 1]++] = (uint32_t)i;
     /* now ev_start[k]..ev_start[k+1] are order k's events, in file order */
     for (size_t k = 0; k <= n_orders; k++)
         e->viol_first[k] = -1;

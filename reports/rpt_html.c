@@ -395,12 +395,11 @@ void rpt__html_report(struct rpt__out *o, const struct rpt__report *r,
     head_common(o, title, src);
     page_body(o, r, j);
     rpt__puts(o, "<script type=\"application/json\" id=\"rpt-data\">");
-    size_t data_at = o->buf.len;
-    rpt__html_embed(o, r, j);
     /* The escapers keep '<' out of the block; check, since a slip here would
      * let data close the script element. */
-    if (o->rc == PD_OK && memchr(o->buf.data + data_at, '<', o->buf.len - data_at) != NULL)
-        o->rc = PD_EPROTO;
+    o->no_lt = true;
+    rpt__html_embed(o, r, j);
+    o->no_lt = false;
     rpt__printf(o, "</script>\n<script nonce=\"%s\">\n", nonce);
     rpt__putn(o, (const char *)rpt_asset_js, rpt_asset_js_len);
     rpt__puts(o, "</script>\n</body>\n</html>\n");

@@ -87,6 +87,7 @@ static int write_junit(const char *out_dir, const struct run *runs, size_t n)
     int64_t ms = 0;
     rpt__out_init(&body);
     rpt__out_init(&o);
+    rpt__out_open(&o, out_dir, "junit.xml");
     for (size_t i = 0; i < n; i++) {
         if (runs[i].rc == PD_OK) {
             rpt__junit_suite(&body, &runs[i].r, (int)i, &tests, &failures);

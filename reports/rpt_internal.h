@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pd_arena.h"
 #include "pd_buf.h"
 
 #define RPT_REPORT_MAX_BYTES ((size_t)256 << 20)   /* report.json */
@@ -19,14 +20,31 @@
 #define RPT_MSG_ORDERS_MAX 10        /* orders named in a failure message */
 #define RPT_EVIDENCE_MAX_BYTES 16384 /* one violation's evidence as text */
 
+#define RPT_OUT_FLUSH_BYTES 65536  /* a streamed output's buffer */
+
+struct pd_afile;
+
 /* An output buffer with a sticky error: after the first failed append the
- * others do nothing and rc keeps the first error, so writers check once. */
+ * others do nothing and rc keeps the first error, so writers check once.
+ * Opened on a file (rpt__out_open), it holds at most RPT_OUT_FLUSH_BYTES
+ * and streams the rest, so a large report.html never sits in memory. */
 struct rpt__out {
     struct pd_buf buf;
     int rc;
+    struct pd_afile *file;   /* the streamed output's temp file, or NULL */
+    bool no_lt;              /* while set, a '<' in an append is PD_EPROTO */
 };
 
 void rpt__out_init(struct rpt__out *o);
+/* Streams o to dir/name from now on; rpt__save(o, dir, name) commits it.
+ * When the temp file cannot be made o stays a plain buffer, and
+ * rpt__save reports the problem as it would have. */
+void rpt__out_open(struct rpt__out *o, const char *dir, const char *name);
+/* Writes what a streamed o still buffers and renames its temp file into
+ * place; on an error (o's or the file's) removes it. Returns 0, o->rc or
+ * PD_EIO. rpt__save calls it. */
+int rpt__out_commit(struct rpt__out *o);
+/* Frees the buffer; an uncommitted streamed output's temp file is removed. */
 void rpt__out_release(struct rpt__out *o);
 void rpt__putn(struct rpt__out *o, const char *s, size_t n);
 void rpt__puts(struct rpt__out *o, const char *s);
@@ -52,12 +70,16 @@ void rpt__url_path(struct rpt__out *o, const char *s);
  * (1..4) and *cp, or 1 with *cp = 0xFFFD for an invalid sequence. */
 size_t rpt__utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
-/* Interned strings: each distinct string gets a stable index from 0. */
+/* Interned strings: each distinct string gets a stable index from 0. The
+ * bytes sit end to end in chunks (a journal has ~10 distinct strings per
+ * order; one malloc each cost a third more), never moved: strs[i] stays
+ * valid until release. */
 struct rpt__strtab {
     char **strs;
     size_t n, cap;
     uint32_t *slots;   /* open addressing: index + 1, 0 = empty */
     size_t nslots;
+    struct pd_arena bytes;   /* the strings */
 };
 
 void rpt__strtab_init(struct rpt__strtab *t);
@@ -86,10 +108,12 @@ struct rpt__viol {
     long order_idx;          /* into orders, -1 when not listed */
 };
 
+/* A row of report.json's orders, owned by the report (not by root): the
+ * names sit in order_ix and names, a non-empty faults list in kept. */
 struct rpt__order {
     const char *key, *order_id, *status, *currency;
     int64_t amount, charges, callbacks, queries, notifications;
-    const cJSON *faults;     /* array of strings or NULL */
+    const cJSON *faults;     /* non-empty array of strings, or NULL */
 };
 
 struct rpt__count {
@@ -100,7 +124,7 @@ struct rpt__count {
 #define RPT_COUNTS_MAX 32
 
 struct rpt__report {
-    cJSON *root;                     /* owns every const char * below */
+    cJSON *root;                     /* owns the const char *s below, orders' aside */
     const char *scenario, *description, *scenario_file, *verdict, *replay;
     const char *started_at, *sut_kind, *sut_target, *journal_name;
     char seed[32];
@@ -117,6 +141,8 @@ struct rpt__report {
     bool fault_plan_reproducible, has_reproducible;
     struct rpt__strtab order_ix;     /* order ids and keys */
     long *order_ix_map;              /* order_ix index -> orders index */
+    struct rpt__strtab names;        /* orders' statuses and currencies */
+    cJSON *kept;                     /* orders' faults lists, detached from root */
 };
 
 /* Reads and validates run_dir/report.json. On failure nothing is kept and
@@ -132,9 +158,9 @@ int64_t rpt__count(const struct rpt__report *r, const char *name);
 
 enum { RPT_LANE_BUSINESS = 0, RPT_LANE_SUT = 1, RPT_LANE_GATEWAY = 2 };
 
-struct rpt__event {
+struct rpt__event {        /* 32 bytes: a journal has ~13 per order */
     int64_t t;
-    long order;              /* index into report orders, -1 = no order */
+    int32_t order;           /* index into report orders, -1 = no order */
     uint32_t lane;
     uint32_t kind, detail, fault, otn;   /* strtab index + 1, 0 = none */
 };
@@ -189,7 +215,8 @@ void rpt__html_head(struct rpt__out *o, const char *title);
 
 /* Joins dir and name into out[out_len]; PD_ETOOBIG when it does not fit. */
 int rpt__path(char *out, size_t out_len, const char *dir, const char *name);
-/* Writes o's bytes to dir/name atomically, or reports o's error. */
+/* Writes o's bytes to dir/name atomically (a streamed o: commits its temp
+ * file), or reports o's error. */
 int rpt__save(struct rpt__out *o, const char *dir, const char *name);
 
 #endif

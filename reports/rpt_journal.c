@@ -62,6 +62,19 @@ static int push_event(struct rpt__journal *j, const struct rpt__event *ev)
     return PD_OK;
 }
 
+/* Gives back the events' doubling slack: they are read-only from here, and
+ * report.html is written on top of them. A failed shrink keeps the block. */
+static void trim_events(struct rpt__journal *j)
+{
+    if (j->n == 0 || j->n == j->cap)
+        return;
+    struct rpt__event *p = realloc(j->ev, j->n * sizeof *p);
+    if (p != NULL) {
+        j->ev = p;
+        j->cap = j->n;
+    }
+}
+
 static long order_of(const struct rpt__report *r, const cJSON *line)
 {
     const char *fields[] = {"key", "order_id"};
@@ -106,7 +119,7 @@ static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSO
         rc = intern_field(j, line, "fault", 128, &ev->fault, why);
     if (rc == PD_OK)
         rc = intern_field(j, line, "out_trade_no", 128, &ev->otn, why);
-    ev->order = order_of(r, line);
+    ev->order = (int32_t)order_of(r, line);
     return rc;
 }
 
@@ -147,6 +160,32 @@ static int load_line(struct rpt__journal *j, const struct rpt__report *r, const 
     return b > a ? parse_line(j, r, path, lineno, text + a, b - a) : PD_OK;
 }
 
+/* Counts the file's lines and allocates one event per line (blank lines
+ * are the only ones that yield none), then rewinds. Growing by doubling
+ * instead left the events up to twice their size at the end of loading:
+ * at 50,000 orders 33.5 MB for 20.8, the report writers' peak. */
+static int reserve_lines(struct rpt__journal *j, FILE *f)
+{
+    char buf[65536];
+    size_t n, lines = 0;
+    char last = '\n';
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p++)
+            lines++;
+        last = buf[n - 1];
+    }
+    lines += last != '\n';
+    if (ferror(f) || fseek(f, 0, SEEK_SET) != 0)
+        return PD_EIO;
+    if (lines == 0)
+        return PD_OK;
+    j->ev = malloc(lines * sizeof *j->ev);
+    if (j->ev == NULL)
+        return PD_ENOMEM;
+    j->cap = lines;
+    return PD_OK;
+}
+
 /* Streams the file a line at a time: the journal of a 10,000-order run is
  * ~27 MB, and holding it whole beside the events was most of a report
  * writer's peak memory. A file over RPT_JOURNAL_MAX_BYTES is refused
@@ -166,6 +205,12 @@ int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt_
             fclose(f);
         return rpt__fail(rc, "%s: cannot read (%s)", path, pd_strerror(rc));
     }
+    rc = reserve_lines(out, f);
+    if (rc != PD_OK) {
+        fclose(f);
+        return rpt__fail(rc, "%s: %s", path, rc == PD_ENOMEM ? "out of memory"
+                                                             : "cannot read (I/O error)");
+    }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
@@ -177,6 +222,8 @@ int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt_
     fclose(f);
     if (rc != PD_OK)
         rpt__journal_release(out);
+    else
+        trim_events(out);
     return rc;
 }
 

@@ -242,24 +242,7 @@ static int load_order(const cJSON *e, const char *path, struct rpt__order *o,
     return rc;
 }
 
-static int load_orders(const cJSON *root, struct rpt__report *r, struct pd_json_err *err)
-{
-    const cJSON *arr;
-    int rc = required_array(root, "orders", &arr, err);
-    if (rc != PD_OK)
-        return rc;
-    r->orders = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *r->orders);
-    if (r->orders == NULL)
-        return PD_ENOMEM;
-    for (const cJSON *e = arr->child; e != NULL && rc == PD_OK; e = e->next) {
-        char path[48];
-        snprintf(path, sizeof path, "orders[%zu]", r->n_orders);
-        rc = load_order(e, path, &r->orders[r->n_orders++], err);
-    }
-    return rc;
-}
-
-static int index_one(struct rpt__report *r, const char *s, long order)
+static int index_one(struct rpt__report *r, const char *s, long order, const char **own)
 {
     size_t idx;
     if (s == NULL)
@@ -269,29 +252,75 @@ static int index_one(struct rpt__report *r, const char *s, long order)
         return PD_ENOMEM;
     if (r->order_ix.n > before)
         r->order_ix_map[idx] = order;   /* the first order to claim a name keeps it */
+    *own = r->order_ix.strs[idx];
     return PD_OK;
 }
 
-/* Indexes orders by order id and by key, then ties each violation to its
- * row in orders. */
-static int index_orders(struct rpt__report *r)
+/* Copies what order o borrows from the tree into memory r owns: names into
+ * the strtabs, a non-empty faults list detached from the tree. */
+static int own_order(struct rpt__report *r, cJSON *e, struct rpt__order *o, long i)
 {
-    r->order_ix_map = calloc(2 * r->n_orders + 1, sizeof *r->order_ix_map);
-    if (r->order_ix_map == NULL)
-        return PD_ENOMEM;
-    int rc = PD_OK;
-    for (size_t i = 0; i < r->n_orders && rc == PD_OK; i++) {
-        rc = index_one(r, r->orders[i].order_id, (long)i);
+    int rc = index_one(r, o->order_id, i, &o->order_id);
+    if (rc == PD_OK)
+        rc = index_one(r, o->key, i, &o->key);
+    const char **names[] = {&o->status, &o->currency};
+    for (size_t k = 0; k < 2 && rc == PD_OK; k++) {
+        size_t idx;
+        if (*names[k] == NULL)
+            continue;
+        rc = rpt__strtab_add(&r->names, *names[k], &idx);
         if (rc == PD_OK)
-            rc = index_one(r, r->orders[i].key, (long)i);
+            *names[k] = r->names.strs[idx];
     }
-    for (size_t v = 0; v < r->n_viols && rc == PD_OK; v++) {
+    if (rc != PD_OK || o->faults == NULL || o->faults->child == NULL) {
+        o->faults = NULL;
+        return rc;
+    }
+    cJSON *faults = cJSON_DetachItemViaPointer(e, (cJSON *)o->faults);
+    if (!cJSON_AddItemToArray(r->kept, faults)) {
+        cJSON_Delete(faults);
+        return PD_ENOMEM;
+    }
+    return PD_OK;
+}
+
+/* The orders array is most of report.json: each row is copied into compact
+ * structs and the array is dropped from the tree, so only the small rest
+ * of the tree outlives loading. */
+static int load_orders(cJSON *root, struct rpt__report *r, struct pd_json_err *err)
+{
+    const cJSON *arr;
+    int rc = required_array(root, "orders", &arr, err);
+    if (rc != PD_OK)
+        return rc;
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    r->orders = calloc(n + 1, sizeof *r->orders);
+    r->order_ix_map = calloc(2 * n + 1, sizeof *r->order_ix_map);
+    r->kept = cJSON_CreateArray();
+    if (r->orders == NULL || r->order_ix_map == NULL || r->kept == NULL)
+        return PD_ENOMEM;
+    for (cJSON *e = arr->child; e != NULL && rc == PD_OK; e = e->next) {
+        char path[48];
+        snprintf(path, sizeof path, "orders[%zu]", r->n_orders);
+        struct rpt__order *o = &r->orders[r->n_orders];
+        rc = load_order(e, path, o, err);
+        if (rc == PD_OK)
+            rc = own_order(r, e, o, (long)r->n_orders++);
+    }
+    if (rc == PD_OK)
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "orders");
+    return rc;
+}
+
+/* Ties each violation to its row in orders. */
+static void index_violations(struct rpt__report *r)
+{
+    for (size_t v = 0; v < r->n_viols; v++) {
         struct rpt__viol *viol = &r->viols[v];
         viol->order_idx = viol->order ? rpt__order_find(r, viol->order) : -1;
         if (viol->order_idx < 0 && viol->key)
             viol->order_idx = rpt__order_find(r, viol->key);
     }
-    return rc;
 }
 
 long rpt__order_find(const struct rpt__report *r, const char *s)
@@ -316,7 +345,7 @@ static int load_files(const cJSON *root, struct rpt__report *r, struct pd_json_e
     return PD_OK;
 }
 
-static int load_rest(const cJSON *root, struct rpt__report *r, struct pd_json_err *err)
+static int load_rest(cJSON *root, struct rpt__report *r, struct pd_json_err *err)
 {
     int rc = load_header(root, r, err);
     if (rc == PD_OK)
@@ -336,7 +365,7 @@ static int load_rest(const cJSON *root, struct rpt__report *r, struct pd_json_er
         const cJSON *rep = cJSON_GetObjectItemCaseSensitive(root, "fault_plan_reproducible");
         r->has_reproducible = cJSON_IsBool(rep);
         r->fault_plan_reproducible = cJSON_IsTrue(rep);
-        rc = index_orders(r);
+        index_violations(r);
     }
     return rc;
 }
@@ -382,11 +411,13 @@ int rpt__report_load(const char *run_dir, struct rpt__report *out)
 void rpt__report_release(struct rpt__report *r)
 {
     cJSON_Delete(r->root);
+    cJSON_Delete(r->kept);
     free(r->invs);
     free(r->viols);
     free(r->orders);
     free(r->order_ix_map);
     rpt__strtab_release(&r->order_ix);
+    rpt__strtab_release(&r->names);
     memset(r, 0, sizeof *r);
 }
 

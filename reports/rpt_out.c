@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_afile.h"
 #include "pd_err.h"
 #include "rpt_internal.h"
 
@@ -17,17 +18,62 @@ void rpt__out_init(struct rpt__out *o)
 {
     pd_buf_init(&o->buf, OUT_LIMIT);
     o->rc = PD_OK;
+    o->file = NULL;
+    o->no_lt = false;
+}
+
+void rpt__out_open(struct rpt__out *o, const char *dir, const char *name)
+{
+    char path[4096];
+    if (o->file != NULL || rpt__path(path, sizeof path, dir, name) != PD_OK)
+        return;
+    o->file = malloc(sizeof *o->file);
+    if (o->file != NULL && pd_afile_open(o->file, path) != PD_OK) {
+        free(o->file);
+        o->file = NULL;
+    }
 }
 
 void rpt__out_release(struct rpt__out *o)
 {
+    if (o->file != NULL) {
+        pd_afile_abort(o->file);
+        free(o->file);
+        o->file = NULL;
+    }
     pd_buf_release(&o->buf);
+}
+
+/* Hands a streamed output's buffered bytes to its file. */
+static void flush(struct rpt__out *o)
+{
+    if (o->buf.len > 0 && fwrite(o->buf.data, 1, o->buf.len, o->file->f) != o->buf.len)
+        o->rc = PD_EIO;
+    o->buf.len = 0;
+}
+
+int rpt__out_commit(struct rpt__out *o)
+{
+    if (o->rc == PD_OK)
+        flush(o);
+    if (o->rc != PD_OK) {
+        pd_afile_abort(o->file);
+        return o->rc;
+    }
+    return pd_afile_commit(o->file);
 }
 
 void rpt__putn(struct rpt__out *o, const char *s, size_t n)
 {
-    if (o->rc == PD_OK)
-        o->rc = pd_buf_append(&o->buf, s, n);
+    if (o->rc != PD_OK)
+        return;
+    if (o->no_lt && memchr(s, '<', n) != NULL) {
+        o->rc = PD_EPROTO;
+        return;
+    }
+    o->rc = pd_buf_append(&o->buf, s, n);
+    if (o->rc == PD_OK && o->file != NULL && o->buf.len >= RPT_OUT_FLUSH_BYTES)
+        flush(o);
 }
 
 void rpt__puts(struct rpt__out *o, const char *s)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pd_afile.h"
 #include "pd_err.h"
 #include "pd_log.h"
 #include "pd_util.h"
@@ -46,10 +47,17 @@ int rpt__save(struct rpt__out *o, const char *dir, const char *name)
     if (o->rc != PD_OK)
         return rpt__fail(o->rc, "%s: not written (%s while composing it)", path,
                          pd_strerror(o->rc));
-    int rc = pd_write_file(path, o->buf.data ? o->buf.data : "", o->buf.len);
+    size_t bytes = o->buf.len;
+    int rc;
+    if (o->file != NULL) {
+        bytes += (size_t)ftell(o->file->f);
+        rc = rpt__out_commit(o);
+    } else {
+        rc = pd_write_file(path, o->buf.data ? o->buf.data : "", o->buf.len);
+    }
     if (rc != PD_OK)
         return rpt__fail(rc, "%s: cannot write (%s)", path, pd_strerror(rc));
-    PD_LOG(PD_LOG_DEBUG, "rpt", "act=write file=%s bytes=%zu", path, o->buf.len);
+    PD_LOG(PD_LOG_DEBUG, "rpt", "act=write file=%s bytes=%zu", path, bytes);
     return PD_OK;
 }
 
@@ -57,6 +65,7 @@ static int write_junit(const char *run_dir, const struct rpt__report *r)
 {
     struct rpt__out o;
     rpt__out_init(&o);
+    rpt__out_open(&o, run_dir, "junit.xml");
     rpt__puts(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     rpt__junit_suite(&o, r, -1, NULL, NULL);
     int rc = rpt__save(&o, run_dir, "junit.xml");
@@ -75,6 +84,7 @@ static int write_html(const char *run_dir, const struct rpt__report *r)
         return rc;
     struct rpt__out o;
     rpt__out_init(&o);
+    rpt__out_open(&o, run_dir, "report.html");
     rpt__html_report(&o, r, &j);
     rc = rpt__save(&o, run_dir, "report.html");
     rpt__out_release(&o);

@@ -24,8 +24,7 @@ void rpt__strtab_init(struct rpt__strtab *t)
 
 void rpt__strtab_release(struct rpt__strtab *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        free(t->strs[i]);
+    pd_arena_free(&t->bytes);
     free(t->strs);
     free(t->slots);
     memset(t, 0, sizeof *t);
@@ -79,7 +78,7 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx)
         t->strs = strs;
         t->cap = cap;
     }
-    char *copy = strdup(s);
+    char *copy = pd_arena_strdup(&t->bytes, s);
     if (copy == NULL)
         return PD_ENOMEM;
     t->strs[t->n] = copy;

@@ -13,6 +13,7 @@
 #include "check_model.h"
 #include "check_stream.h"
 #include "journal_merge.h"
+#include "pd_afile.h"
 #include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_json.h"
@@ -36,10 +37,13 @@ const char *sim_check_invariant_name(int inv)
 
 enum file_id { F_LEDGER, F_EXPORT, F_BUSINESS, F_JOURNAL };
 
+struct member;
+
 struct feed {
     struct sim_model *m;
     enum file_id file;
     bool seen[4];       /* required member met (per file: see required_of) */
+    const struct member *last;   /* the member the previous element fed */
 };
 
 typedef int (*adder_fn)(struct sim_model *, const cJSON *, const char *, struct pd_json_err *);
@@ -71,6 +75,11 @@ static int feed_fn(void *ctx, const char *key, int index, const cJSON *item,
             continue;
         if (mb->required_slot >= 0)
             f->seen[mb->required_slot] = true;
+        /* business.json holds four big arrays one after the other: trim
+         * the finished one before the next grows beside it. */
+        if (f->last != NULL && f->last != mb)
+            sim__model_trim(f->m);
+        f->last = mb;
         if (index == -1)
             return pd_json_fail(err, "%s: must be an array", key);
         if (index == -2)
@@ -208,6 +217,25 @@ static int load_docs(struct sim_model *m, const struct sim_check_docs *d,
     return sim__model_link(m);
 }
 
+/* report.json as a tree, printed into memory and parsed back (the
+ * documents path, for tests: small reports). */
+static int report_tree(const struct sim_model *m, const struct sim_results *res,
+                       cJSON **out_report)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL)
+        return PD_ENOMEM;
+    int rc = sim_report_json_write(m, res, NULL, f);
+    if (fclose(f) != 0 && rc == PD_OK)
+        rc = PD_ENOMEM;
+    if (rc == PD_OK && (*out_report = cJSON_ParseWithLength(text, len)) == NULL)
+        rc = PD_ENOMEM;
+    free(text);
+    return rc;
+}
+
 int sim_check_eval(const struct sim_check_docs *docs, cJSON **out_report,
                    struct sim_check_summary *out)
 {
@@ -223,14 +251,8 @@ int sim_check_eval(const struct sim_check_docs *docs, cJSON **out_report,
         rc = sim__evaluate(&m, &res);
     if (rc == PD_OK)
         rc = fill_summary(&m, &res, out);
-    if (rc == PD_OK && out_report != NULL) {
-        struct pd_buf b;
-        pd_buf_init(&b, 0);
-        rc = sim_report_json_write(&m, &res, NULL, &b);
-        if (rc == PD_OK && (*out_report = cJSON_ParseWithLength(b.data, b.len)) == NULL)
-            rc = PD_ENOMEM;
-        pd_buf_release(&b);
-    }
+    if (rc == PD_OK && out_report != NULL)
+        rc = report_tree(&m, &res, out_report);
     sim__results_free(&res);
     sim__model_free(&m);
     return rc;
@@ -282,6 +304,8 @@ static int load_big(struct sim_model *m, const char *dir, const char *name, enum
                              : sim__stream_json_file(path, feed_fn, &f, &err);
     if (rc == PD_OK && id != F_JOURNAL)
         rc = feed_required(&f, &err);
+    if (rc == PD_OK)
+        sim__model_trim(m);     /* before the next file's records pile on */
     if (rc != PD_OK)
         set_error(out, name, rc == PD_ENOMEM ? "out of memory"
                              : rc == PD_EIO ? "read error" : err.text);
@@ -316,17 +340,18 @@ static int write_outputs(const struct sim_model *m, const struct sim_results *re
         if (access(path, F_OK) == 0)
             logs[n++] = candidates[i];
     }
-    struct pd_buf b;
-    pd_buf_init(&b, 0);
-    int rc = sim_report_json_write(m, res, logs, &b);
     join(path, sizeof path, dir, "report.json");
-    if (rc == PD_OK && (rc = pd_write_file(path, b.data, b.len)) != PD_OK)
-        set_error(out, "report.json", "cannot be written");
-    else if (rc != PD_OK)
-        set_error(out, "report.json", "out of memory");
-    pd_buf_release(&b);
-    if (rc != PD_OK)
+    struct pd_afile af;
+    int rc = pd_afile_open(&af, path) != PD_OK ? PD_EIO
+             : sim_report_json_write(m, res, logs, af.f);
+    if (rc == PD_OK)
+        rc = pd_afile_commit(&af);
+    else
+        pd_afile_abort(&af);
+    if (rc != PD_OK) {
+        set_error(out, "report.json", rc == PD_ENOMEM ? "out of memory" : "cannot be written");
         return rc;
+    }
     join(path, sizeof path, dir, "journal.ndjson");
     rc = sim_journal_merge_write(m, path);
     if (rc != PD_OK)

@@ -7,47 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_assert.h"
 #include "pd_err.h"
 #include "pd_rand.h"
 
-#define ARENA_CHUNK 65536
 #define STR_MAX 4096
 
-struct sim_arena_chunk {
-    struct sim_arena_chunk *next;
-    size_t cap;
-    max_align_t data[];
-};
-
-void *sim__arena_alloc(struct sim_arena *a, size_t n)
+void *sim__arena_alloc(struct pd_arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
-    if (a->head == NULL || a->used + n > a->head->cap) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        struct sim_arena_chunk *c = malloc(sizeof *c + cap);
-        if (c == NULL)
-            return NULL;
-        c->next = a->head;
-        c->cap = cap;
-        a->head = c;
-        a->used = 0;
-        a->total += cap;
-    }
-    void *p = (char *)a->head->data + a->used;
-    a->used += n;
-    memset(p, 0, n);
+    void *p = pd_arena_take(a, n, 16);
+    if (p != NULL)
+        memset(p, 0, n);
     return p;
-}
-
-void sim__arena_free(struct sim_arena *a)
-{
-    struct sim_arena_chunk *c = a->head;
-    while (c != NULL) {
-        struct sim_arena_chunk *next = c->next;
-        free(c);
-        c = next;
-    }
-    memset(a, 0, sizeof *a);
 }
 
 int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem)
@@ -102,6 +74,7 @@ const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
 {
     if (s == NULL)
         return NULL;
+    PD_ASSERT(!m->sealed);   /* maps are keyed by pointer: no new strings after link */
     struct sim_intern *in = &m->intern;
     if ((in->n + 1) * 2 > in->cap && intern_grow(in) != PD_OK) {
         *oom = true;
@@ -110,13 +83,11 @@ const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
     size_t h = intern_slot(in, s);
     if (in->slots[h] != NULL)
         return in->slots[h];
-    size_t len = strlen(s);
-    char *copy = sim__arena_alloc(&m->arena, len + 1);
+    char *copy = pd_arena_strdup(&m->arena, s);   /* packed: strings need no alignment */
     if (copy == NULL) {
         *oom = true;
         return NULL;
     }
-    memcpy(copy, s, len + 1);
     in->slots[h] = copy;
     in->n++;
     return copy;
@@ -239,7 +210,7 @@ void sim__model_free(struct sim_model *m)
     sim__map_free(&m->sub_original);
     free(m->intern.slots);
     cJSON_Delete(m->run.sut);
-    sim__arena_free(&m->arena);
+    pd_arena_free(&m->arena);
     memset(m, 0, sizeof *m);
 }
 
@@ -869,6 +840,52 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
 
 /* ---- linking ---- */
 
+/* Gives back a vector's unused tail (realloc to n elements; a failed
+ * shrink keeps the larger block, which is still correct). */
+static void shrink(void **v, size_t n, size_t *cap, size_t elem)
+{
+    if (n == *cap)
+        return;
+    if (n == 0) {
+        free(*v);
+        *v = NULL;
+        *cap = 0;
+        return;
+    }
+    void *nv = realloc(*v, n * elem);
+    if (nv != NULL) {
+        *v = nv;
+        *cap = n;
+    }
+}
+
+#define SHRINK(vec) shrink((void **)&(vec).v, (vec).n, &(vec).cap, sizeof *(vec).v)
+
+void sim__model_trim(struct sim_model *m)
+{
+    SHRINK(m->trades);
+    SHRINK(m->orders);
+    SHRINK(m->receipts);
+    SHRINK(m->subs);
+    SHRINK(m->paycalls);
+    SHRINK(m->payer);
+    SHRINK(m->gj);
+    SHRINK(m->pevents);
+    SHRINK(m->bqueries);
+}
+
+/* Once every record is in, the model only gets read: the vectors lose
+ * their doubling slack and the intern table, needed only to dedupe strings
+ * while loading, is freed. At 10,000 orders that is a quarter of the
+ * model, and the journal merge comes on top of what is left. */
+static void seal(struct sim_model *m)
+{
+    sim__model_trim(m);
+    free(m->intern.slots);
+    memset(&m->intern, 0, sizeof m->intern);
+    m->sealed = true;
+}
+
 /* The owner of a G trade: the P order listing it, else the P order whose
  * client_ref equals the trade's attach (a SUT that opened a trade P does not
  * list is still caught). */
@@ -919,5 +936,6 @@ int sim__model_link(struct sim_model *m)
         else if (strcmp(g->op, "close") == 0 && g->status == 200)
             m->trades.v[t].n_close_ok++;
     }
+    seal(m);
     return PD_OK;
 }

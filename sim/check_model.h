@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "pd_arena.h"
 #include "pd_json.h"
 
 #define SIM_NONE (-1)          /* "no index" */
@@ -23,13 +24,6 @@
 enum sim_status {
     SIM_ST_NULL = 0, SIM_ST_UNPAID, SIM_ST_PAYING, SIM_ST_UNKNOWN,
     SIM_ST_PAID, SIM_ST_CLOSED, SIM_ST_OTHER
-};
-
-struct sim_arena_chunk;
-struct sim_arena {
-    struct sim_arena_chunk *head;
-    size_t used;       /* bytes used in head */
-    size_t total;      /* bytes allocated in all chunks */
 };
 
 struct sim_intern {
@@ -126,7 +120,7 @@ struct sim_run_info {
 #define SIM_VEC(type) struct { type *v; size_t n, cap; }
 
 struct sim_model {
-    struct sim_arena arena;
+    struct pd_arena arena;
     struct sim_intern intern;
     struct sim_run_info run;
     SIM_VEC(struct sim_gtrade) trades;
@@ -144,11 +138,11 @@ struct sim_model {
     struct sim_map ptrade_owner;      /* out_trade_no listed in P -> order */
     struct sim_map sub_original;      /* workload key -> its original submission */
     bool have_scenario, have_run, have_ledger, have_journal, have_export, have_business;
+    bool sealed;            /* linked: read-only, no intern table (sim__model_link) */
 };
 
 /* ---- memory ---- */
-void *sim__arena_alloc(struct sim_arena *a, size_t n);      /* zeroed; NULL on OOM */
-void sim__arena_free(struct sim_arena *a);
+void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 16-aligned, zeroed; NULL on OOM */
 /* Interns s (NULL -> NULL). Returns NULL on OOM when s != NULL: callers
  * check with the *oom flag pattern below. */
 const char *sim__intern(struct sim_model *m, const char *s, bool *oom);
@@ -181,8 +175,14 @@ int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struc
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 
+/* Trims every record vector to its length (a file's records are all in:
+ * its vectors need not keep their doubling slack while the next loads). */
+void sim__model_trim(struct sim_model *m);
+
 /* Links everything once all records are in: G trades to P orders, B
- * receipts and submissions to orders, journal lines to trades. */
+ * receipts and submissions to orders, journal lines to trades. Then seals
+ * the model: vectors trimmed to their length, the intern table freed; no
+ * adder may run after it (asserted). */
 int sim__model_link(struct sim_model *m);
 
 #endif

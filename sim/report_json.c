@@ -8,8 +8,18 @@
 #include "pd_err.h"
 #include "pd_json.h"
 
+static int putn(FILE *out, const char *s, size_t n)
+{
+    return fwrite(s, 1, n, out) == n ? PD_OK : PD_EIO;
+}
+
+static int put(FILE *out, const char *s)
+{
+    return putn(out, s, strlen(s));
+}
+
 /* Prints item compactly onto out and frees it. A NULL item is OOM. */
-static int put_item(struct pd_buf *out, cJSON *item)
+static int put_item(FILE *out, cJSON *item)
 {
     if (item == NULL)
         return PD_ENOMEM;
@@ -17,7 +27,7 @@ static int put_item(struct pd_buf *out, cJSON *item)
     cJSON_Delete(item);
     if (text == NULL)
         return PD_ENOMEM;
-    int rc = pd_buf_puts(out, text);
+    int rc = put(out, text);
     cJSON_free(text);
     return rc;
 }
@@ -74,7 +84,7 @@ static cJSON *sut_json(const struct sim_model *m)
 /* Everything before "violations": one small tree, printed without its
  * closing brace so the big arrays can follow. */
 static int put_head(const struct sim_model *m, const struct sim_results *res,
-                    struct pd_buf *out)
+                    FILE *out)
 {
     const struct sim_run_info *ri = &m->run;
     cJSON *h = cJSON_CreateObject();
@@ -105,7 +115,7 @@ static int put_head(const struct sim_model *m, const struct sim_results *res,
     if (text == NULL)
         return PD_ENOMEM;
     size_t len = strlen(text);
-    int rc = pd_buf_append(out, text, len - 1);     /* drop the final '}' */
+    int rc = putn(out, text, len - 1);     /* drop the final '}' */
     cJSON_free(text);
     return rc;
 }
@@ -124,21 +134,21 @@ static cJSON *violation_json(const struct sim_violation *v)
     return o;
 }
 
-static int put_violations(const struct sim_results *res, struct pd_buf *out)
+static int put_violations(const struct sim_results *res, FILE *out)
 {
-    int rc = pd_buf_puts(out, ",\"violations\":[");
+    int rc = put(out, ",\"violations\":[");
     for (size_t i = 0; rc == PD_OK && i < res->v.n; i++) {
         if (i > 0)
-            rc = pd_buf_puts(out, ",");
+            rc = put(out, ",");
         if (rc == PD_OK)
             rc = put_item(out, violation_json(&res->v.v[i]));
     }
-    return rc == PD_OK ? pd_buf_puts(out, "]") : rc;
+    return rc == PD_OK ? put(out, "]") : rc;
 }
 
 /* One fault_plan member "key": [...] when the key met any fault. */
 static int put_plan_key(const struct sim_model *m, const struct sim_results *res,
-                        const char *key, bool *first, struct pd_buf *out)
+                        const char *key, bool *first, FILE *out)
 {
     cJSON *plan = sim__fault_plan_of(m, res, key);
     if (plan == NULL)
@@ -148,12 +158,12 @@ static int put_plan_key(const struct sim_model *m, const struct sim_results *res
         return PD_OK;
     }
     cJSON *k = cJSON_CreateString(key);
-    int rc = pd_buf_puts(out, *first ? "" : ",");
+    int rc = put(out, *first ? "" : ",");
     *first = false;
     if (rc == PD_OK)
         rc = put_item(out, k);
     if (rc == PD_OK)
-        rc = pd_buf_puts(out, ":");
+        rc = put(out, ":");
     return rc == PD_OK ? put_item(out, plan) : (cJSON_Delete(plan), rc);
 }
 
@@ -179,11 +189,11 @@ static cJSON *process_plan(const struct sim_model *m)
 /* fault_plan: P's workload keys in export order, then keys only G or the
  * payer knew, then "*" for the run-wide process events. */
 static int put_fault_plan(const struct sim_model *m, const struct sim_results *res,
-                          struct pd_buf *out)
+                          FILE *out)
 {
     struct sim_map seen = {0};
     bool first = true;
-    int rc = pd_buf_puts(out, ",\"fault_plan\":{");
+    int rc = put(out, ",\"fault_plan\":{");
     for (size_t i = 0; rc == PD_OK && i < m->orders.n; i++) {
         const char *key = m->orders.v[i].client_ref;
         if (key == NULL || sim__map_get(&seen, key) != SIM_NONE)
@@ -202,11 +212,11 @@ static int put_fault_plan(const struct sim_model *m, const struct sim_results *r
     }
     sim__map_free(&seen);
     if (rc == PD_OK && m->pevents.n > 0) {
-        rc = pd_buf_puts(out, first ? "\"*\":" : ",\"*\":");
+        rc = put(out, first ? "\"*\":" : ",\"*\":");
         if (rc == PD_OK)
             rc = put_item(out, process_plan(m));
     }
-    return rc == PD_OK ? pd_buf_puts(out, "}") : rc;
+    return rc == PD_OK ? put(out, "}") : rc;
 }
 
 /* The distinct fault kinds of a list of "kind attempt n" lines. */
@@ -257,20 +267,20 @@ static cJSON *order_json(const struct sim_model *m, const struct sim_results *re
 }
 
 static int put_orders(const struct sim_model *m, const struct sim_results *res,
-                      struct pd_buf *out)
+                      FILE *out)
 {
-    int rc = pd_buf_puts(out, ",\"orders\":[");
+    int rc = put(out, ",\"orders\":[");
     for (size_t i = 0; rc == PD_OK && i < m->orders.n; i++) {
         if (i > 0)
-            rc = pd_buf_puts(out, ",");
+            rc = put(out, ",");
         if (rc == PD_OK)
             rc = put_item(out, order_json(m, res, i));
     }
-    return rc == PD_OK ? pd_buf_puts(out, "]") : rc;
+    return rc == PD_OK ? put(out, "]") : rc;
 }
 
 static int put_tail(const struct sim_model *m, const struct sim_results *res,
-                    const char *const *logs, struct pd_buf *out)
+                    const char *const *logs, FILE *out)
 {
     cJSON *t = cJSON_CreateObject();
     if (t == NULL)
@@ -287,15 +297,15 @@ static int put_tail(const struct sim_model *m, const struct sim_results *res,
     if (text == NULL)
         return PD_ENOMEM;
     /* Splice "{a,b}" in as ",a,b}": the report's closing brace. */
-    int rc = pd_buf_puts(out, ",");
+    int rc = put(out, ",");
     if (rc == PD_OK)
-        rc = pd_buf_puts(out, text + 1);
+        rc = put(out, text + 1);
     cJSON_free(text);
     return rc;
 }
 
 int sim_report_json_write(const struct sim_model *m, const struct sim_results *res,
-                          const char *const *logs, struct pd_buf *out)
+                          const char *const *logs, FILE *out)
 {
     int rc = put_head(m, res, out);
     if (rc == PD_OK)
@@ -307,6 +317,6 @@ int sim_report_json_write(const struct sim_model *m, const struct sim_results *r
     if (rc == PD_OK)
         rc = put_tail(m, res, logs, out);
     if (rc == PD_OK)
-        rc = pd_buf_puts(out, "\n");
+        rc = put(out, "\n");
     return rc;
 }

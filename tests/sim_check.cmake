@@ -25,3 +25,9 @@ if(Python3_Interpreter_FOUND)
   set_tests_properties(test_sim_check_schema PROPERTIES
     LABELS unit TIMEOUT 60 FIXTURES_REQUIRED sim_check_samples)
 endif()
+pd_unit_test(test_sim_journal_merge
+  SOURCES unit/test_sim_journal_merge.c
+  LIBS sim_check pd_testsupport TIMEOUT 60)
+pd_unit_test(test_sim_check_model
+  SOURCES unit/test_sim_check_model.c
+  LIBS sim_check TIMEOUT 60)
