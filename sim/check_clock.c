@@ -81,6 +81,15 @@ bool sim__clock_map_at(const struct sim_clock_map *cm, int64_t t, int64_t *offse
     return true;
 }
 
+bool sim__clock_map_min(const struct sim_clock_map *cm, int64_t *offset)
+{
+    *offset = 0;
+    for (size_t i = 0; i < cm->n; i++)
+        if (i == 0 || cm->off[i] < *offset)
+            *offset = cm->off[i];
+    return cm->n > 0;
+}
+
 void sim__clock_map_free(struct sim_clock_map *cm)
 {
     if (cm == NULL)

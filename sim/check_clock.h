@@ -27,6 +27,11 @@ int sim__clock_map_build(const struct sim_model *m, struct sim_clock_map *out);
 bool sim__clock_map_at(const struct sim_clock_map *cm, int64_t t, int64_t *offset,
                        int64_t *spread);
 
+/* The smallest offset of the run (false when there are no samples): each
+ * sample is the true offset plus that request's latency, so this one is
+ * the closest to the true offset from above. */
+bool sim__clock_map_min(const struct sim_clock_map *cm, int64_t *offset);
+
 void sim__clock_map_free(struct sim_clock_map *cm);
 
 #endif

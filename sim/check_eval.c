@@ -758,7 +758,9 @@ static enum window judge(int64_t dt, int64_t w, int64_t margin)
  * the moment it accepted the original, so: an accepted resubmission is
  * judged by the two orders' creation times in P (one clock); a refused one
  * by its send time moved onto the SUT's clock with the offset estimated
- * near that moment (check_clock.h). Within a margin of the window's edge
+ * near that moment (check_clock.h; for a refused one, at most the least
+ * offset of the run, so queueing is never taken for time passed). Within
+ * a margin of the window's edge
  * -- max(1 s, window/20, how much the nearby offsets disagree) -- it is not
  * judged. */
 static enum window classify(const struct sim_model *m, const struct sim_clock_map *cm,
@@ -775,9 +777,16 @@ static enum window classify(const struct sim_model *m, const struct sim_clock_ma
                                     : SIM_NO_TIME;
     if (own != SIM_NO_TIME && claim != SIM_NO_TIME)
         return judge(own - claim, w, margin);
-    int64_t off_d, spread_d, off_o, spread_o;
+    int64_t off_d, spread_d, off_o, spread_o, off_min;
     if (!sim__clock_map_at(cm, d->at, &off_d, &spread_d))
         return judge(d->at - orig->at, w, margin);
+    /* The samples' offsets carry their requests' latency. A refused copy
+     * is out of the window only if it was even when the SUT handled it as
+     * early as it can have: take the least latency seen in the run, not
+     * that of the originals sent nearby (under load they all queued, and
+     * the copy, sent later on a quiet SUT, need not have). */
+    if (!is_2xx(d->status) && sim__clock_map_min(cm, &off_min) && off_min < off_d)
+        off_d = off_min;
     if (claim == SIM_NO_TIME) {
         sim__clock_map_at(cm, orig->at, &off_o, &spread_o);
         claim = orig->at + off_o;
