@@ -58,12 +58,36 @@ static cJSON *load(const char *rel)
 }
 
 /* Per workload key: the final status, and for each callback or create
- * attempt the faults the gateway drew ("key op#attempt: faults"), from
- * report.json and the gateway journal. */
+ * attempt the set of faults the gateway drew ("key op#attempt: faults",
+ * sorted), from report.json and the gateway journal. */
 struct outcome {
     cJSON *status;      /* key -> status */
     cJSON *attempts;    /* "key op#attempt" -> "fault fault ..." */
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds word to the space-separated list, kept in byte order: one
+ * attempt's faults can reach the journal in either order (a duplicate and
+ * a forged copy are sent side by side), and the plan is the set. */
+static void add_sorted(char *list, size_t cap, const char *word)
+{
+    char copy[1024], *words[64];
+    size_t n = 0;
+    snprintf(copy, sizeof copy, "%s", list);
+    char *save = NULL;    /* strtok_r: the caller's line loop uses strtok */
+    for (char *w = strtok_r(copy, " ", &save); w != NULL && n < 63; w = strtok_r(NULL, " ", &save))
+        words[n++] = w;
+    words[n++] = (char *)word;
+    qsort(words, n, sizeof words[0], cmp_str);
+    size_t len = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%s", i ? " " : "", words[i]);
+}
 
 static void add_fault(cJSON *attempts, const cJSON *line)
 {
@@ -79,10 +103,8 @@ static void add_fault(cJSON *attempts, const cJSON *line)
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(attempts, name);
     if (cJSON_IsString(old))
         snprintf(faults, sizeof faults, "%s", old->valuestring);
-    if (cJSON_IsString(fault) && strstr(faults, fault->valuestring) == NULL) {
-        size_t n = strlen(faults);
-        snprintf(faults + n, sizeof faults - n, "%s%s", n ? " " : "", fault->valuestring);
-    }
+    if (cJSON_IsString(fault) && strstr(faults, fault->valuestring) == NULL)
+        add_sorted(faults, sizeof faults, fault->valuestring);
     cJSON_DeleteItemFromObjectCaseSensitive(attempts, name);
     cJSON_AddStringToObject(attempts, name, faults);
 }
