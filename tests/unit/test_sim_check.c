@@ -56,6 +56,15 @@ struct check_case {
     "'ev-" id "','seq':1,'status':'CLOSED','attempts':1,'delivered_at':" T(86)            \
     ",'last_http_status':200}]}"
 
+/* Three originals sent at T+20..22 s that the SUT created 8 s later each. */
+#define QUEUED_ORIGINALS                                                                   \
+    {"business", "submissions[]", SUB("k-8", "original", T(20), "201", "o-8", "k-8")},    \
+        {"business", "submissions[]", SUB("k-9", "original", T(21), "201", "o-9", "k-9")}, \
+        {"business", "submissions[]", SUB("k-10", "original", T(22), "201", "o-10", "k-10")}, \
+        {"export", "orders[]", ORDER_AT("o-8", "k-8", T(28))},                            \
+        {"export", "orders[]", ORDER_AT("o-9", "k-9", T(29))},                            \
+        {"export", "orders[]", ORDER_AT("o-10", "k-10", T(30))}
+
 #define RECEIPT(ev, order, status, amount, sig, applied)                                   \
     "{'at':" T(90) ",'event_id':'" ev "','order_id':'" order "','seq':1,'status':'" status \
     "','amount':" amount ",'currency':'CNY','client_ref':'k-1','signature_ok':" sig        \
@@ -238,21 +247,11 @@ static const struct check_case cases[] = {
      {{"business", "submissions[2].at", T(35)}}},
     {"originals queued 8 s in the SUT; a copy sent 16 s after one of them, 8 s after the SUT "
      "created it, refused: inside the window on the SUT's clock (holds)", NULL, NULL,
-     {{"business", "submissions[]", SUB("k-8", "original", T(20), "201", "o-8", "k-8")},
-      {"business", "submissions[]", SUB("k-9", "original", T(21), "201", "o-9", "k-9")},
-      {"business", "submissions[]", SUB("k-10", "original", T(22), "201", "o-10", "k-10")},
-      {"export", "orders[]", ORDER_AT("o-8", "k-8", T(28))},
-      {"export", "orders[]", ORDER_AT("o-9", "k-9", T(29))},
-      {"export", "orders[]", ORDER_AT("o-10", "k-10", T(30))},
+     {QUEUED_ORIGINALS,
       {"business", "submissions[]", SUB("k-8", "after_window", T(36), "409", "o-8", "k-8~dup1")}}},
     {"the same queued originals; a copy sent 25 s after the SUT created its original refused: "
      "outside the window", "duplicate_submission_rejected", "k-8~dup1",
-     {{"business", "submissions[]", SUB("k-8", "original", T(20), "201", "o-8", "k-8")},
-      {"business", "submissions[]", SUB("k-9", "original", T(21), "201", "o-9", "k-9")},
-      {"business", "submissions[]", SUB("k-10", "original", T(22), "201", "o-10", "k-10")},
-      {"export", "orders[]", ORDER_AT("o-8", "k-8", T(28))},
-      {"export", "orders[]", ORDER_AT("o-9", "k-9", T(29))},
-      {"export", "orders[]", ORDER_AT("o-10", "k-10", T(30))},
+     {QUEUED_ORIGINALS,
       {"business", "submissions[]", SUB("k-8", "after_window", T(53), "409", "o-8", "k-8~dup1")}}},
     {"check-then-insert race: a concurrent double-click accepted twice",
      "duplicate_submission_rejected", "o-5",
