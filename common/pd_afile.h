@@ -1,8 +1,9 @@
 /* pd_afile.h -- a file written in pieces that appears whole or not at all.
  *
- * pd_write_file's discipline (temp file, fsync, rename) for outputs too big
- * to hold as one buffer: the bytes go to "PATH.tmp.PID" through a stdio
- * stream, pd_afile_commit makes them PATH, pd_afile_abort removes them.
+ * Temp file, fsync, rename (pd_write_file is this with one buffer), for
+ * outputs too big to hold as one buffer: the bytes go to "PATH.tmp.PID"
+ * through a stdio stream, pd_afile_commit makes them PATH, pd_afile_abort
+ * removes them.
  * Readers of PATH never see a half-written file. */
 #ifndef PD_AFILE_H
 #define PD_AFILE_H

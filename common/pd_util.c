@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pd_afile.h"
 #include "pd_buf.h"
 #include "pd_err.h"
 
@@ -70,32 +71,14 @@ int pd_read_file(const char *path, size_t limit, char **out, size_t *out_len)
 
 int pd_write_file(const char *path, const void *data, size_t len)
 {
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    struct pd_afile af;
+    if (pd_afile_open(&af, path) != PD_OK)
         return PD_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return PD_EIO;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return PD_EIO;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (len > 0 && fwrite(data, 1, len, af.f) != len) {
+        pd_afile_abort(&af);
         return PD_EIO;
     }
-    return PD_OK;
+    return pd_afile_commit(&af);
 }
 
 int pd_parse_u64(const char *text, uint64_t *out)
