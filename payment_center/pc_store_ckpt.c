@@ -97,6 +97,17 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* A restart truncates a WAL that grew past twice the threshold. */
+static void limit_wal(pc_store *s)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld;",
+             (long long)s->ckpt_frames * 2 * 4096);
+    pthread_mutex_lock(&s->write_mu);
+    sqlite3_exec(s->writer->db, sql, NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->write_mu);
+}
+
 int pc__ckpt_start(pc_store *s)
 {
     s->ckpt_frames = PC_CKPT_FRAMES;
@@ -107,11 +118,7 @@ int pc__ckpt_start(pc_store *s)
     if (s->ckpt_conn == NULL)
         return PD_EIO;
     sqlite3_wal_autocheckpoint(s->writer->db, 0);
-    /* A restart truncates a WAL that grew past twice the threshold. */
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld;",
-             (long long)s->ckpt_frames * 2 * 4096);
-    sqlite3_exec(s->writer->db, sql, NULL, NULL, NULL);
+    limit_wal(s);
     sqlite3_wal_hook(s->writer->db, wal_hook, s);
     if (pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) != 0)
         return PD_EIO;
@@ -136,12 +143,7 @@ void pc__ckpt_stop(pc_store *s)
 void pc_store_set_checkpoint_frames(pc_store *s, int frames)
 {
     s->ckpt_frames = frames > 0 ? frames : 1;
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld;",
-             (long long)s->ckpt_frames * 2 * 4096);
-    pthread_mutex_lock(&s->write_mu);
-    sqlite3_exec(s->writer->db, sql, NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->write_mu);
+    limit_wal(s);
 }
 
 long pc_store_checkpoints(pc_store *s)
