@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* pthread_setname_np */
 #include "pc_server.h"
 
 #include <pthread.h>
@@ -31,6 +32,7 @@
 struct worker {
     pthread_t tid;
     struct pc_server *srv;
+    const char *name;           /* thread name prefix: "pc-recon", "pc-outbox" */
     int part, parts;
     int (*tick)(struct pc_server *srv, struct worker *w);
     int64_t (*next_due)(struct pc_server *srv, struct worker *w);
@@ -134,6 +136,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct pc_server *srv = w->srv;
+    char name[16];
+    snprintf(name, sizeof name, "%s%d", w->name, w->part);
+    pthread_setname_np(pthread_self(), name);   /* top -H, perf, /proc/PID/task */
     while (!srv->app.stop) {
         pthread_mutex_lock(&srv->mu);
         unsigned long seen = srv->kicks;
@@ -146,13 +151,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int start_workers(struct pc_server *srv, int n,
+static int start_workers(struct pc_server *srv, const char *name, int n,
                          int (*tick)(struct pc_server *, struct worker *),
                          int64_t (*next_due)(struct pc_server *, struct worker *))
 {
     for (int i = 0; i < n && srv->n_workers < WORKERS_MAX; i++) {
         struct worker *w = &srv->workers[srv->n_workers];
-        *w = (struct worker){.srv = srv, .part = i, .parts = n, .tick = tick,
+        *w = (struct worker){.srv = srv, .name = name, .part = i, .parts = n, .tick = tick,
                              .next_due = next_due};
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
             return PD_EIO;
@@ -222,8 +227,9 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     pc_http_register(ctx, &srv->app);
     set_notify_url(&srv->app, cfg, host, port);
     pd_http_server_ready(ctx);   /* 503 "starting" until here, never a bare 404 */
-    if (start_workers(srv, cfg->reconcilers, tick_reconcile, next_reconcile) != PD_OK ||
-        start_workers(srv, cfg->senders, tick_outbox, next_outbox) != PD_OK) {
+    if (start_workers(srv, "pc-recon", cfg->reconcilers, tick_reconcile,
+                      next_reconcile) != PD_OK ||
+        start_workers(srv, "pc-outbox", cfg->senders, tick_outbox, next_outbox) != PD_OK) {
         fprintf(stderr, "payment-center: cannot start worker threads\n");
         stop_workers(srv);
         mg_stop(ctx);

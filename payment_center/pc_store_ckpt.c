@@ -17,6 +17,8 @@
  * - should 4 * ckpt_frames be uncopied, the committing writer waits for the
  *   thread and copies everything (FULL), as SQLite would have: the WAL
  *   stays bounded however fast orders arrive. */
+#define _GNU_SOURCE   /* pthread_setname_np */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 
@@ -79,6 +81,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void *ckpt_main(void *arg)
 {
     pc_store *s = arg;
+    pthread_setname_np(pthread_self(), "pc-ckpt");
     pthread_mutex_lock(&s->ckpt_mu);
     for (;;) {
         while (!s->ckpt_wanted && !s->ckpt_stop)
