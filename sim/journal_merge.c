@@ -177,45 +177,58 @@ static void put_json_str(FILE *f, const char *s)
 
 struct line {
     int64_t t;
-    const char *lane, *key, *order_id, *out_trade_no, *kind, *fault;
+    const char *lane, *kind;
+    sim_sid key, order_id, out_trade_no, fault;   /* model strings, 0 = null */
     char detail[320];
 };
 
-static void put_line(FILE *f, const struct line *l)
+static void put_line(const struct sim_model *m, FILE *f, const struct line *l)
 {
     fprintf(f, "{\"t\":%lld,\"lane\":", (long long)l->t);
     put_json_str(f, l->lane);
     fputs(",\"key\":", f);
-    put_json_str(f, l->key);
+    put_json_str(f, sim__s(m, l->key));
     fputs(",\"order_id\":", f);
-    put_json_str(f, l->order_id);
+    put_json_str(f, sim__s(m, l->order_id));
     fputs(",\"out_trade_no\":", f);
-    put_json_str(f, l->out_trade_no);
+    put_json_str(f, sim__s(m, l->out_trade_no));
     fputs(",\"kind\":", f);
     put_json_str(f, l->kind);
     fputs(",\"detail\":", f);
     put_json_str(f, l->detail);
     fputs(",\"fault\":", f);
-    put_json_str(f, l->fault);
+    put_json_str(f, sim__s(m, l->fault));
     fputs("}\n", f);
 }
 
-static const char *q(const char *s)
+/* The string of id, or "?" when there is none. */
+static const char *q(const struct sim_model *m, sim_sid id)
 {
-    return s ? s : "?";
+    return id != 0 ? sim__s(m, id) : "?";
 }
 
-static const char *gateway_kind(const struct sim_gjline *g)
+/* " <prefix><string of id>" pieces of a detail: both "" when id is 0. */
+static const char *pre(sim_sid id, const char *prefix)
+{
+    return id != 0 ? prefix : "";
+}
+
+static const char *opt(const struct sim_model *m, sim_sid id)
+{
+    return id != 0 ? sim__s(m, id) : "";
+}
+
+static const char *gateway_kind(const struct sim_model *m, const struct sim_gjline *g)
 {
     static const char *const map[][2] = {{"create", "trade_created"}, {"query", "query"},
                                          {"close", "close"}, {"refund", "refund"},
                                          {"callback", "callback"}};
-    if (strcmp(g->op, "pay") == 0)
+    if (sim__s_eq(m, g->op, "pay"))
         return g->status == 200 ? "charge" : "pay";
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(g->op, map[i][0]) == 0)
+        if (sim__s_eq(m, g->op, map[i][0]))
             return map[i][1];
-    return g->op;
+    return sim__s(m, g->op);
 }
 
 static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct line *l)
@@ -225,13 +238,13 @@ static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct li
     int32_t o = t != SIM_NONE ? m->trades.v[t].order : SIM_NONE;
     l->lane = "gateway";
     l->key = g->key;
-    l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : NULL;
+    l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : 0;
     l->out_trade_no = g->out_trade_no;
-    l->kind = gateway_kind(g);
+    l->kind = gateway_kind(m, g);
     l->fault = g->fault;
-    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s", g->op,
-             (long long)g->status, (long long)g->attempt, g->detail ? " " : "",
-             g->detail ? g->detail : "");
+    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s",
+             sim__sp(m, g->op), (long long)g->status, (long long)g->attempt,
+             pre(g->detail, " "), opt(m, g->detail));
 }
 
 static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *l)
@@ -244,25 +257,25 @@ static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *
     if (ev_src(e) == SRC_HIST) {
         const struct sim_hist *h = &o->hist[b];
         l->kind = "status";
-        snprintf(l->detail, sizeof l->detail, "%s->%s (%s)", h->from ? h->from : "null",
-                 q(h->to), q(h->cause));
+        snprintf(l->detail, sizeof l->detail, "%s->%s (%s)",
+                 h->from != 0 ? sim__s(m, h->from) : "null", q(m, h->to), q(m, h->cause));
     } else if (ev_src(e) == SRC_PTRADE) {
         const struct sim_ptrade *t = &o->trades[b];
         l->kind = "trade_created";
         l->out_trade_no = t->out_trade_no;
         snprintf(l->detail, sizeof l->detail, "attempt %lld state %s", (long long)t->attempt,
-                 q(t->state));
+                 q(m, t->state));
     } else if (ev_src(e) == SRC_PREFUND) {
         const struct sim_prefund *r = &o->refunds[b];
         l->kind = "refund";
         l->out_trade_no = r->out_trade_no;
-        snprintf(l->detail, sizeof l->detail, "%s %lld %s (%s)", q(r->out_refund_no),
-                 (long long)r->amount, q(r->status), q(r->reason));
+        snprintf(l->detail, sizeof l->detail, "%s %lld %s (%s)", q(m, r->out_refund_no),
+                 (long long)r->amount, q(m, r->status), q(m, r->reason));
     } else {
         const struct sim_pnotif *n = &o->notifs[b];
         l->kind = "notification";
         snprintf(l->detail, sizeof l->detail, "%s %s delivered after %lld attempt(s), last "
-                 "http %lld", q(n->event_id), q(n->status), (long long)n->attempts,
+                 "http %lld", q(m, n->event_id), q(m, n->status), (long long)n->attempts,
                  (long long)n->last_http_status);
     }
 }
@@ -275,9 +288,9 @@ static void fmt_business(const struct sim_model *m, const struct ev *e, struct l
         l->key = s->key;
         l->order_id = s->order_id;
         l->kind = s->status == 409 ? "duplicate_refused" : "submit";
-        snprintf(l->detail, sizeof l->detail, "%s client_ref=%s status=%lld%s%s", s->kind,
-                 q(s->client_ref), (long long)s->status, s->error ? " error=" : "",
-                 s->error ? s->error : "");
+        snprintf(l->detail, sizeof l->detail, "%s client_ref=%s status=%lld%s%s",
+                 sim__sp(m, s->kind), q(m, s->client_ref), (long long)s->status,
+                 pre(s->error, " error="), opt(m, s->error));
     } else if (ev_src(e) == SRC_PAYCALL) {
         const struct sim_paycall *p = &m->paycalls.v[e->a];
         l->key = p->key;
@@ -285,28 +298,28 @@ static void fmt_business(const struct sim_model *m, const struct ev *e, struct l
         l->out_trade_no = p->out_trade_no;
         l->kind = "pay";
         snprintf(l->detail, sizeof l->detail, "pay call status=%lld body_status=%s",
-                 (long long)p->status, q(p->body_status));
+                 (long long)p->status, q(m, p->body_status));
     } else if (ev_src(e) == SRC_PAYER) {
         const struct sim_payer *p = &m->payer.v[e->a];
         l->key = p->key;
         l->out_trade_no = p->out_trade_no;
         l->kind = "pay";
-        snprintf(l->detail, sizeof l->detail, "payer %s status=%lld%s%s", q(p->action),
-                 (long long)p->status, p->code ? " code=" : "", p->code ? p->code : "");
+        snprintf(l->detail, sizeof l->detail, "payer %s status=%lld%s%s", q(m, p->action),
+                 (long long)p->status, pre(p->code, " code="), opt(m, p->code));
     } else if (ev_src(e) == SRC_BQUERY) {
         const struct sim_bquery *bq = &m->bqueries.v[e->a];
         l->key = bq->key;
         l->order_id = bq->order_id;
         l->kind = "query";
         snprintf(l->detail, sizeof l->detail, "business asks the SUT: status=%lld order %s",
-                 (long long)bq->status, q(bq->body_status));
+                 (long long)bq->status, q(m, bq->body_status));
     } else {
         const struct sim_receipt *x = &m->receipts.v[e->a];
         l->key = x->client_ref;
         l->order_id = x->order_id;
         l->kind = ev_src(e) == SRC_ACK ? "ack" : "notification";
         snprintf(l->detail, sizeof l->detail, "%s %s seq=%lld answered=%lld signature_ok=%s "
-                 "applied=%s", q(x->event_id), q(x->status),
+                 "applied=%s", q(m, x->event_id), q(m, x->status),
                  (long long)(x->seq == SIM_NO_TIME ? 0 : x->seq),
                  (long long)x->answered, x->signature_ok ? "true" : "false",
                  x->applied ? "true" : "false");
@@ -323,15 +336,15 @@ static void fmt_event(const struct sim_model *m, const struct ev *e, struct line
         fmt_sut(m, e, l);
     } else if (ev_src(e) == SRC_PROCESS) {
         const struct sim_pevent *p = &m->pevents.v[e->a];
-        l->lane = p->target && strcmp(p->target, "gateway") == 0 ? "gateway" : "sut";
+        l->lane = sim__s_eq(m, p->target, "gateway") ? "gateway" : "sut";
         l->kind = "process";
-        snprintf(l->detail, sizeof l->detail, "%s %s%s%s", q(p->action), q(p->target),
-                 p->detail ? " " : "", p->detail ? p->detail : "");
+        snprintf(l->detail, sizeof l->detail, "%s %s%s%s", q(m, p->action), q(m, p->target),
+                 pre(p->detail, " "), opt(m, p->detail));
     } else {
         fmt_business(m, e, l);
     }
     /* Business records carry a key; find the order by it when they lack one. */
-    if (l->order_id == NULL && l->key != NULL) {
+    if (l->order_id == 0 && l->key != 0) {
         int32_t o = sim__map_get(&m->order_by_ref, l->key);
         if (o != SIM_NONE)
             l->order_id = m->orders.v[o].order_id;
@@ -355,7 +368,7 @@ int sim_journal_merge_write(const struct sim_model *m, const char *path)
     struct line l;
     for (size_t i = 0; i < e.n; i++) {
         fmt_event(m, &e.v[i], &l);
-        put_line(af.f, &l);
+        put_line(m, af.f, &l);
     }
     free(e.v);
     return pd_afile_commit(&af);

@@ -45,7 +45,7 @@ static uint32_t draw(uint32_t *s)
 }
 
 /* Orders with history entries and submissions, every time in 10 ms; the
- * expected tuples go to want. Strings live in the model's arena. */
+ * expected tuples go to want. Strings are interned in the model. */
 static size_t build(struct sim_model *m, struct tuple *want)
 {
     uint32_t seed = 7;
@@ -62,7 +62,8 @@ static size_t build(struct sim_model *m, struct tuple *want)
             char cause[32];
             snprintf(cause, sizeof cause, "a=%d b=%d", a, b);
             o->hist[b] = (struct sim_hist){.at = BASE_T + draw(&seed) % 10,
-                                           .to = "PAID", .cause = sim__intern(m, cause, &oom)};
+                                           .to = sim__intern(m, "PAID", &oom),
+                                           .cause = sim__intern(m, cause, &oom)};
             want[n++] = (struct tuple){o->hist[b].at, 1, a, b};
         }
     }
@@ -71,7 +72,8 @@ static size_t build(struct sim_model *m, struct tuple *want)
     for (int a = 0; a < N_SUBS; a++) {
         char ref[32];
         snprintf(ref, sizeof ref, "a=%d", a);
-        m->subs.v[a] = (struct sim_submission){.kind = "original", .status = 201,
+        m->subs.v[a] = (struct sim_submission){.kind = sim__intern(m, "original", &oom),
+                                               .status = 201,
                                                .client_ref = sim__intern(m, ref, &oom),
                                                .at = BASE_T + draw(&seed) % 10};
         want[n++] = (struct tuple){m->subs.v[a].at, 5, a, 0};
