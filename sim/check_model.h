@@ -59,18 +59,22 @@ struct sim_map {
 struct sim_charge { int64_t at, amount; };
 struct sim_grefund { int64_t amount, at; sim_sid out_refund_no; };
 
+/* Record fields are ordered widest first so the structs carry no padding
+ * between members. Fields that no check, report or journal line reads
+ * (merchant_id, user_id, expires_at, the journal's and the submissions'
+ * seq, a trade's pay_refused and callbacks.acked_at) are type-checked by
+ * the adders but not kept. */
 struct sim_gtrade {
-    sim_sid out_trade_no, trade_no, merchant_id, attach, currency, state;
-    int64_t amount, created_at, closed_at, refunded_amount;
+    int64_t amount, created_at, closed_at, refunded_amount, cb_attempts;
     struct sim_charge *charges;
     struct sim_grefund *refunds;
-    uint32_t n_charges, n_refunds, n_pay_refused;
-    int64_t cb_attempts, cb_acked_at;
-    bool cb_acked, cb_gave_up, cb_pending;
+    sim_sid out_trade_no, trade_no, attach, currency, state;
+    uint32_t n_charges, n_refunds;
     int32_t order;          /* owning P order, SIM_NONE when none */
     int32_t next_of_order;  /* next G trade of the same order */
     uint32_t n_callbacks, n_queries;   /* gateway journal lines */
     uint32_t n_close_ok;    /* closes the gateway answered 200 (journal) */
+    bool cb_acked, cb_gave_up, cb_pending;
 };
 
 struct sim_hist { int64_t at; sim_sid from, to, cause; uint8_t from_st, to_st; };
@@ -85,30 +89,29 @@ struct sim_pnotif {
 };
 
 struct sim_porder {
-    sim_sid order_id, merchant_id, user_id, client_ref, currency, status;
-    uint8_t status_st;
-    int64_t amount, created_at, expires_at;
+    int64_t amount, created_at;
     struct sim_hist *hist;
     struct sim_ptrade *trades;
     struct sim_prefund *refunds;
     struct sim_pnotif *notifs;
+    sim_sid order_id, client_ref, currency, status;
     uint32_t n_hist, n_trades, n_refunds, n_notifs;
     int32_t first_trade;     /* first G trade owned (chain via next_of_order) */
     int32_t first_receipt;   /* first B receipt (chain via next_of_order) */
     int32_t submission;      /* B submission that created it, SIM_NONE */
+    uint8_t status_st;
 };
 
 struct sim_receipt {
     int64_t at, seq, amount, answered;
     sim_sid event_id, order_id, status, currency, client_ref;
-    bool signature_ok, applied;
     int32_t next_of_order;
+    bool signature_ok, applied;
 };
 
 struct sim_submission {
-    int64_t seq, at, status, amount;
-    sim_sid key, kind, original_key, order_id, error, client_ref;
-    sim_sid currency, merchant_id, user_id;
+    int64_t at, status, amount;
+    sim_sid key, kind, original_key, order_id, error, client_ref, currency;
     bool retried;           /* resent after no answer: at is the first try */
 };
 
@@ -116,7 +119,7 @@ struct sim_paycall { int64_t at, status; sim_sid key, order_id, out_trade_no, bo
 struct sim_payer { int64_t at, status; sim_sid key, out_trade_no, action, code; };
 
 struct sim_gjline {
-    int64_t seq, at, attempt, status;
+    int64_t at, attempt, status;
     sim_sid op, out_trade_no, key, fault, detail;
 };
 
@@ -161,7 +164,7 @@ struct sim_model {
 };
 
 /* ---- memory ---- */
-void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 16-aligned, zeroed; NULL on OOM */
+void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 8-aligned, zeroed; NULL on OOM */
 /* Interns s (NULL -> 0). Returns 0 and sets *oom on OOM (or past 4 GiB
  * of strings) when s != NULL: callers check with the *oom flag pattern. */
 sim_sid sim__intern(struct sim_model *m, const char *s, bool *oom);
