@@ -81,6 +81,14 @@ bool sim__s_eq(const struct sim_model *m, sim_sid id, const char *s)
     return a == s || (a != NULL && s != NULL && strcmp(a, s) == 0);
 }
 
+/* The intern table and the maps grow past 3/4 full: linear probing over
+ * 4- and 8-byte slots stays short (2.5 probes a hit on average) and at
+ * 10,000 orders each map is 128 KiB instead of 256. */
+static bool too_full(size_t n, size_t cap)
+{
+    return (n + 1) * 4 > cap * 3;
+}
+
 static int intern_grow(struct sim_model *m)
 {
     struct sim_intern *in = &m->intern;
@@ -124,7 +132,7 @@ sim_sid sim__intern(struct sim_model *m, const char *s, bool *oom)
         return 0;
     PD_ASSERT(!m->sealed);   /* maps are keyed by id: no new strings after link */
     struct sim_intern *in = &m->intern;
-    if ((in->n + 1) * 2 > in->cap && intern_grow(m) != PD_OK) {
+    if (too_full(in->n, in->cap) && intern_grow(m) != PD_OK) {
         *oom = true;
         return 0;
     }
@@ -172,7 +180,7 @@ static int map_store(struct sim_map *map, sim_sid key, int32_t val, bool replace
 {
     if (key == 0)
         return PD_OK;
-    if ((map->n + 1) * 2 > map->cap && map_grow(map) != PD_OK)
+    if (too_full(map->n, map->cap) && map_grow(map) != PD_OK)
         return PD_ENOMEM;
     size_t h = id_hash(key) & (map->cap - 1);
     while (map->slots[h].key != 0 && map->slots[h].key != key)

@@ -7,7 +7,8 @@
  * string is stored once however often it is interned (same id), 0 stands
  * for NULL, ids stay valid and distinct across 64 KiB chunk boundaries (a
  * string never spans two chunks), and id-keyed maps keep the first value
- * with put, replace with set and ignore id 0. Record arrays from the arena
+ * with put, replace with set and ignore id 0, and grow only past 3/4
+ * full. Record arrays from the arena
  * are zeroed, 8-byte aligned and packed (no rounding to 16). Records keep
  * no padding between members: each struct is the sum of its fields,
  * rounded to 8. Fields the model does not keep are still type-checked:
@@ -207,8 +208,13 @@ static void test_map_by_id(void **state)
 {
     (void)state;
     struct sim_map map = {0};
-    for (sim_sid k = 1; k <= 1000; k++)
+    for (sim_sid k = 1; k <= 1000; k++) {
         assert_int_equal(sim__map_put(&map, k * 7919u, (int32_t)k), PD_OK);
+        if (k == 768)
+            assert_int_equal(map.cap, 1024);   /* 3/4 full, not grown yet */
+        if (k == 769)
+            assert_int_equal(map.cap, 2048);
+    }
     assert_int_equal(sim__map_put(&map, 7919u, 99), PD_OK);      /* keeps the first */
     assert_int_equal(sim__map_get(&map, 7919u), 1);
     assert_int_equal(sim__map_set(&map, 7919u, 99), PD_OK);      /* replaces */
