@@ -3,7 +3,7 @@
  *
  * The inputs may hold 100,000 orders, so the checker never keeps them as
  * cJSON trees: each record is parsed from one small cJSON element, checked,
- * and copied into fixed structs whose strings are interned in an arena (an
+ * and copied into fixed structs whose strings are interned (an
  * out_trade_no or a workload key met twenty times is stored once). A record
  * names a string by a 4-byte id (sim_sid) into the model's string chunks,
  * not by an 8-byte pointer; equal strings have equal ids, and maps are keyed
