@@ -33,7 +33,7 @@ int sim__clock_map_build(const struct sim_model *m, struct sim_clock_map *out)
         const struct sim_submission *d = &m->subs.v[i];
         int32_t o = sim__map_get(&m->order_by_id, d->order_id);
         if (d->retried || d->status != 201 || o == SIM_NONE ||
-            strcmp(d->kind, "original") != 0 || m->orders.v[o].created_at == SIM_NO_TIME)
+            !sim__s_eq(m, d->kind, "original") || m->orders.v[o].created_at == SIM_NO_TIME)
             continue;
         s[n++] = (struct sample){.at = d->at, .off = m->orders.v[o].created_at - d->at};
     }

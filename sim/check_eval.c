@@ -1,6 +1,7 @@
 /* check_eval.c -- the eight invariants of DESIGN.md over G, P and B.
  * docs/checker.md states each in plain words; the comments here say how
- * the words become loops. */
+ * the words become loops. Model strings are interned ids (sim_sid): two
+ * fields hold the same text exactly when their ids are equal. */
 #include "check_eval.h"
 
 #include <stdarg.h>
@@ -17,11 +18,11 @@
 /* ---- recording ---- */
 
 static void record(const struct sim_model *m, struct sim_results *res, int inv,
-                   int32_t o, int32_t t, const char *order, const char *key,
+                   int32_t o, int32_t t, const char *order, sim_sid key,
                    const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 
 static void record(const struct sim_model *m, struct sim_results *res, int inv,
-                   int32_t o, int32_t t, const char *order, const char *key,
+                   int32_t o, int32_t t, const char *order, sim_sid key,
                    const char *fmt, ...)
 {
     res->count[inv]++;
@@ -49,17 +50,20 @@ static void record(const struct sim_model *m, struct sim_results *res, int inv,
 }
 
 /* How many listed violations of inv already name order o. */
-static int res_count_order(const struct sim_results *res, int inv, const struct sim_porder *o)
+static int res_count_order(const struct sim_model *m, const struct sim_results *res, int inv,
+                           const struct sim_porder *o)
 {
+    const char *id = sim__s(m, o->order_id);   /* chunks never move: the pointer recorded */
     int n = 0;
     for (size_t i = res->v.n; i-- > 0 && n == 0;)
-        n += res->v.v[i].inv == inv && res->v.v[i].order == o->order_id;
+        n += res->v.v[i].inv == inv && res->v.v[i].order == id;
     return n;
 }
 
-static const char *or_q(const char *s)
+/* The string of id, or "?" when there is none. */
+static const char *or_q(const struct sim_model *m, sim_sid id)
 {
-    return s ? s : "?";
+    return id != 0 ? sim__s(m, id) : "?";
 }
 
 static int64_t or_0(int64_t v)
@@ -70,11 +74,6 @@ static int64_t or_0(int64_t v)
 static bool is_2xx(int64_t s)
 {
     return s >= 200 && s < 300;
-}
-
-static bool same(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 /* ---- money helpers ---- */
@@ -117,15 +116,16 @@ static bool has_applied_paid_receipt(const struct sim_model *m, const struct sim
 {
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
         const struct sim_receipt *x = &m->receipts.v[r];
-        if ((x->applied || m->run.biz_forever) && x->signature_ok && same(x->status, "PAID"))
+        if ((x->applied || m->run.biz_forever) && x->signature_ok &&
+            sim__s_eq(m, x->status, "PAID"))
             return true;
     }
     return false;
 }
 
-static const char *key_of_trade(const struct sim_model *m, const struct sim_gtrade *t)
+static sim_sid key_of_trade(const struct sim_model *m, const struct sim_gtrade *t)
 {
-    if (t->order != SIM_NONE && m->orders.v[t->order].client_ref != NULL)
+    if (t->order != SIM_NONE && m->orders.v[t->order].client_ref != 0)
         return m->orders.v[t->order].client_ref;
     return t->attach;
 }
@@ -143,24 +143,24 @@ static void check_lost(const struct sim_model *m, struct sim_results *res)
         int64_t kept = charged_of(t) - refunded_of(t);
         if (kept <= 0)
             continue;
-        const char *key = key_of_trade(m, t);
+        sim_sid key = key_of_trade(m, t);
         if (t->order == SIM_NONE) {
-            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, key,
+            record(m, res, inv, SIM_NONE, (int32_t)i, sim__s(m, t->out_trade_no), key,
                    "trade %s charged %lld %s (attach %s) belongs to no order in P and "
-                   "was not refunded", t->out_trade_no, (long long)kept, or_q(t->currency),
-                   or_q(t->attach));
+                   "was not refunded", sim__sp(m, t->out_trade_no), (long long)kept,
+                   or_q(m, t->currency), or_q(m, t->attach));
             continue;
         }
         const struct sim_porder *o = &m->orders.v[t->order];
         if (o->status_st != SIM_ST_PAID)
-            record(m, res, inv, t->order, (int32_t)i, o->order_id, key,
+            record(m, res, inv, t->order, (int32_t)i, sim__s(m, o->order_id), key,
                    "trade %s charged %lld %s but the order is %s in P and the charge "
-                   "was not refunded", t->out_trade_no, (long long)kept, or_q(t->currency),
-                   or_q(o->status));
+                   "was not refunded", sim__sp(m, t->out_trade_no), (long long)kept,
+                   or_q(m, t->currency), or_q(m, o->status));
         else if (!has_applied_paid_receipt(m, o))
-            record(m, res, inv, t->order, (int32_t)i, o->order_id, key,
+            record(m, res, inv, t->order, (int32_t)i, sim__s(m, o->order_id), key,
                    "order PAID in P (trade %s charged) but B holds no applied PAID "
-                   "receipt for it", t->out_trade_no);
+                   "receipt for it", sim__sp(m, t->out_trade_no));
     }
 }
 
@@ -185,20 +185,20 @@ static void double_by_order(const struct sim_model *m, struct sim_results *res)
                 twice = &m->trades.v[t];
         }
         if (kept > 1)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
                    "order keeps %lld unrefunded charges in G over %lld trade(s)",
                    (long long)kept, (long long)trades);
         else if (twice != NULL)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
-                   "trade %s was charged %u times in G", twice->out_trade_no,
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
+                   "trade %s was charged %u times in G", sim__sp(m, twice->out_trade_no),
                    twice->n_charges);
     }
 }
 
 /* A trade can still be paid when the gateway holds it open. */
-static bool chargeable(const struct sim_gtrade *t)
+static bool chargeable(const struct sim_model *m, const struct sim_gtrade *t)
 {
-    return same(t->state, "NOTPAY") || same(t->state, "USERPAYING");
+    return sim__s_eq(m, t->state, "NOTPAY") || sim__s_eq(m, t->state, "USERPAYING");
 }
 
 /* Trade b of an order was opened while trade a could still be charged (a
@@ -237,12 +237,12 @@ static void double_exposure(const struct sim_model *m, struct sim_results *res)
                     break;
                 }
         }
-        if (hit_a != NULL && res_count_order(res, inv, o) == 0)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+        if (hit_a != NULL && res_count_order(m, res, inv, o) == 0)
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
                    "trade %s was opened while trade %s could still be charged (%s%s)",
-                   hit_b->out_trade_no, hit_a->out_trade_no,
+                   sim__sp(m, hit_b->out_trade_no), sim__sp(m, hit_a->out_trade_no),
                    hit_a->closed_at == SIM_NO_TIME ? "never closed, " : "closed later, ",
-                   or_q(hit_a->state));
+                   or_q(m, hit_a->state));
     }
 }
 
@@ -262,7 +262,7 @@ static void double_orphans(const struct sim_model *m, struct sim_results *res)
         if (t->order != SIM_NONE || t->n_charges == 0)
             continue;
         int32_t head = (int32_t)i;
-        if (t->attach != NULL && *t->attach != '\0') {
+        if (t->attach != 0 && *sim__s(m, t->attach) != '\0') {
             if (sim__map_put(&first, t->attach, (int32_t)i) != PD_OK)
                 res->rc = PD_ENOMEM;
             head = sim__map_get(&first, t->attach);
@@ -275,9 +275,10 @@ static void double_orphans(const struct sim_model *m, struct sim_results *res)
         const struct sim_gtrade *t = &m->trades.v[i];
         if (sum[i] > 1 && t->n_charges <= 1)
             record(m, res, inv, SIM_NONE, (int32_t)i,
-                   t->attach && *t->attach ? t->attach : t->out_trade_no, t->attach,
+                   sim__s(m, t->attach && *sim__s(m, t->attach) ? t->attach : t->out_trade_no),
+                   t->attach,
                    "%lld unrefunded charges in G under workload key %s, on trades no P "
-                   "order lists", (long long)sum[i], or_q(t->attach));
+                   "order lists", (long long)sum[i], or_q(m, t->attach));
     }
     sim__map_free(&first);
     free(sum);
@@ -293,8 +294,8 @@ static void double_per_trade(const struct sim_model *m, struct sim_results *res)
             continue;
         res->checked[inv]++;
         if (t->n_charges > 1)
-            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, t->attach,
-                   "trade %s was charged %u times in G", t->out_trade_no, t->n_charges);
+            record(m, res, inv, SIM_NONE, (int32_t)i, sim__s(m, t->out_trade_no), t->attach,
+                   "trade %s was charged %u times in G", sim__sp(m, t->out_trade_no), t->n_charges);
     }
 }
 
@@ -311,7 +312,7 @@ static bool order_has_kept_charge(const struct sim_model *m, const struct sim_po
 static bool any_paid_receipt(const struct sim_model *m, const struct sim_porder *o)
 {
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order)
-        if (m->receipts.v[r].signature_ok && same(m->receipts.v[r].status, "PAID"))
+        if (m->receipts.v[r].signature_ok && sim__s_eq(m, m->receipts.v[r].status, "PAID"))
             return true;
     return false;
 }
@@ -327,26 +328,26 @@ static void check_phantom(const struct sim_model *m, struct sim_results *res)
         res->checked[inv]++;
         bool charged = order_has_kept_charge(m, o);
         if (p_paid && !charged)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
                    "order PAID in P but G holds no kept charge on any of its trades");
         else if (b_paid && !p_paid)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
-                   "B received PAID for an order that is %s in P", or_q(o->status));
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
+                   "B received PAID for an order that is %s in P", or_q(m, o->status));
     }
     /* PAID receipts for orders P does not know at all. */
     struct sim_map seen = {0};
     for (size_t i = 0; i < m->receipts.n; i++) {
         const struct sim_receipt *x = &m->receipts.v[i];
-        if (!x->signature_ok || !same(x->status, "PAID") ||
+        if (!x->signature_ok || !sim__s_eq(m, x->status, "PAID") ||
             sim__map_get(&m->order_by_id, x->order_id) != SIM_NONE ||
             sim__map_get(&seen, x->order_id) != SIM_NONE)
             continue;
-        if (x->order_id != NULL && sim__map_put(&seen, x->order_id, 1) != PD_OK)
+        if (x->order_id != 0 && sim__map_put(&seen, x->order_id, 1) != PD_OK)
             res->rc = PD_ENOMEM;
         res->checked[inv]++;
-        record(m, res, inv, SIM_NONE, SIM_NONE, or_q(x->order_id), x->client_ref,
+        record(m, res, inv, SIM_NONE, SIM_NONE, or_q(m, x->order_id), x->client_ref,
                "B received PAID (event %s) for order %s that P does not hold",
-               or_q(x->event_id), or_q(x->order_id));
+               or_q(m, x->event_id), or_q(m, x->order_id));
     }
     sim__map_free(&seen);
 }
@@ -360,20 +361,20 @@ static void check_phantom(const struct sim_model *m, struct sim_results *res)
  * the SUT acting on a forgery, observable even when the genuine callback
  * arrived too: a wrong amount breaks amount_integrity, the others
  * no_phantom_payment (a PAID that no genuine gateway fact caused). */
-static int forged_inv(const struct sim_gjline *g)
+static int forged_inv(const struct sim_model *m, const struct sim_gjline *g)
 {
-    if (strcmp(g->op, "callback") != 0 || g->fault == NULL ||
-        strncmp(g->fault, "forge.", 6) != 0 || strcmp(g->fault, "forge.replay") == 0)
+    if (!sim__s_eq(m, g->op, "callback") || g->fault == 0 ||
+        strncmp(sim__s(m, g->fault), "forge.", 6) != 0 || sim__s_eq(m, g->fault, "forge.replay"))
         return -1;
-    return strcmp(g->fault, "forge.wrong_amount") == 0 ? SIM_INV_AMOUNT_INTEGRITY
-                                                      : SIM_INV_NO_PHANTOM_PAYMENT;
+    return sim__s_eq(m, g->fault, "forge.wrong_amount") ? SIM_INV_AMOUNT_INTEGRITY
+                                                        : SIM_INV_NO_PHANTOM_PAYMENT;
 }
 
 static void check_forged(const struct sim_model *m, struct sim_results *res)
 {
     for (size_t i = 0; i < m->gj.n; i++) {
         const struct sim_gjline *g = &m->gj.v[i];
-        int inv = forged_inv(g);
+        int inv = forged_inv(m, g);
         if (inv < 0)
             continue;
         res->checked[inv]++;
@@ -381,12 +382,12 @@ static void check_forged(const struct sim_model *m, struct sim_results *res)
             continue;
         int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
         int32_t o = t != SIM_NONE ? m->trades.v[t].order : sim__map_get(&m->order_by_ref, g->key);
-        const char *label = o != SIM_NONE ? m->orders.v[o].order_id
-                                          : g->key ? g->key : or_q(g->out_trade_no);
+        const char *label = o != SIM_NONE ? sim__s(m, m->orders.v[o].order_id)
+                            : g->key ? sim__s(m, g->key) : or_q(m, g->out_trade_no);
         record(m, res, inv, o, t, label, g->key,
                "the SUT acknowledged a forged callback (%s, attempt %lld) for trade %s "
-               "with HTTP %lld instead of refusing it", g->fault + 6, (long long)g->attempt,
-               or_q(g->out_trade_no), (long long)g->status);
+               "with HTTP %lld instead of refusing it", sim__s(m, g->fault) + 6,
+               (long long)g->attempt, or_q(m, g->out_trade_no), (long long)g->status);
     }
 }
 
@@ -397,14 +398,15 @@ struct mismatch {
     char first[240];
 };
 
-static void mis(struct mismatch *mm, const char *what, int64_t a, const char *ca,
-                int64_t b, const char *cb)
+/* ca and cb are currencies: interned, so equal ids are equal strings. */
+static void mis(const struct sim_model *m, struct mismatch *mm, const char *what, int64_t a,
+                sim_sid ca, int64_t b, sim_sid cb)
 {
-    if (a == b && same(ca, cb))
+    if (a == b && ca == cb)
         return;
     if (mm->n++ == 0)
         snprintf(mm->first, sizeof mm->first, "%s %lld %s vs order %lld %s", what,
-                 (long long)a, or_q(ca), (long long)b, or_q(cb));
+                 (long long)a, or_q(m, ca), (long long)b, or_q(m, cb));
 }
 
 static void amounts_of_order(const struct sim_model *m, const struct sim_porder *o,
@@ -413,24 +415,24 @@ static void amounts_of_order(const struct sim_model *m, const struct sim_porder 
     char what[160];
     for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
         const struct sim_gtrade *t = &m->trades.v[ti];
-        snprintf(what, sizeof what, "G trade %s", t->out_trade_no);
-        mis(mm, what, t->amount, t->currency, o->amount, o->currency);
+        snprintf(what, sizeof what, "G trade %s", sim__sp(m, t->out_trade_no));
+        mis(m, mm, what, t->amount, t->currency, o->amount, o->currency);
         for (uint32_t c = 0; c < t->n_charges; c++) {
-            snprintf(what, sizeof what, "G charge %u of %s", c + 1, t->out_trade_no);
-            mis(mm, what, t->charges[c].amount, o->currency, o->amount, o->currency);
+            snprintf(what, sizeof what, "G charge %u of %s", c + 1, sim__sp(m, t->out_trade_no));
+            mis(m, mm, what, t->charges[c].amount, o->currency, o->amount, o->currency);
         }
     }
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
         const struct sim_receipt *x = &m->receipts.v[r];
-        if (x->amount == SIM_NO_TIME && x->currency == NULL)
+        if (x->amount == SIM_NO_TIME && x->currency == 0)
             continue;
-        snprintf(what, sizeof what, "B receipt %s", or_q(x->event_id));
-        mis(mm, what, x->amount, x->currency, o->amount, o->currency);
+        snprintf(what, sizeof what, "B receipt %s", or_q(m, x->event_id));
+        mis(m, mm, what, x->amount, x->currency, o->amount, o->currency);
     }
     if (o->submission != SIM_NONE) {
         const struct sim_submission *s = &m->subs.v[o->submission];
         if (s->amount != SIM_NO_TIME)
-            mis(mm, "submitted", s->amount, s->currency, o->amount, o->currency);
+            mis(m, mm, "submitted", s->amount, s->currency, o->amount, o->currency);
     }
 }
 
@@ -443,7 +445,7 @@ static void check_amounts(const struct sim_model *m, struct sim_results *res)
         res->checked[inv]++;
         amounts_of_order(m, o, &mm);
         if (mm.n > 0)
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref,
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
                    "%s%s", mm.first, mm.n > 1 ? " (and more)" : "");
     }
 }
@@ -454,11 +456,11 @@ static void check_amounts(const struct sim_model *m, struct sim_results *res)
  * delivery lacks is not a disagreement). */
 static bool copies_agree(const struct sim_receipt *x, const struct sim_receipt *y)
 {
-    if (!same(x->status, y->status))
+    if (x->status != y->status)
         return false;
     if (x->amount != SIM_NO_TIME && y->amount != SIM_NO_TIME && x->amount != y->amount)
         return false;
-    if (x->currency && y->currency && !same(x->currency, y->currency))
+    if (x->currency && y->currency && x->currency != y->currency)
         return false;
     return x->seq == SIM_NO_TIME || y->seq == SIM_NO_TIME || x->seq == y->seq;
 }
@@ -473,7 +475,7 @@ static bool receipts_contradict(const struct sim_model *m, const struct sim_pord
         if (!x->signature_ok) {
             if (x->applied) {
                 snprintf(why, len, "receipt %s with a bad signature was applied",
-                         or_q(x->event_id));
+                         or_q(m, x->event_id));
                 return true;
             }
             continue;
@@ -482,52 +484,53 @@ static bool receipts_contradict(const struct sim_model *m, const struct sim_pord
             const struct sim_receipt *y = &m->receipts.v[b];
             if (!y->signature_ok)
                 continue;
-            if (same(x->event_id, y->event_id) && !copies_agree(x, y)) {
+            if (x->event_id == y->event_id && !copies_agree(x, y)) {
                 snprintf(why, len, "two deliveries of event %s disagree (%s %lld seq %lld vs "
-                         "%s %lld seq %lld)", or_q(x->event_id), or_q(x->status),
+                         "%s %lld seq %lld)", or_q(m, x->event_id), or_q(m, x->status),
                          (long long)or_0(x->amount), (long long)or_0(x->seq),
-                         or_q(y->status), (long long)or_0(y->amount), (long long)or_0(y->seq));
+                         or_q(m, y->status), (long long)or_0(y->amount), (long long)or_0(y->seq));
                 return true;
             }
-            if (same(x->status, y->status) && !same(x->event_id, y->event_id)) {
+            if (x->status == y->status && x->event_id != y->event_id) {
                 snprintf(why, len, "status %s notified under two event ids (%s, %s)",
-                         or_q(x->status), or_q(x->event_id), or_q(y->event_id));
+                         or_q(m, x->status), or_q(m, x->event_id), or_q(m, y->event_id));
                 return true;
             }
         }
-        if (same(x->status, "PAID"))
+        if (sim__s_eq(m, x->status, "PAID"))
             paid = x;
-        if (same(x->status, "CLOSED"))
+        if (sim__s_eq(m, x->status, "CLOSED"))
             closed = x;
         if (last == NULL || x->at >= last->at)
             last = x;
     }
     if (paid && closed) {
-        snprintf(why, len, "B received both PAID (%s) and CLOSED (%s)", or_q(paid->event_id),
-                 or_q(closed->event_id));
+        snprintf(why, len, "B received both PAID (%s) and CLOSED (%s)", or_q(m, paid->event_id),
+                 or_q(m, closed->event_id));
         return true;
     }
-    if (last && sim__is_final(o->status_st) && !same(last->status, o->status)) {
-        snprintf(why, len, "the last receipt says %s but P says %s", or_q(last->status),
-                 or_q(o->status));
+    if (last && sim__is_final(o->status_st) && last->status != o->status) {
+        snprintf(why, len, "the last receipt says %s but P says %s", or_q(m, last->status),
+                 or_q(m, o->status));
         return true;
     }
     return false;
 }
 
 /* P's own notification list: one event id per status, no PAID and CLOSED. */
-static bool pnotifs_contradict(const struct sim_porder *o, char *why, size_t len)
+static bool pnotifs_contradict(const struct sim_model *m, const struct sim_porder *o,
+                               char *why, size_t len)
 {
     bool paid = false, closed = false;
     for (uint32_t i = 0; i < o->n_notifs; i++) {
         const struct sim_pnotif *a = &o->notifs[i];
-        paid |= same(a->status, "PAID");
-        closed |= same(a->status, "CLOSED");
+        paid |= sim__s_eq(m, a->status, "PAID");
+        closed |= sim__s_eq(m, a->status, "CLOSED");
         for (uint32_t j = i + 1; j < o->n_notifs; j++)
-            if (same(a->status, o->notifs[j].status) &&
-                !same(a->event_id, o->notifs[j].event_id)) {
+            if (a->status == o->notifs[j].status &&
+                a->event_id != o->notifs[j].event_id) {
                 snprintf(why, len, "P lists status %s under two event ids (%s, %s)",
-                         or_q(a->status), or_q(a->event_id), or_q(o->notifs[j].event_id));
+                         or_q(m, a->status), or_q(m, a->event_id), or_q(m, o->notifs[j].event_id));
                 return true;
             }
     }
@@ -545,15 +548,16 @@ static void check_notifications(const struct sim_model *m, struct sim_results *r
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
-        if (receipts_contradict(m, o, why, sizeof why) || pnotifs_contradict(o, why, sizeof why))
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+        if (receipts_contradict(m, o, why, sizeof why) || pnotifs_contradict(m, o, why, sizeof why))
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
+                   "%s", why);
     }
     for (size_t i = 0; i < m->receipts.n; i++) {
         const struct sim_receipt *x = &m->receipts.v[i];
         if (sim__map_get(&m->order_by_id, x->order_id) == SIM_NONE && x->applied &&
             !x->signature_ok)
-            record(m, res, inv, SIM_NONE, SIM_NONE, or_q(x->order_id), x->client_ref,
-                   "receipt %s with a bad signature was applied", or_q(x->event_id));
+            record(m, res, inv, SIM_NONE, SIM_NONE, or_q(m, x->order_id), x->client_ref,
+                   "receipt %s with a bad signature was applied", or_q(m, x->event_id));
     }
 }
 
@@ -574,27 +578,28 @@ static bool legal_step(uint8_t from, uint8_t to)
     }
 }
 
-static bool history_illegal(const struct sim_porder *o, char *why, size_t len)
+static bool history_illegal(const struct sim_model *m, const struct sim_porder *o,
+                            char *why, size_t len)
 {
     if (o->n_hist == 0) {
         snprintf(why, len, "empty status history");
         return true;
     }
-    if (o->hist[0].from != NULL || o->hist[0].to_st != SIM_ST_UNPAID) {
-        snprintf(why, len, "history[0] is %s->%s, not null->UNPAID", or_q(o->hist[0].from),
-                 or_q(o->hist[0].to));
+    if (o->hist[0].from != 0 || o->hist[0].to_st != SIM_ST_UNPAID) {
+        snprintf(why, len, "history[0] is %s->%s, not null->UNPAID", or_q(m, o->hist[0].from),
+                 or_q(m, o->hist[0].to));
         return true;
     }
     for (uint32_t i = 1; i < o->n_hist; i++) {
         const struct sim_hist *p = &o->hist[i - 1], *h = &o->hist[i];
-        if (!same(h->from, p->to)) {
+        if (h->from != p->to) {
             snprintf(why, len, "history[%u] starts from %s but the order was %s", i,
-                     or_q(h->from), or_q(p->to));
+                     or_q(m, h->from), or_q(m, p->to));
             return true;
         }
         if (!legal_step(h->from_st, h->to_st)) {
             snprintf(why, len, "history[%u] %s->%s (%s) is not a transition of the state "
-                     "machine", i, or_q(h->from), or_q(h->to), or_q(h->cause));
+                     "machine", i, or_q(m, h->from), or_q(m, h->to), or_q(m, h->cause));
             return true;
         }
         if (h->at < p->at) {
@@ -603,9 +608,9 @@ static bool history_illegal(const struct sim_porder *o, char *why, size_t len)
             return true;
         }
     }
-    if (!same(o->hist[o->n_hist - 1].to, o->status)) {
+    if (o->hist[o->n_hist - 1].to != o->status) {
         snprintf(why, len, "history ends at %s but the order is %s",
-                 or_q(o->hist[o->n_hist - 1].to), or_q(o->status));
+                 or_q(m, o->hist[o->n_hist - 1].to), or_q(m, o->status));
         return true;
     }
     return false;
@@ -624,9 +629,10 @@ static bool closed_unconfirmed(const struct sim_model *m, const struct sim_porde
         return false;
     for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
         const struct sim_gtrade *t = &m->trades.v[ti];
-        if (t->n_close_ok == 0 && (chargeable(t) || t->n_charges > 0)) {
+        if (t->n_close_ok == 0 && (chargeable(m, t) || t->n_charges > 0)) {
             snprintf(why, len, "CLOSED although trade %s was never closed at the gateway "
-                     "(state %s, %u charge(s))", t->out_trade_no, or_q(t->state), t->n_charges);
+                     "(state %s, %u charge(s))", sim__sp(m, t->out_trade_no), or_q(m, t->state),
+                     t->n_charges);
             return true;
         }
     }
@@ -640,8 +646,9 @@ static void check_history(const struct sim_model *m, struct sim_results *res)
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
-        if (history_illegal(o, why, sizeof why) || closed_unconfirmed(m, o, why, sizeof why))
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+        if (history_illegal(m, o, why, sizeof why) || closed_unconfirmed(m, o, why, sizeof why))
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
+                   "%s", why);
     }
 }
 
@@ -650,12 +657,12 @@ static void check_history(const struct sim_model *m, struct sim_results *res)
 static bool final_delivered(const struct sim_model *m, const struct sim_porder *o)
 {
     for (uint32_t i = 0; i < o->n_notifs; i++)
-        if (same(o->notifs[i].status, o->status) && o->notifs[i].delivered_at != SIM_NO_TIME)
+        if (o->notifs[i].status == o->status && o->notifs[i].delivered_at != SIM_NO_TIME)
             return true;
     for (int32_t r = o->first_receipt; r != SIM_NONE; r = m->receipts.v[r].next_of_order) {
         const struct sim_receipt *x = &m->receipts.v[r];
         if (x->signature_ok && (is_2xx(x->answered) || m->run.biz_forever) &&
-            same(x->status, o->status))
+            (x->status == o->status))
             return true;
     }
     return false;
@@ -665,26 +672,26 @@ static bool order_open(const struct sim_model *m, const struct sim_porder *o, bo
                        char *why, size_t len)
 {
     if (!sim__is_final(o->status_st)) {
-        snprintf(why, len, "order still %s at the end of the run", or_q(o->status));
+        snprintf(why, len, "order still %s at the end of the run", or_q(m, o->status));
         return true;
     }
     for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
         const struct sim_gtrade *t = &m->trades.v[ti];
         if (o->status_st != SIM_ST_PAID && charged_of(t) > refunded_of(t)) {
             snprintf(why, len, "charge on trade %s not accounted for: kept by the gateway, "
-                     "the order is %s", t->out_trade_no, or_q(o->status));
+                     "the order is %s", sim__sp(m, t->out_trade_no), or_q(m, o->status));
             return true;
         }
     }
     for (uint32_t i = 0; i < o->n_refunds; i++)
-        if (!same(o->refunds[i].status, "SUCCESS")) {
+        if (!sim__s_eq(m, o->refunds[i].status, "SUCCESS")) {
             snprintf(why, len, "refund %s still %s at the end of the run",
-                     or_q(o->refunds[i].out_refund_no), or_q(o->refunds[i].status));
+                     or_q(m, o->refunds[i].out_refund_no), or_q(m, o->refunds[i].status));
             return true;
         }
     if (healed && !final_delivered(m, o)) {
         snprintf(why, len, "final status %s never acknowledged by the business",
-                 or_q(o->status));
+                 or_q(m, o->status));
         return true;
     }
     return false;
@@ -697,28 +704,29 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
     bool healed = ri->faults_healed_at != SIM_NO_TIME;
     res->checked[inv]++;
     if (!ri->quiet)
-        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", NULL,
+        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", 0,
                "the run did not become quiet within the convergence bound (%lld ms)",
                (long long)ri->convergence_bound_ms);
     else if (healed && ri->quiet_at != SIM_NO_TIME &&
              ri->quiet_at - ri->faults_healed_at > ri->convergence_bound_ms)
-        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", NULL,
+        record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", 0,
                "quiet %lld ms after the faults healed, bound %lld ms",
                (long long)(ri->quiet_at - ri->faults_healed_at),
                (long long)ri->convergence_bound_ms);
     for (size_t i = 0; i < m->trades.n; i++) {
         const struct sim_gtrade *t = &m->trades.v[i];
         if (t->order == SIM_NONE && charged_of(t) > refunded_of(t))
-            record(m, res, inv, SIM_NONE, (int32_t)i, t->out_trade_no, t->attach,
+            record(m, res, inv, SIM_NONE, (int32_t)i, sim__s(m, t->out_trade_no), t->attach,
                    "charge on trade %s not accounted for: kept by the gateway, no order",
-                   t->out_trade_no);
+                   sim__sp(m, t->out_trade_no));
     }
     char why[SUMMARY_LEN];
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
         if (order_open(m, o, healed, why, sizeof why))
-            record(m, res, inv, (int32_t)oi, SIM_NONE, o->order_id, o->client_ref, "%s", why);
+            record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
+                   "%s", why);
     }
 }
 
@@ -727,16 +735,16 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
 /* The order the SUT kept for a workload key: the original's when it was
  * accepted, else the one P holds under the original's client_ref, else the
  * one a 409 named. */
-static const char *accepted_id(const struct sim_model *m, const struct sim_submission *orig)
+static sim_sid accepted_id(const struct sim_model *m, const struct sim_submission *orig)
 {
     if (orig == NULL)
-        return NULL;
+        return 0;
     if (is_2xx(orig->status) && orig->order_id)
         return orig->order_id;
     int32_t o = sim__map_get(&m->order_by_ref, orig->client_ref ? orig->client_ref : orig->key);
     if (o != SIM_NONE)
         return m->orders.v[o].order_id;
-    return orig->status == 409 ? orig->order_id : NULL;
+    return orig->status == 409 ? orig->order_id : 0;
 }
 
 enum window { W_IN, W_OUT, W_AMBIGUOUS };
@@ -766,11 +774,11 @@ static enum window judge(int64_t dt, int64_t w, int64_t margin)
 static enum window classify(const struct sim_model *m, const struct sim_clock_map *cm,
                             const struct sim_submission *d, const struct sim_submission *orig)
 {
-    if (strcmp(d->kind, "concurrent") == 0)
+    if (sim__s_eq(m, d->kind, "concurrent"))
         return W_IN;
     int64_t w = m->run.dedup_window_ms;
     if (orig == NULL || w == SIM_NO_TIME)
-        return strcmp(d->kind, "immediate") == 0 ? W_IN : W_OUT;
+        return sim__s_eq(m, d->kind, "immediate") ? W_IN : W_OUT;
     int64_t margin = w / 20 > 1000 ? w / 20 : 1000;
     int64_t claim = created_of(m, sim__map_get(&m->order_by_id, accepted_id(m, orig)));
     int64_t own = is_2xx(d->status) ? created_of(m, sim__map_get(&m->order_by_id, d->order_id))
@@ -804,8 +812,8 @@ static const struct sim_submission *stand_in(const struct sim_model *m,
     const struct sim_submission *first = NULL;
     for (size_t i = 0; orig != NULL && i < m->subs.n; i++) {
         const struct sim_submission *s = &m->subs.v[i];
-        if (s != orig && is_2xx(s->status) && s->order_id != NULL &&
-            same(s->original_key, orig->key) && (first == NULL || s->at < first->at))
+        if (s != orig && is_2xx(s->status) && s->order_id != 0 &&
+            (s->original_key == orig->key) && (first == NULL || s->at < first->at))
             first = s;
     }
     return first;
@@ -815,31 +823,34 @@ static void check_dup_in(const struct sim_model *m, struct sim_results *res,
                          const struct sim_submission *d, const struct sim_submission *orig)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
-    const char *kept = accepted_id(m, orig);
-    if (kept == NULL && orig != NULL) {
+    sim_sid kept = accepted_id(m, orig);
+    if (kept == 0 && orig != NULL) {
         const struct sim_submission *s = stand_in(m, orig);
-        if (s != NULL && same(s->client_ref, d->client_ref))
+        if (s != NULL && s->client_ref == d->client_ref)
             return;
-        kept = s != NULL ? s->order_id : NULL;
+        kept = s != NULL ? s->order_id : 0;
     }
     int32_t extra = sim__map_get(&m->order_by_ref, d->client_ref);
-    const char *extra_id = extra != SIM_NONE ? m->orders.v[extra].order_id : NULL;
+    sim_sid extra_id = extra != SIM_NONE ? m->orders.v[extra].order_id : 0;
     /* A concurrent double-click may win the race: then the original is the
      * one refused, naming the duplicate's order, and that is correct. */
-    bool won_race = strcmp(d->kind, "concurrent") == 0 && is_2xx(d->status) && orig &&
-                    orig->status == 409 && same(orig->order_id, d->order_id);
+    bool won_race = sim__s_eq(m, d->kind, "concurrent") && is_2xx(d->status) && orig &&
+                    orig->status == 409 && orig->order_id == d->order_id;
     if (won_race)
         return;
-    if (is_2xx(d->status) || (extra_id && !same(extra_id, kept)))
-        record(m, res, inv, extra, SIM_NONE, extra_id ? extra_id : or_q(d->order_id),
+    if (is_2xx(d->status) || (extra_id && extra_id != kept))
+        record(m, res, inv, extra, SIM_NONE, extra_id ? sim__s(m, extra_id) : or_q(m, d->order_id),
                d->original_key, "%s resubmission %s (%lld ms after the original) was "
-               "accepted as order %s instead of refused", d->kind, or_q(d->client_ref),
+               "accepted as order %s instead of refused", sim__sp(m, d->kind),
+               or_q(m, d->client_ref),
                orig ? (long long)(d->at - orig->at) : -1LL,
-               extra_id ? extra_id : or_q(d->order_id));
-    else if (d->status == 409 && kept && !same(d->order_id, kept))
-        record(m, res, inv, sim__map_get(&m->order_by_id, kept), SIM_NONE, kept,
+               extra_id ? sim__s(m, extra_id) : or_q(m, d->order_id));
+    else if (d->status == 409 && kept && d->order_id != kept)
+        record(m, res, inv, sim__map_get(&m->order_by_id, kept), SIM_NONE, sim__s(m, kept),
                d->original_key, "%s resubmission %s refused with 409 naming %s, not the "
-               "original order %s", d->kind, or_q(d->client_ref), or_q(d->order_id), kept);
+               "original order %s", sim__sp(m, d->kind), or_q(m, d->client_ref),
+               or_q(m, d->order_id),
+               sim__s(m, kept));
 }
 
 /* True when the refused original lost a double-click race: a concurrent
@@ -856,7 +867,7 @@ static int index_winners(const struct sim_model *m, struct sim_map *won)
 {
     for (size_t i = 0; i < m->subs.n; i++) {
         const struct sim_submission *d = &m->subs.v[i];
-        if (strcmp(d->kind, "concurrent") == 0 && is_2xx(d->status) && d->order_id != NULL &&
+        if (sim__s_eq(m, d->kind, "concurrent") && is_2xx(d->status) && d->order_id != 0 &&
             sim__map_put(won, d->order_id, (int32_t)i) != PD_OK)
             return PD_ENOMEM;
     }
@@ -871,8 +882,8 @@ static struct sim_submission effective(const struct sim_model *m,
 {
     struct sim_submission e = *d;
     int32_t o = sim__map_get(&m->order_by_id, d->order_id);
-    if (d->status == 409 && o != SIM_NONE && d->client_ref != NULL &&
-        same(m->orders.v[o].client_ref, d->client_ref))
+    if (d->status == 409 && o != SIM_NONE && d->client_ref != 0 &&
+        (m->orders.v[o].client_ref == d->client_ref))
         e.status = 201;
     return e;
 }
@@ -892,13 +903,13 @@ static void check_dups(const struct sim_model *m, struct sim_results *res)
         const struct sim_submission *d = &eff;
         int32_t oi = sim__map_get(&m->sub_original, d->original_key);
         const struct sim_submission *orig = oi != SIM_NONE ? &m->subs.v[oi] : NULL;
-        if (strcmp(d->kind, "original") == 0) {
+        if (sim__s_eq(m, d->kind, "original")) {
             res->checked[inv]++;
             if (d->status == 409 && !concurrent_winner(m, &won, d))
                 record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
-                       d->client_ref ? d->client_ref : d->key, d->key,
+                       sim__s(m, d->client_ref ? d->client_ref : d->key), d->key,
                        "the original submission of %s was refused with 409 (naming %s)",
-                       d->key, or_q(d->order_id));
+                       sim__sp(m, d->key), or_q(m, d->order_id));
             continue;
         }
         enum window w = classify(m, &cm, d, orig);
@@ -909,9 +920,9 @@ static void check_dups(const struct sim_model *m, struct sim_results *res)
             check_dup_in(m, res, d, orig);
         else if (d->status == 409)
             record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
-                   d->client_ref ? d->client_ref : d->key, d->original_key,
+                   sim__s(m, d->client_ref ? d->client_ref : d->key), d->original_key,
                    "%s resubmission %s came %lld ms after the original (window %lld ms) "
-                   "and was refused with 409", d->kind, or_q(d->client_ref),
+                   "and was refused with 409", sim__sp(m, d->kind), or_q(m, d->client_ref),
                    orig ? (long long)(d->at - orig->at) : -1LL,
                    (long long)m->run.dedup_window_ms);
     }
@@ -927,7 +938,7 @@ static void compute_counts(const struct sim_model *m, struct sim_results *res)
     c->orders = (int64_t)m->orders.n;
     c->submissions = (int64_t)m->subs.n;
     for (size_t i = 0; i < m->subs.n; i++)
-        if (strcmp(m->subs.v[i].kind, "original") != 0) {
+        if (!sim__s_eq(m, m->subs.v[i].kind, "original")) {
             c->duplicates_sent++;
             c->duplicates_rejected += m->subs.v[i].status == 409;
         }
@@ -941,11 +952,11 @@ static void compute_counts(const struct sim_model *m, struct sim_results *res)
         c->charges += m->trades.v[i].n_charges;
         c->refunds += m->trades.v[i].n_refunds;
         attempts += m->trades.v[i].cb_attempts;
-        if (m->trades.v[i].attach == NULL || *m->trades.v[i].attach == '\0')
+        if (m->trades.v[i].attach == 0 || *sim__s(m, m->trades.v[i].attach) == '\0')
             res->reproducible = false;
     }
     for (size_t i = 0; i < m->gj.n; i++)
-        c->callbacks += strcmp(m->gj.v[i].op, "callback") == 0;
+        c->callbacks += sim__s_eq(m, m->gj.v[i].op, "callback");
     if (m->gj.n == 0)
         c->callbacks = attempts;
     c->notifications = (int64_t)m->receipts.n;
@@ -962,7 +973,7 @@ static int index_faults(const struct sim_model *m, struct sim_results *res)
     for (size_t i = m->gj.n; i-- > 0;) {
         const struct sim_gjline *g = &m->gj.v[i];
         res->gj_next[i] = SIM_NONE;
-        if (g->fault == NULL || g->key == NULL)
+        if (g->fault == 0 || g->key == 0)
             continue;
         res->gj_next[i] = sim__map_get(&res->gj_first, g->key);
         if (sim__map_set(&res->gj_first, g->key, (int32_t)i) != PD_OK)
@@ -971,7 +982,7 @@ static int index_faults(const struct sim_model *m, struct sim_results *res)
     for (size_t i = m->payer.n; i-- > 0;) {
         const struct sim_payer *p = &m->payer.v[i];
         res->payer_next[i] = SIM_NONE;
-        if (p->key == NULL || strcmp(p->action, "pay") == 0)
+        if (p->key == 0 || sim__s_eq(m, p->action, "pay"))
             continue;
         res->payer_next[i] = sim__map_get(&res->payer_first, p->key);
         if (sim__map_set(&res->payer_first, p->key, (int32_t)i) != PD_OK)

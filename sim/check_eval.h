@@ -12,7 +12,7 @@
 struct sim_violation {
     int inv;
     const char *order;      /* order_id, or the trade/key when no order */
-    const char *key;        /* workload key, may be NULL */
+    sim_sid key;            /* workload key, 0 when none */
     char *summary;          /* one line, malloc'd */
     cJSON *evidence;        /* {"G":..., "P":..., "B":...}, owned */
     cJSON *faults;          /* array of strings, owned */
@@ -38,15 +38,15 @@ int sim__evaluate(const struct sim_model *m, struct sim_results *res);
 void sim__results_free(struct sim_results *res);
 
 /* The faults met by workload key (and order, for process events and
- * business answers; either may be NULL/SIM_NONE): a new array of strings
+ * business answers; either may be 0/SIM_NONE): a new array of strings
  * such as "callback.drop attempt 1". NULL on OOM. */
 cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
-                      const char *key, int32_t order);
+                      sim_sid key, int32_t order);
 
 /* The fault plan entries of one key, as report.json's fault_plan wants them:
  * a new array of {source, kind, op, attempt, detail}. NULL on OOM. */
 cJSON *sim__fault_plan_of(const struct sim_model *m, const struct sim_results *res,
-                          const char *key);
+                          sim_sid key);
 
 /* True when a final status is given: PAID or CLOSED. */
 static inline bool sim__is_final(uint8_t st)

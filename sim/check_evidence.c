@@ -24,17 +24,23 @@ void sim__json_time(cJSON *o, const char *k, int64_t v)
         pd_json_add_i64(o, k, v);
 }
 
-cJSON *sim__ev_trade(const struct sim_gtrade *t)
+/* A string member from a model string id (null for 0). */
+static void jstr(const struct sim_model *m, cJSON *o, const char *k, sim_sid id)
+{
+    sim__json_str(o, k, sim__s(m, id));
+}
+
+cJSON *sim__ev_trade(const struct sim_model *m, const struct sim_gtrade *t)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return NULL;
-    sim__json_str(o, "out_trade_no", t->out_trade_no);
-    sim__json_str(o, "trade_no", t->trade_no);
-    sim__json_str(o, "attach", t->attach);
+    jstr(m, o, "out_trade_no", t->out_trade_no);
+    jstr(m, o, "trade_no", t->trade_no);
+    jstr(m, o, "attach", t->attach);
     pd_json_add_i64(o, "amount", t->amount);
-    sim__json_str(o, "currency", t->currency);
-    sim__json_str(o, "state", t->state);
+    jstr(m, o, "currency", t->currency);
+    jstr(m, o, "state", t->state);
     sim__json_time(o, "created_at", t->created_at);
     sim__json_time(o, "closed_at", t->closed_at);
     cJSON *ch = cJSON_AddArrayToObject(o, "charges");
@@ -47,7 +53,7 @@ cJSON *sim__ev_trade(const struct sim_gtrade *t)
     cJSON *rf = cJSON_AddArrayToObject(o, "refunds");
     for (uint32_t i = 0; rf && i < t->n_refunds; i++) {
         cJSON *r = cJSON_CreateObject();
-        sim__json_str(r, "out_refund_no", t->refunds[i].out_refund_no);
+        jstr(m, r, "out_refund_no", t->refunds[i].out_refund_no);
         pd_json_add_i64(r, "amount", t->refunds[i].amount);
         sim__json_time(r, "at", t->refunds[i].at);
         cJSON_AddItemToArray(rf, r);
@@ -63,58 +69,58 @@ cJSON *sim__ev_trade(const struct sim_gtrade *t)
     return o;
 }
 
-static cJSON *ev_history(const struct sim_porder *o)
+static cJSON *ev_history(const struct sim_model *m, const struct sim_porder *o)
 {
     cJSON *a = cJSON_CreateArray();
     for (uint32_t i = 0; a && i < o->n_hist; i++) {
         cJSON *h = cJSON_CreateObject();
         pd_json_add_i64(h, "at", o->hist[i].at);
-        sim__json_str(h, "from", o->hist[i].from);
-        sim__json_str(h, "to", o->hist[i].to);
-        sim__json_str(h, "cause", o->hist[i].cause);
+        jstr(m, h, "from", o->hist[i].from);
+        jstr(m, h, "to", o->hist[i].to);
+        jstr(m, h, "cause", o->hist[i].cause);
         cJSON_AddItemToArray(a, h);
     }
     return a;
 }
 
-static cJSON *ev_ptrades(const struct sim_porder *o)
+static cJSON *ev_ptrades(const struct sim_model *m, const struct sim_porder *o)
 {
     cJSON *a = cJSON_CreateArray();
     for (uint32_t i = 0; a && i < o->n_trades; i++) {
         cJSON *t = cJSON_CreateObject();
-        sim__json_str(t, "out_trade_no", o->trades[i].out_trade_no);
+        jstr(m, t, "out_trade_no", o->trades[i].out_trade_no);
         pd_json_add_i64(t, "attempt", o->trades[i].attempt);
-        sim__json_str(t, "state", o->trades[i].state);
+        jstr(m, t, "state", o->trades[i].state);
         cJSON_AddItemToArray(a, t);
     }
     return a;
 }
 
-static cJSON *ev_prefunds(const struct sim_porder *o)
+static cJSON *ev_prefunds(const struct sim_model *m, const struct sim_porder *o)
 {
     cJSON *a = cJSON_CreateArray();
     for (uint32_t i = 0; a && i < o->n_refunds; i++) {
         const struct sim_prefund *f = &o->refunds[i];
         cJSON *r = cJSON_CreateObject();
-        sim__json_str(r, "out_refund_no", f->out_refund_no);
-        sim__json_str(r, "out_trade_no", f->out_trade_no);
+        jstr(m, r, "out_refund_no", f->out_refund_no);
+        jstr(m, r, "out_trade_no", f->out_trade_no);
         pd_json_add_i64(r, "amount", f->amount);
-        sim__json_str(r, "status", f->status);
-        sim__json_str(r, "reason", f->reason);
+        jstr(m, r, "status", f->status);
+        jstr(m, r, "reason", f->reason);
         cJSON_AddItemToArray(a, r);
     }
     return a;
 }
 
-static cJSON *ev_pnotifs(const struct sim_porder *o)
+static cJSON *ev_pnotifs(const struct sim_model *m, const struct sim_porder *o)
 {
     cJSON *a = cJSON_CreateArray();
     for (uint32_t i = 0; a && i < o->n_notifs; i++) {
         const struct sim_pnotif *n = &o->notifs[i];
         cJSON *x = cJSON_CreateObject();
-        sim__json_str(x, "event_id", n->event_id);
+        jstr(m, x, "event_id", n->event_id);
         pd_json_add_i64(x, "seq", n->seq);
-        sim__json_str(x, "status", n->status);
+        jstr(m, x, "status", n->status);
         pd_json_add_i64(x, "attempts", n->attempts);
         sim__json_time(x, "delivered_at", n->delivered_at);
         pd_json_add_i64(x, "last_http_status", n->last_http_status);
@@ -123,56 +129,56 @@ static cJSON *ev_pnotifs(const struct sim_porder *o)
     return a;
 }
 
-cJSON *sim__ev_order(const struct sim_porder *o)
+cJSON *sim__ev_order(const struct sim_model *m, const struct sim_porder *o)
 {
     cJSON *x = cJSON_CreateObject();
     if (x == NULL)
         return NULL;
-    sim__json_str(x, "order_id", o->order_id);
-    sim__json_str(x, "client_ref", o->client_ref);
-    sim__json_str(x, "status", o->status);
+    jstr(m, x, "order_id", o->order_id);
+    jstr(m, x, "client_ref", o->client_ref);
+    jstr(m, x, "status", o->status);
     pd_json_add_i64(x, "amount", o->amount);
-    sim__json_str(x, "currency", o->currency);
-    cJSON_AddItemToObject(x, "history", ev_history(o));
-    cJSON_AddItemToObject(x, "trades", ev_ptrades(o));
-    cJSON_AddItemToObject(x, "refunds", ev_prefunds(o));
-    cJSON_AddItemToObject(x, "notifications", ev_pnotifs(o));
+    jstr(m, x, "currency", o->currency);
+    cJSON_AddItemToObject(x, "history", ev_history(m, o));
+    cJSON_AddItemToObject(x, "trades", ev_ptrades(m, o));
+    cJSON_AddItemToObject(x, "refunds", ev_prefunds(m, o));
+    cJSON_AddItemToObject(x, "notifications", ev_pnotifs(m, o));
     return x;
 }
 
-cJSON *sim__ev_receipt(const struct sim_receipt *r)
+cJSON *sim__ev_receipt(const struct sim_model *m, const struct sim_receipt *r)
 {
     cJSON *x = cJSON_CreateObject();
     if (x == NULL)
         return NULL;
     pd_json_add_i64(x, "at", r->at);
-    sim__json_str(x, "event_id", r->event_id);
-    sim__json_str(x, "order_id", r->order_id);
+    jstr(m, x, "event_id", r->event_id);
+    jstr(m, x, "order_id", r->order_id);
     sim__json_time(x, "seq", r->seq);
-    sim__json_str(x, "status", r->status);
+    jstr(m, x, "status", r->status);
     sim__json_time(x, "amount", r->amount);
-    sim__json_str(x, "currency", r->currency);
+    jstr(m, x, "currency", r->currency);
     cJSON_AddBoolToObject(x, "signature_ok", r->signature_ok);
     pd_json_add_i64(x, "answered", r->answered);
     cJSON_AddBoolToObject(x, "applied", r->applied);
     return x;
 }
 
-cJSON *sim__ev_submission(const struct sim_submission *s)
+cJSON *sim__ev_submission(const struct sim_model *m, const struct sim_submission *s)
 {
     cJSON *x = cJSON_CreateObject();
     if (x == NULL)
         return NULL;
-    sim__json_str(x, "key", s->key);
-    sim__json_str(x, "kind", s->kind);
-    sim__json_str(x, "original_key", s->original_key);
+    jstr(m, x, "key", s->key);
+    jstr(m, x, "kind", s->kind);
+    jstr(m, x, "original_key", s->original_key);
     pd_json_add_i64(x, "at", s->at);
     pd_json_add_i64(x, "status", s->status);
-    sim__json_str(x, "order_id", s->order_id);
-    sim__json_str(x, "error", s->error);
-    sim__json_str(x, "client_ref", s->client_ref);
+    jstr(m, x, "order_id", s->order_id);
+    jstr(m, x, "error", s->error);
+    jstr(m, x, "client_ref", s->client_ref);
     sim__json_time(x, "amount", s->amount);
-    sim__json_str(x, "currency", s->currency);
+    jstr(m, x, "currency", s->currency);
     return x;
 }
 
@@ -190,22 +196,22 @@ cJSON *sim__evidence(const struct sim_model *m, int32_t o, int32_t t)
     if (o != SIM_NONE) {
         for (int32_t i = m->orders.v[o].first_trade; i != SIM_NONE;
              i = m->trades.v[i].next_of_order)
-            cJSON_AddItemToArray(gt, sim__ev_trade(&m->trades.v[i]));
+            cJSON_AddItemToArray(gt, sim__ev_trade(m, &m->trades.v[i]));
     } else if (t != SIM_NONE) {
-        cJSON_AddItemToArray(gt, sim__ev_trade(&m->trades.v[t]));
+        cJSON_AddItemToArray(gt, sim__ev_trade(m, &m->trades.v[t]));
     }
     if (o != SIM_NONE)
-        cJSON_AddItemToObject(ev, "P", sim__ev_order(&m->orders.v[o]));
+        cJSON_AddItemToObject(ev, "P", sim__ev_order(m, &m->orders.v[o]));
     else
         cJSON_AddNullToObject(ev, "P");
     cJSON *b = cJSON_AddObjectToObject(ev, "B");
     cJSON *br = cJSON_AddArrayToObject(b, "receipts");
     for (int32_t i = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE;
          br && i != SIM_NONE; i = m->receipts.v[i].next_of_order)
-        cJSON_AddItemToArray(br, sim__ev_receipt(&m->receipts.v[i]));
+        cJSON_AddItemToArray(br, sim__ev_receipt(m, &m->receipts.v[i]));
     if (b != NULL && o != SIM_NONE && m->orders.v[o].submission != SIM_NONE)
         cJSON_AddItemToObject(b, "submission",
-                              sim__ev_submission(&m->subs.v[m->orders.v[o].submission]));
+                              sim__ev_submission(m, &m->subs.v[m->orders.v[o].submission]));
     return ev;
 }
 
@@ -258,7 +264,7 @@ struct nack_walk {
 static bool same_nack(const struct sim_receipt *a, const struct sim_receipt *b)
 {
     return !is_2xx(b->answered) && a->answered == b->answered &&
-           (a->event_id == b->event_id);   /* interned: pointer equality */
+           (a->event_id == b->event_id);   /* interned: id equality */
 }
 
 static bool next_nack_run(const struct sim_model *m, struct nack_walk *w)
@@ -287,7 +293,7 @@ static void push_line(cJSON *arr, const char *line)
 }
 
 cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
-                      const char *key, int32_t o)
+                      sim_sid key, int32_t o)
 {
     cJSON *arr = cJSON_CreateArray();
     char line[320];
@@ -295,21 +301,22 @@ cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
         return NULL;
     for (int32_t i = sim__map_get(&res->gj_first, key); i != SIM_NONE; i = res->gj_next[i]) {
         const struct sim_gjline *g = &m->gj.v[i];
-        snprintf(line, sizeof line, "%s.%s attempt %lld", g->op, g->fault,
+        snprintf(line, sizeof line, "%s.%s attempt %lld", sim__sp(m, g->op), sim__sp(m, g->fault),
                  (long long)g->attempt);
         push_line(arr, line);
     }
     for (int32_t i = sim__map_get(&res->payer_first, key); i != SIM_NONE;
          i = res->payer_next[i])
     {
-        snprintf(line, sizeof line, "payer.%s status %lld", m->payer.v[i].action,
+        snprintf(line, sizeof line, "payer.%s status %lld", sim__sp(m, m->payer.v[i].action),
                  (long long)m->payer.v[i].status);
         push_line(arr, line);
     }
     struct nack_walk w = {.r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE};
     while (next_nack_run(m, &w)) {
         const struct sim_receipt *x = &m->receipts.v[w.head];
-        int n = snprintf(line, sizeof line, "business.nack %s answered %lld", or_q(x->status),
+        int n = snprintf(line, sizeof line, "business.nack %s answered %lld",
+                         or_q(sim__s(m, x->status)),
                          (long long)x->answered);
         if (w.count > 1 && n > 0 && (size_t)n < sizeof line)
             snprintf(line + n, sizeof line - (size_t)n, " x%lld", (long long)w.count);
@@ -320,7 +327,8 @@ cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
     for (size_t i = 0; o != SIM_NONE && i < m->pevents.n; i++) {
         const struct sim_pevent *p = &m->pevents.v[i];
         if (p->at >= from && p->at <= to) {
-            snprintf(line, sizeof line, "process.%s %s at %lld", p->action, p->target,
+            snprintf(line, sizeof line, "process.%s %s at %lld", sim__sp(m, p->action),
+                     sim__sp(m, p->target),
                      (long long)p->at);
             push_line(arr, line);
         }
@@ -343,28 +351,30 @@ static cJSON *plan_entry(const char *source, const char *kind, const char *op,
 }
 
 cJSON *sim__fault_plan_of(const struct sim_model *m, const struct sim_results *res,
-                          const char *key)
+                          sim_sid key)
 {
     cJSON *arr = cJSON_CreateArray();
     char kind[160];
     for (int32_t i = sim__map_get(&res->gj_first, key); arr && i != SIM_NONE;
          i = res->gj_next[i]) {
         const struct sim_gjline *g = &m->gj.v[i];
-        snprintf(kind, sizeof kind, "%s.%s", g->op, g->fault);
-        cJSON_AddItemToArray(arr, plan_entry("gateway", kind, g->op, g->attempt, g->detail));
+        const char *op = sim__s(m, g->op);
+        snprintf(kind, sizeof kind, "%s.%s", sim__sp(m, g->op), sim__sp(m, g->fault));
+        cJSON_AddItemToArray(arr, plan_entry("gateway", kind, op, g->attempt,
+                                             sim__s(m, g->detail)));
     }
     for (int32_t i = sim__map_get(&res->payer_first, key); arr && i != SIM_NONE;
          i = res->payer_next[i]) {
         const struct sim_payer *p = &m->payer.v[i];
-        snprintf(kind, sizeof kind, "payer.%s", p->action);
-        cJSON_AddItemToArray(arr, plan_entry("payer", kind, "pay", 0, p->code));
+        snprintf(kind, sizeof kind, "payer.%s", sim__sp(m, p->action));
+        cJSON_AddItemToArray(arr, plan_entry("payer", kind, "pay", 0, sim__s(m, p->code)));
     }
     int32_t o = sim__map_get(&m->order_by_ref, key);
     struct nack_walk w = {.r = o != SIM_NONE ? m->orders.v[o].first_receipt : SIM_NONE};
     while (arr && next_nack_run(m, &w)) {
         const struct sim_receipt *x = &m->receipts.v[w.head];
         snprintf(kind, sizeof kind, "answered %lld to %s%s", (long long)x->answered,
-                 or_q(x->event_id), w.count > 1 ? " on " : "");
+                 or_q(sim__s(m, x->event_id)), w.count > 1 ? " on " : "");
         if (w.count > 1)
             snprintf(kind + strlen(kind), sizeof kind - strlen(kind), "%lld deliveries in a row",
                      (long long)w.count);

@@ -11,10 +11,10 @@ void sim__json_str(cJSON *o, const char *k, const char *v);
 /* Adds an integer member, or null when v is SIM_NO_TIME. */
 void sim__json_time(cJSON *o, const char *k, int64_t v);
 
-cJSON *sim__ev_trade(const struct sim_gtrade *t);
-cJSON *sim__ev_order(const struct sim_porder *o);
-cJSON *sim__ev_receipt(const struct sim_receipt *r);
-cJSON *sim__ev_submission(const struct sim_submission *s);
+cJSON *sim__ev_trade(const struct sim_model *m, const struct sim_gtrade *t);
+cJSON *sim__ev_order(const struct sim_model *m, const struct sim_porder *o);
+cJSON *sim__ev_receipt(const struct sim_model *m, const struct sim_receipt *r);
+cJSON *sim__ev_submission(const struct sim_model *m, const struct sim_submission *s);
 
 /* {"G": {"trades": [...]}, "P": {...}|null, "B": {"receipts": [...],
  * "submission": {...}}} for order o, or for trade t alone when o is

@@ -13,10 +13,13 @@
 
 #define STR_MAX 4096
 
+/* Records hold nothing wider than 8 bytes (int64_t, pointers): 8-byte
+ * alignment is enough, and an order's four small arrays lose ~20 bytes of
+ * rounding each to 16. */
 void *sim__arena_alloc(struct pd_arena *a, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
-    void *p = pd_arena_take(a, n, 16);
+    n = (n + 7) & ~(size_t)7;
+    void *p = pd_arena_take(a, n, 8);
     if (p != NULL)
         memset(p, 0, n);
     return p;
@@ -35,17 +38,69 @@ int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem)
     return PD_OK;
 }
 
-static int intern_grow(struct sim_intern *in)
+/* ---- strings: packed in fixed chunks, named by 4-byte ids ---- */
+
+/* Copies s (len bytes and its NUL) into the chunks; 0 on OOM or when the
+ * id space (65,536 chunks of 64 KiB) is used up. */
+static sim_sid strs_add(struct sim_strs *st, const char *s, size_t len)
 {
+    PD_ASSERT(len < SIM_STR_CHUNK);
+    if (st->n == 0 || st->used + len + 1 > SIM_STR_CHUNK) {
+        if (st->n == SIM_STR_CHUNK)   /* ids are chunk << 16: 65,536 chunks */
+            return 0;
+        if (st->n == st->cap) {
+            uint32_t ncap = st->cap ? st->cap * 2 : 16;
+            char **nc = realloc(st->chunks, ncap * sizeof *nc);
+            if (nc == NULL)
+                return 0;
+            st->chunks = nc;
+            st->cap = ncap;
+        }
+        if ((st->chunks[st->n] = malloc(SIM_STR_CHUNK)) == NULL)
+            return 0;
+        st->used = st->n == 0;   /* offset 0 of chunk 0 would be id 0: skip it */
+        st->n++;
+    }
+    sim_sid id = (st->n - 1) << 16 | st->used;
+    memcpy(st->chunks[st->n - 1] + st->used, s, len + 1);
+    st->used += (uint32_t)len + 1;
+    return id;
+}
+
+static void strs_free(struct sim_strs *st)
+{
+    for (uint32_t i = 0; i < st->n; i++)
+        free(st->chunks[i]);
+    free(st->chunks);
+    memset(st, 0, sizeof *st);
+}
+
+bool sim__s_eq(const struct sim_model *m, sim_sid id, const char *s)
+{
+    const char *a = sim__s(m, id);
+    return a == s || (a != NULL && s != NULL && strcmp(a, s) == 0);
+}
+
+/* The intern table and the maps grow past 3/4 full: linear probing over
+ * 4- and 8-byte slots stays short (2.5 probes a hit on average) and at
+ * 10,000 orders each map is 128 KiB instead of 256. */
+static bool too_full(size_t n, size_t cap)
+{
+    return (n + 1) * 4 > cap * 3;
+}
+
+static int intern_grow(struct sim_model *m)
+{
+    struct sim_intern *in = &m->intern;
     size_t ncap = in->cap ? in->cap * 2 : 1024;
-    const char **ns = calloc(ncap, sizeof *ns);
+    sim_sid *ns = calloc(ncap, sizeof *ns);
     if (ns == NULL)
         return PD_ENOMEM;
     for (size_t i = 0; i < in->cap; i++) {
-        if (in->slots[i] == NULL)
+        if (in->slots[i] == 0)
             continue;
-        size_t h = (size_t)pd_hash_str(in->slots[i]) & (ncap - 1);
-        while (ns[h] != NULL)
+        size_t h = (size_t)pd_hash_str(sim__s(m, in->slots[i])) & (ncap - 1);
+        while (ns[h] != 0)
             h = (h + 1) & (ncap - 1);
         ns[h] = in->slots[i];
     }
@@ -55,113 +110,108 @@ static int intern_grow(struct sim_intern *in)
     return PD_OK;
 }
 
-static size_t intern_slot(const struct sim_intern *in, const char *s)
+static size_t intern_slot(const struct sim_model *m, const char *s)
 {
+    const struct sim_intern *in = &m->intern;
     size_t h = (size_t)pd_hash_str(s) & (in->cap - 1);
-    while (in->slots[h] != NULL && strcmp(in->slots[h], s) != 0)
+    while (in->slots[h] != 0 && strcmp(sim__s(m, in->slots[h]), s) != 0)
         h = (h + 1) & (in->cap - 1);
     return h;
 }
 
-const char *sim__intern_find(const struct sim_model *m, const char *s)
+sim_sid sim__intern_find(const struct sim_model *m, const char *s)
 {
     if (s == NULL || m->intern.cap == 0)
-        return NULL;
-    return m->intern.slots[intern_slot(&m->intern, s)];
+        return 0;
+    return m->intern.slots[intern_slot(m, s)];
 }
 
-const char *sim__intern(struct sim_model *m, const char *s, bool *oom)
+sim_sid sim__intern(struct sim_model *m, const char *s, bool *oom)
 {
     if (s == NULL)
-        return NULL;
-    PD_ASSERT(!m->sealed);   /* maps are keyed by pointer: no new strings after link */
+        return 0;
+    PD_ASSERT(!m->sealed);   /* maps are keyed by id: no new strings after link */
     struct sim_intern *in = &m->intern;
-    if ((in->n + 1) * 2 > in->cap && intern_grow(in) != PD_OK) {
+    if (too_full(in->n, in->cap) && intern_grow(m) != PD_OK) {
         *oom = true;
-        return NULL;
+        return 0;
     }
-    size_t h = intern_slot(in, s);
-    if (in->slots[h] != NULL)
+    size_t h = intern_slot(m, s);
+    if (in->slots[h] != 0)
         return in->slots[h];
-    char *copy = pd_arena_strdup(&m->arena, s);   /* packed: strings need no alignment */
-    if (copy == NULL) {
+    sim_sid id = strs_add(&m->strs, s, strlen(s));
+    if (id == 0) {
         *oom = true;
-        return NULL;
+        return 0;
     }
-    in->slots[h] = copy;
+    in->slots[h] = id;
     in->n++;
-    return copy;
+    return id;
 }
 
-static size_t ptr_hash(const char *p)
+/* ---- maps: string id -> index ---- */
+
+static size_t id_hash(sim_sid id)
 {
-    return (size_t)pd_mix64((uint64_t)(uintptr_t)p);
+    return (size_t)pd_mix64(id);
 }
 
 static int map_grow(struct sim_map *map)
 {
     size_t ncap = map->cap ? map->cap * 2 : 256;
-    const char **nk = calloc(ncap, sizeof *nk);
-    int32_t *nv = calloc(ncap, sizeof *nv);
-    if (nk == NULL || nv == NULL) {
-        free(nk);
-        free(nv);
+    struct sim_map_slot *ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL)
         return PD_ENOMEM;
-    }
     for (size_t i = 0; i < map->cap; i++) {
-        if (map->keys[i] == NULL)
+        if (map->slots[i].key == 0)
             continue;
-        size_t h = ptr_hash(map->keys[i]) & (ncap - 1);
-        while (nk[h] != NULL)
+        size_t h = id_hash(map->slots[i].key) & (ncap - 1);
+        while (ns[h].key != 0)
             h = (h + 1) & (ncap - 1);
-        nk[h] = map->keys[i];
-        nv[h] = map->vals[i];
+        ns[h] = map->slots[i];
     }
-    free(map->keys);
-    free(map->vals);
-    map->keys = nk;
-    map->vals = nv;
+    free(map->slots);
+    map->slots = ns;
     map->cap = ncap;
     return PD_OK;
 }
 
-static int map_store(struct sim_map *map, const char *key, int32_t val, bool replace)
+static int map_store(struct sim_map *map, sim_sid key, int32_t val, bool replace)
 {
-    if (key == NULL)
+    if (key == 0)
         return PD_OK;
-    if ((map->n + 1) * 2 > map->cap && map_grow(map) != PD_OK)
+    if (too_full(map->n, map->cap) && map_grow(map) != PD_OK)
         return PD_ENOMEM;
-    size_t h = ptr_hash(key) & (map->cap - 1);
-    while (map->keys[h] != NULL && map->keys[h] != key)
+    size_t h = id_hash(key) & (map->cap - 1);
+    while (map->slots[h].key != 0 && map->slots[h].key != key)
         h = (h + 1) & (map->cap - 1);
-    if (map->keys[h] == NULL) {
-        map->keys[h] = key;
-        map->vals[h] = val;
+    if (map->slots[h].key == 0) {
+        map->slots[h] = (struct sim_map_slot){.key = key, .val = val};
         map->n++;
     } else if (replace) {
-        map->vals[h] = val;
+        map->slots[h].val = val;
     }
     return PD_OK;
 }
 
-int sim__map_put(struct sim_map *map, const char *key, int32_t val)
+int sim__map_put(struct sim_map *map, sim_sid key, int32_t val)
 {
     return map_store(map, key, val, false);
 }
 
-int sim__map_set(struct sim_map *map, const char *key, int32_t val)
+int sim__map_set(struct sim_map *map, sim_sid key, int32_t val)
 {
     return map_store(map, key, val, true);
 }
 
-int32_t sim__map_get(const struct sim_map *map, const char *key)
+int32_t sim__map_get(const struct sim_map *map, sim_sid key)
 {
-    if (key == NULL || map->cap == 0)
+    if (key == 0 || map->cap == 0)
         return SIM_NONE;
-    size_t h = ptr_hash(key) & (map->cap - 1);
-    while (map->keys[h] != NULL) {
-        if (map->keys[h] == key)
-            return map->vals[h];
+    size_t h = id_hash(key) & (map->cap - 1);
+    while (map->slots[h].key != 0) {
+        if (map->slots[h].key == key)
+            return map->slots[h].val;
         h = (h + 1) & (map->cap - 1);
     }
     return SIM_NONE;
@@ -169,8 +219,7 @@ int32_t sim__map_get(const struct sim_map *map, const char *key)
 
 void sim__map_free(struct sim_map *map)
 {
-    free(map->keys);
-    free(map->vals);
+    free(map->slots);
     memset(map, 0, sizeof *map);
 }
 
@@ -210,6 +259,7 @@ void sim__model_free(struct sim_model *m)
     sim__map_free(&m->sub_original);
     free(m->intern.slots);
     cJSON_Delete(m->run.sut);
+    strs_free(&m->strs);
     pd_arena_free(&m->arena);
     memset(m, 0, sizeof *m);
 }
@@ -231,7 +281,9 @@ static void rd_fail(struct rd *r, const char *key, const char *what)
     r->rc = pd_json_fail(r->err, "%s%s%s: %s", r->path, *r->path ? "." : "", key, what);
 }
 
-static const char *rd_str(struct rd *r, const char *key, bool required)
+/* The string under key, checked (a string of at most 4 KiB), not interned;
+ * NULL when null, absent or wrong (then r->rc is set). */
+static const char *rd_str_text(struct rd *r, const char *key, bool required)
 {
     if (r->rc != PD_OK)
         return NULL;
@@ -249,11 +301,24 @@ static const char *rd_str(struct rd *r, const char *key, bool required)
         rd_fail(r, key, "longer than 4096 bytes");
         return NULL;
     }
+    return it->valuestring;
+}
+
+/* A string field that is read and kept: its interned id (0 when none). */
+static sim_sid rd_str(struct rd *r, const char *key, bool required)
+{
+    const char *text = rd_str_text(r, key, required);
     bool oom = false;
-    const char *s = sim__intern(r->m, it->valuestring, &oom);
+    sim_sid id = sim__intern(r->m, text, &oom);
     if (oom)
         r->rc = PD_ENOMEM;
-    return s;
+    return id;
+}
+
+/* rd_str as a pointer, for the run's few one-off strings. */
+static const char *rd_cstr(struct rd *r, const char *key, bool required)
+{
+    return sim__s(r->m, rd_str(r, key, required));
 }
 
 /* A nullable integer: SIM_NO_TIME when null or absent and not required. */
@@ -398,9 +463,9 @@ int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err 
     struct rd r;
     if (rd_begin(&r, m, doc, "", err) != PD_OK)
         return r.rc;
-    const char *name = rd_str(&r, "name", true);
-    const char *desc = rd_str(&r, "description", false);
-    const char *file = rd_str(&r, "file", false);
+    const char *name = rd_cstr(&r, "name", true);
+    const char *desc = rd_cstr(&r, "description", false);
+    const char *file = rd_cstr(&r, "file", false);
     biz_faults(&r);
     if (r.rc != PD_OK)
         return r.rc;
@@ -441,15 +506,15 @@ static void run_scenario_field(struct rd *r)
 {
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r->el, "scenario");
     if (cJSON_IsString(sc)) {
-        const char *n = rd_str(r, "scenario", false);
+        const char *n = rd_cstr(r, "scenario", false);
         if (r->m->run.name == NULL)
             r->m->run.name = n;
     } else if (cJSON_IsObject(sc)) {
         struct rd s;
         rd_begin(&s, r->m, sc, "scenario", r->err);
-        const char *n = rd_str(&s, "name", false);
-        const char *d = rd_str(&s, "description", false);
-        const char *f = rd_str(&s, "file", false);
+        const char *n = rd_cstr(&s, "name", false);
+        const char *d = rd_cstr(&s, "description", false);
+        const char *f = rd_cstr(&s, "file", false);
         r->rc = s.rc;
         if (r->m->run.name == NULL)
             r->m->run.name = n;
@@ -475,10 +540,10 @@ int sim__add_run(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
     if (ts != NULL && !cJSON_IsNumber(ts))
         rd_fail(&r, "time_scale", "must be a number");
     ri->time_scale = cJSON_IsNumber(ts) ? ts->valuedouble : 1;
-    const char *file = rd_str(&r, "scenario_file", false);
+    const char *file = rd_cstr(&r, "scenario_file", false);
     if (file != NULL)
         ri->file = file;
-    ri->started_at = rd_str(&r, "started_at", false);
+    ri->started_at = rd_cstr(&r, "started_at", false);
     ri->duration_ms = rd_i64_or(&r, "duration_ms", 0);
     ri->sim_started_at = rd_i64(&r, "sim_started_at", false);
     ri->sim_finished_at = rd_i64(&r, "sim_finished_at", false);
@@ -487,7 +552,7 @@ int sim__add_run(struct sim_model *m, const cJSON *doc, struct pd_json_err *err)
     ri->faults_healed_at = rd_i64(&r, "faults_healed_at", false);
     ri->convergence_bound_ms = rd_i64(&r, "convergence_bound_ms", true);
     ri->dedup_window_ms = rd_i64(&r, "dedup_window_ms", true);
-    ri->replay = rd_str(&r, "replay", false);
+    ri->replay = rd_cstr(&r, "replay", false);
     if (r.rc == PD_OK)
         add_pevents(&r);
     const cJSON *sut = cJSON_GetObjectItemCaseSensitive(doc, "sut");
@@ -529,13 +594,11 @@ static void trade_charges(struct rd *r, struct sim_gtrade *t)
 static void trade_refunds(struct rd *r, struct sim_gtrade *t)
 {
     t->refunds = rd_each(r, "refunds", false, sizeof *t->refunds, &t->n_refunds, rd_grefund);
-    const cJSON *pr = rd_array(r, "pay_refused", false);
-    t->n_pay_refused = pr ? (uint32_t)cJSON_GetArraySize(pr) : 0;
+    rd_array(r, "pay_refused", false);   /* checked, not kept */
 }
 
 static void trade_callbacks(struct rd *r, struct sim_gtrade *t)
 {
-    t->cb_acked_at = SIM_NO_TIME;
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r->el, "callbacks");
     if (cb == NULL || cJSON_IsNull(cb) || r->rc != PD_OK)
         return;
@@ -548,7 +611,7 @@ static void trade_callbacks(struct rd *r, struct sim_gtrade *t)
     }
     t->cb_attempts = rd_i64_or(&s, "attempts", 0);
     t->cb_acked = rd_bool(&s, "acked", false);
-    t->cb_acked_at = rd_i64(&s, "acked_at", false);
+    rd_i64(&s, "acked_at", false);   /* checked, not kept */
     t->cb_gave_up = rd_bool(&s, "gave_up", false);
     t->cb_pending = rd_bool(&s, "pending", false);
     r->rc = s.rc;
@@ -563,7 +626,7 @@ int sim__add_trade(struct sim_model *m, const cJSON *el, const char *path,
     struct sim_gtrade t = {.order = SIM_NONE, .next_of_order = SIM_NONE};
     t.out_trade_no = rd_str(&r, "out_trade_no", true);
     t.trade_no = rd_str(&r, "trade_no", false);
-    t.merchant_id = rd_str(&r, "merchant_id", false);
+    rd_str_text(&r, "merchant_id", false);
     t.attach = rd_str(&r, "attach", false);
     t.amount = rd_i64(&r, "amount", true);
     t.currency = rd_str(&r, "currency", true);
@@ -578,7 +641,7 @@ int sim__add_trade(struct sim_model *m, const cJSON *el, const char *path,
         return r.rc;
     if (sim__map_get(&m->trade_by_otn, t.out_trade_no) != SIM_NONE)
         return pd_json_fail(err, "%s.out_trade_no: \"%.64s\" listed twice", path,
-                            t.out_trade_no);
+                            sim__s(m, t.out_trade_no));
     if (sim__vec_grow((void **)&m->trades.v, &m->trades.cap, m->trades.n, sizeof t) != PD_OK ||
         sim__map_put(&m->trade_by_otn, t.out_trade_no, (int32_t)m->trades.n) != PD_OK)
         return PD_ENOMEM;
@@ -595,8 +658,8 @@ static void rd_hist(struct rd *s, void *slot)
     h->from = rd_str(s, "from", false);
     h->to = rd_str(s, "to", true);
     h->cause = rd_str(s, "cause", false);
-    h->from_st = sim__status_of(h->from);
-    h->to_st = sim__status_of(h->to);
+    h->from_st = sim__status_of(sim__s(s->m, h->from));
+    h->to_st = sim__status_of(sim__s(s->m, h->to));
 }
 
 static void rd_ptrade(struct rd *s, void *slot)
@@ -650,20 +713,21 @@ int sim__add_order(struct sim_model *m, const cJSON *el, const char *path,
     struct sim_porder o = {.first_trade = SIM_NONE, .first_receipt = SIM_NONE,
                            .submission = SIM_NONE};
     o.order_id = rd_str(&r, "order_id", true);
-    o.merchant_id = rd_str(&r, "merchant_id", false);
-    o.user_id = rd_str(&r, "user_id", false);
+    rd_str_text(&r, "merchant_id", false);
+    rd_str_text(&r, "user_id", false);
     o.client_ref = rd_str(&r, "client_ref", false);
     o.amount = rd_i64(&r, "amount", true);
     o.currency = rd_str(&r, "currency", true);
     o.status = rd_str(&r, "status", true);
-    o.status_st = sim__status_of(o.status);
+    o.status_st = sim__status_of(sim__s(m, o.status));
     o.created_at = rd_i64(&r, "created_at", false);
-    o.expires_at = rd_i64(&r, "expires_at", false);
+    rd_i64(&r, "expires_at", false);
     order_parts(&r, &o);
     if (r.rc != PD_OK)
         return r.rc;
     if (sim__map_get(&m->order_by_id, o.order_id) != SIM_NONE)
-        return pd_json_fail(err, "%s.order_id: \"%.64s\" listed twice", path, o.order_id);
+        return pd_json_fail(err, "%s.order_id: \"%.64s\" listed twice", path,
+                            sim__s(m, o.order_id));
     int32_t idx = (int32_t)m->orders.n;
     if (sim__vec_grow((void **)&m->orders.v, &m->orders.cap, m->orders.n, sizeof o) != PD_OK ||
         sim__map_put(&m->order_by_id, o.order_id, idx) != PD_OK ||
@@ -733,7 +797,7 @@ int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path,
         return r.rc;
     struct sim_submission s;
     s.key = rd_str(&r, "key", true);
-    s.seq = rd_i64_or(&r, "seq", 0);
+    rd_i64(&r, "seq", false);
     s.kind = rd_str(&r, "kind", true);
     s.original_key = rd_str(&r, "original_key", false);
     s.at = rd_i64(&r, "at", true);
@@ -743,19 +807,19 @@ int sim__add_submission(struct sim_model *m, const cJSON *el, const char *path,
     s.client_ref = rd_str(&r, "client_ref", false);
     s.amount = rd_i64(&r, "amount", false);
     s.currency = rd_str(&r, "currency", false);
-    s.merchant_id = rd_str(&r, "merchant_id", false);
-    s.user_id = rd_str(&r, "user_id", false);
+    rd_str_text(&r, "merchant_id", false);
+    rd_str_text(&r, "user_id", false);
     s.retried = rd_bool(&r, "retried", false);
-    if (r.rc == PD_OK && strcmp(s.kind, "original") != 0 && strcmp(s.kind, "immediate") != 0 &&
-        strcmp(s.kind, "concurrent") != 0 && strcmp(s.kind, "after_window") != 0)
+    if (r.rc == PD_OK && !sim__s_eq(m, s.kind, "original") && !sim__s_eq(m, s.kind, "immediate") &&
+        !sim__s_eq(m, s.kind, "concurrent") && !sim__s_eq(m, s.kind, "after_window"))
         rd_fail(&r, "kind", "must be original, immediate, concurrent or after_window");
     if (r.rc != PD_OK)
         return r.rc;
-    if (s.original_key == NULL)
+    if (s.original_key == 0)
         s.original_key = s.key;
     int32_t idx = (int32_t)m->subs.n;
     if (sim__vec_grow((void **)&m->subs.v, &m->subs.cap, m->subs.n, sizeof s) != PD_OK ||
-        (strcmp(s.kind, "original") == 0 && sim__map_put(&m->sub_original, s.key, idx) != PD_OK))
+        (sim__s_eq(m, s.kind, "original") && sim__map_put(&m->sub_original, s.key, idx) != PD_OK))
         return PD_ENOMEM;
     m->subs.v[m->subs.n++] = s;
     return PD_OK;
@@ -824,7 +888,7 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
     if (rd_begin(&r, m, el, path, err) != PD_OK)
         return r.rc;
     struct sim_gjline g;
-    g.seq = rd_i64_or(&r, "seq", (int64_t)m->gj.n);
+    rd_i64(&r, "seq", false);
     g.at = rd_i64(&r, "at", true);
     g.op = rd_str(&r, "op", true);
     g.out_trade_no = rd_str(&r, "out_trade_no", false);
@@ -892,7 +956,7 @@ static void seal(struct sim_model *m)
 static int32_t trade_owner(const struct sim_model *m, const struct sim_gtrade *t)
 {
     int32_t o = sim__map_get(&m->ptrade_owner, t->out_trade_no);
-    if (o == SIM_NONE && t->attach != NULL && *t->attach != '\0')
+    if (o == SIM_NONE && t->attach != 0 && *sim__s(m, t->attach) != '\0')
         o = sim__map_get(&m->order_by_ref, t->attach);
     return o;
 }
@@ -929,11 +993,11 @@ int sim__model_link(struct sim_model *m)
         int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
         if (t == SIM_NONE)
             continue;
-        if (strcmp(g->op, "callback") == 0)
+        if (sim__s_eq(m, g->op, "callback"))
             m->trades.v[t].n_callbacks++;
-        else if (strcmp(g->op, "query") == 0)
+        else if (sim__s_eq(m, g->op, "query"))
             m->trades.v[t].n_queries++;
-        else if (strcmp(g->op, "close") == 0 && g->status == 200)
+        else if (sim__s_eq(m, g->op, "close") && g->status == 200)
             m->trades.v[t].n_close_ok++;
     }
     seal(m);

@@ -3,9 +3,11 @@
  *
  * The inputs may hold 100,000 orders, so the checker never keeps them as
  * cJSON trees: each record is parsed from one small cJSON element, checked,
- * and copied into fixed structs whose strings are interned in an arena (an
- * out_trade_no or a workload key met twenty times is stored once). Maps are
- * keyed by the interned pointer. All memory of a model is freed at once. */
+ * and copied into fixed structs whose strings are interned (an
+ * out_trade_no or a workload key met twenty times is stored once). A record
+ * names a string by a 4-byte id (sim_sid) into the model's string chunks,
+ * not by an 8-byte pointer; equal strings have equal ids, and maps are keyed
+ * by id. All memory of a model is freed at once. */
 #ifndef SIM_CHECK_MODEL_H
 #define SIM_CHECK_MODEL_H
 
@@ -26,86 +28,105 @@ enum sim_status {
     SIM_ST_PAID, SIM_ST_CLOSED, SIM_ST_OTHER
 };
 
+/* A string of the model: 0 is "none" (JSON null or absent), else
+ * chunk << 16 | offset into struct sim_strs. Interned: equal ids, equal
+ * strings. sim__s turns it into a pointer that stays valid until the model
+ * is freed (chunks never move), so equal ids also give equal pointers. */
+typedef uint32_t sim_sid;
+
+#define SIM_STR_CHUNK 65536u   /* bytes a chunk; a string (4 KiB at most) never spans two */
+
+/* The model's strings, packed end to end (no alignment) in fixed chunks. */
+struct sim_strs {
+    char **chunks;
+    uint32_t n, cap;    /* chunks in use, slots in chunks */
+    uint32_t used;      /* bytes used in chunks[n - 1] */
+};
+
+/* Open addressing over ids (0 = empty slot): 4 bytes a slot. */
 struct sim_intern {
-    const char **slots;
+    sim_sid *slots;
     size_t cap, n;
 };
 
-/* Interned pointer -> int32 index. */
+/* String id -> int32 index, 8 bytes a slot. */
+struct sim_map_slot { sim_sid key; int32_t val; };
 struct sim_map {
-    const char **keys;
-    int32_t *vals;
+    struct sim_map_slot *slots;
     size_t cap, n;
 };
 
 struct sim_charge { int64_t at, amount; };
-struct sim_grefund { const char *out_refund_no; int64_t amount, at; };
+struct sim_grefund { int64_t amount, at; sim_sid out_refund_no; };
 
+/* Record fields are ordered widest first so the structs carry no padding
+ * between members. Fields that no check, report or journal line reads
+ * (merchant_id, user_id, expires_at, the journal's and the submissions'
+ * seq, a trade's pay_refused and callbacks.acked_at) are type-checked by
+ * the adders but not kept. */
 struct sim_gtrade {
-    const char *out_trade_no, *trade_no, *merchant_id, *attach, *currency, *state;
-    int64_t amount, created_at, closed_at, refunded_amount;
+    int64_t amount, created_at, closed_at, refunded_amount, cb_attempts;
     struct sim_charge *charges;
     struct sim_grefund *refunds;
-    uint32_t n_charges, n_refunds, n_pay_refused;
-    int64_t cb_attempts, cb_acked_at;
-    bool cb_acked, cb_gave_up, cb_pending;
+    sim_sid out_trade_no, trade_no, attach, currency, state;
+    uint32_t n_charges, n_refunds;
     int32_t order;          /* owning P order, SIM_NONE when none */
     int32_t next_of_order;  /* next G trade of the same order */
     uint32_t n_callbacks, n_queries;   /* gateway journal lines */
     uint32_t n_close_ok;    /* closes the gateway answered 200 (journal) */
+    bool cb_acked, cb_gave_up, cb_pending;
 };
 
-struct sim_hist { int64_t at; const char *from, *to, *cause; uint8_t from_st, to_st; };
-struct sim_ptrade { const char *out_trade_no, *state; int64_t attempt, created_at; };
+struct sim_hist { int64_t at; sim_sid from, to, cause; uint8_t from_st, to_st; };
+struct sim_ptrade { int64_t attempt, created_at; sim_sid out_trade_no, state; };
 struct sim_prefund {
-    const char *out_refund_no, *out_trade_no, *status, *reason;
     int64_t amount, at;
+    sim_sid out_refund_no, out_trade_no, status, reason;
 };
 struct sim_pnotif {
-    const char *event_id, *status;
     int64_t seq, attempts, delivered_at, last_http_status;
+    sim_sid event_id, status;
 };
 
 struct sim_porder {
-    const char *order_id, *merchant_id, *user_id, *client_ref, *currency, *status;
-    uint8_t status_st;
-    int64_t amount, created_at, expires_at;
+    int64_t amount, created_at;
     struct sim_hist *hist;
     struct sim_ptrade *trades;
     struct sim_prefund *refunds;
     struct sim_pnotif *notifs;
+    sim_sid order_id, client_ref, currency, status;
     uint32_t n_hist, n_trades, n_refunds, n_notifs;
     int32_t first_trade;     /* first G trade owned (chain via next_of_order) */
     int32_t first_receipt;   /* first B receipt (chain via next_of_order) */
     int32_t submission;      /* B submission that created it, SIM_NONE */
+    uint8_t status_st;
 };
 
 struct sim_receipt {
-    const char *event_id, *order_id, *status, *currency, *client_ref;
     int64_t at, seq, amount, answered;
-    bool signature_ok, applied;
+    sim_sid event_id, order_id, status, currency, client_ref;
     int32_t next_of_order;
+    bool signature_ok, applied;
 };
 
 struct sim_submission {
-    const char *key, *kind, *original_key, *order_id, *error, *client_ref;
-    const char *currency, *merchant_id, *user_id;
-    int64_t seq, at, status, amount;
+    int64_t at, status, amount;
+    sim_sid key, kind, original_key, order_id, error, client_ref, currency;
     bool retried;           /* resent after no answer: at is the first try */
 };
 
-struct sim_paycall { const char *key, *order_id, *out_trade_no, *body_status; int64_t at, status; };
-struct sim_payer { const char *key, *out_trade_no, *action, *code; int64_t at, status; };
+struct sim_paycall { int64_t at, status; sim_sid key, order_id, out_trade_no, body_status; };
+struct sim_payer { int64_t at, status; sim_sid key, out_trade_no, action, code; };
 
 struct sim_gjline {
-    const char *op, *out_trade_no, *key, *fault, *detail;
-    int64_t seq, at, attempt, status;
+    int64_t at, attempt, status;
+    sim_sid op, out_trade_no, key, fault, detail;
 };
 
-struct sim_pevent { const char *target, *action, *detail; int64_t at; };
+struct sim_pevent { int64_t at; sim_sid target, action, detail; };
 
 /* The business app asking the SUT about a late order. */
-struct sim_bquery { const char *key, *order_id, *body_status; int64_t at, status; };
+struct sim_bquery { int64_t at, status; sim_sid key, order_id, body_status; };
 
 struct sim_run_info {
     const char *name, *description, *file, *started_at, *replay;
@@ -120,7 +141,8 @@ struct sim_run_info {
 #define SIM_VEC(type) struct { type *v; size_t n, cap; }
 
 struct sim_model {
-    struct pd_arena arena;
+    struct pd_arena arena;      /* record arrays (an order's history...) */
+    struct sim_strs strs;
     struct sim_intern intern;
     struct sim_run_info run;
     SIM_VEC(struct sim_gtrade) trades;
@@ -142,16 +164,33 @@ struct sim_model {
 };
 
 /* ---- memory ---- */
-void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 16-aligned, zeroed; NULL on OOM */
-/* Interns s (NULL -> NULL). Returns NULL on OOM when s != NULL: callers
- * check with the *oom flag pattern below. */
-const char *sim__intern(struct sim_model *m, const char *s, bool *oom);
-/* The interned copy of s, or NULL when s was never interned. */
-const char *sim__intern_find(const struct sim_model *m, const char *s);
-int sim__map_put(struct sim_map *map, const char *key, int32_t val);   /* keeps the first */
-/* Sets key to val, replacing any earlier value. */
-int sim__map_set(struct sim_map *map, const char *key, int32_t val);
-int32_t sim__map_get(const struct sim_map *map, const char *key);      /* SIM_NONE */
+void *sim__arena_alloc(struct pd_arena *a, size_t n);   /* 8-aligned, zeroed; NULL on OOM */
+/* Interns s (NULL -> 0). Returns 0 and sets *oom on OOM (or past 4 GiB
+ * of strings) when s != NULL: callers check with the *oom flag pattern. */
+sim_sid sim__intern(struct sim_model *m, const char *s, bool *oom);
+/* The id of s, or 0 when s was never interned (or the model is sealed). */
+sim_sid sim__intern_find(const struct sim_model *m, const char *s);
+
+/* The string of id (borrowed, valid until sim__model_free), NULL for 0. */
+static inline const char *sim__s(const struct sim_model *m, sim_sid id)
+{
+    return id == 0 ? NULL : m->strs.chunks[id >> 16] + (id & 0xffffu);
+}
+
+/* The string of id for a printf %s: "(null)" for 0, the text glibc
+ * prints for a NULL pointer, which is what such a field used to print. */
+static inline const char *sim__sp(const struct sim_model *m, sim_sid id)
+{
+    return id == 0 ? "(null)" : sim__s(m, id);
+}
+
+/* True when the string of id equals s (both may be NULL). */
+bool sim__s_eq(const struct sim_model *m, sim_sid id, const char *s);
+
+int sim__map_put(struct sim_map *map, sim_sid key, int32_t val);   /* keeps the first */
+/* Sets key to val, replacing any earlier value. Key 0 is never stored. */
+int sim__map_set(struct sim_map *map, sim_sid key, int32_t val);
+int32_t sim__map_get(const struct sim_map *map, sim_sid key);      /* SIM_NONE */
 void sim__map_free(struct sim_map *map);
 int sim__vec_grow(void **v, size_t *cap, size_t n, size_t elem);
 

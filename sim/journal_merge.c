@@ -2,8 +2,13 @@
  * format line by line into a temp file, rename.
  *
  * The references are the checker's largest allocation after the model (13
- * per order in a no-fault run), so each is 16 bytes and they are sorted in
- * place: glibc's qsort would malloc a second array of the same size. */
+ * per order in a no-fault run), so each is one 8-byte key and they are
+ * sorted in place (glibc's qsort would malloc a second array of the same
+ * size). A key is dt << 32 | k: dt the event's time minus the earliest,
+ * k its place in (src, a, b) order over every sub-record of the model, so
+ * sorting keys as integers sorts by (t, src, a, b). Runs longer than 2^32
+ * ms shift dt right until it fits; then keys with equal dt are put in exact
+ * (t, k) order by a second pass over each such run. */
 #include "journal_merge.h"
 
 #include <stdio.h>
@@ -17,150 +22,248 @@
 
 enum src {
     SRC_GATEWAY = 0, SRC_HIST, SRC_PTRADE, SRC_PREFUND, SRC_PNOTIF,
-    SRC_SUB, SRC_PAYCALL, SRC_PAYER, SRC_BQUERY, SRC_RECEIPT, SRC_ACK, SRC_PROCESS
+    SRC_SUB, SRC_PAYCALL, SRC_PAYER, SRC_BQUERY, SRC_RECEIPT, SRC_ACK, SRC_PROCESS,
+    SRC_COUNT
 };
 
-#define SUB_BITS 28                         /* b's share of ev.sb */
-#define SUB_MAX (((uint32_t)1 << SUB_BITS) - 1)
+#define N_ORDER_SRC (SRC_PNOTIF - SRC_HIST + 1)   /* sources inside P orders */
 
-/* Sorted by (t, src, a, b): a total order, so any sort gives one journal. */
+/* One event, decoded from its key for formatting. */
 struct ev {
     int64_t t;
-    uint32_t a;         /* record index */
-    uint32_t sb;        /* src << SUB_BITS | sub-record index b */
+    uint32_t src, a, b;   /* source, record index, sub-record index */
+};
+
+/* Where each source's events start in k, and for the sources inside P
+ * orders, where each order's sub-records start (prefix sums). */
+struct ev_index {
+    uint64_t base[SRC_COUNT + 1];
+    uint32_t *start[N_ORDER_SRC];   /* orders.n + 1 entries each */
 };
 
 struct evs {
-    struct ev *v;       /* NULL while counting */
+    uint64_t *v;        /* keys; NULL while counting */
     size_t n, cap;
+    int64_t t_min, t_max;
+    unsigned shift;     /* dt = (t - t_min) >> shift */
 };
 
-static int push(struct evs *e, int64_t t, uint8_t src, size_t a, size_t b)
+static size_t src_records(const struct sim_model *m, uint32_t src)
+{
+    switch (src) {
+    case SRC_GATEWAY: return m->gj.n;
+    case SRC_SUB: return m->subs.n;
+    case SRC_PAYCALL: return m->paycalls.n;
+    case SRC_PAYER: return m->payer.n;
+    case SRC_BQUERY: return m->bqueries.n;
+    case SRC_RECEIPT: case SRC_ACK: return m->receipts.n;
+    case SRC_PROCESS: return m->pevents.n;
+    default: return m->orders.n;
+    }
+}
+
+/* Sub-records of record a in src (1 outside P orders). */
+static uint32_t src_len(const struct sim_model *m, uint32_t src, size_t a)
+{
+    const struct sim_porder *o = &m->orders.v[a];
+    switch (src) {
+    case SRC_HIST: return o->n_hist;
+    case SRC_PTRADE: return o->n_trades;
+    case SRC_PREFUND: return o->n_refunds;
+    case SRC_PNOTIF: return o->n_notifs;
+    default: return 1;
+    }
+}
+
+/* The event's time, SIM_NO_TIME when it is not in the journal. */
+static int64_t src_time(const struct sim_model *m, uint32_t src, size_t a, uint32_t b)
+{
+    switch (src) {
+    case SRC_GATEWAY: return m->gj.v[a].at;
+    case SRC_HIST: return m->orders.v[a].hist[b].at;
+    case SRC_PTRADE: return m->orders.v[a].trades[b].created_at;
+    case SRC_PREFUND: return m->orders.v[a].refunds[b].at;
+    case SRC_PNOTIF: return m->orders.v[a].notifs[b].delivered_at;
+    case SRC_SUB: return m->subs.v[a].at;
+    case SRC_PAYCALL: return m->paycalls.v[a].at;
+    case SRC_PAYER: return m->payer.v[a].at;
+    case SRC_BQUERY: return m->bqueries.v[a].at;
+    case SRC_RECEIPT: return m->receipts.v[a].at;
+    case SRC_ACK: {
+        int64_t ans = m->receipts.v[a].answered;
+        return ans >= 200 && ans < 300 ? m->receipts.v[a].at : SIM_NO_TIME;
+    }
+    default: return m->pevents.v[a].at;
+    }
+}
+
+static void push(struct evs *e, int64_t t, uint64_t k)
 {
     if (t == SIM_NO_TIME)
-        return PD_OK;
-    if (b > SUB_MAX || a > UINT32_MAX)
-        return PD_ETOOBIG;     /* more sub-records in one order than any input file holds */
+        return;
     if (e->v != NULL) {
         PD_ASSERT(e->n < e->cap);
-        e->v[e->n] = (struct ev){.t = t, .a = (uint32_t)a,
-                                 .sb = (uint32_t)src << SUB_BITS | (uint32_t)b};
+        uint64_t dt = ((uint64_t)t - (uint64_t)e->t_min) >> e->shift;
+        e->v[e->n] = dt << 32 | k;
+    } else {
+        e->t_min = e->n == 0 || t < e->t_min ? t : e->t_min;
+        e->t_max = e->n == 0 || t > e->t_max ? t : e->t_max;
     }
     e->n++;
+}
+
+/* Walks every sub-record in (src, a, b) order, numbering them k; fills the
+ * index on the way. PD_ETOOBIG past 2^32 sub-records. */
+static int collect(const struct sim_model *m, struct ev_index *ix, struct evs *e)
+{
+    uint64_t k = 0;
+    for (uint32_t src = 0; src < SRC_COUNT; src++) {
+        ix->base[src] = k;
+        bool in_order = src >= SRC_HIST && src <= SRC_PNOTIF;
+        uint32_t *start = in_order ? ix->start[src - SRC_HIST] : NULL;
+        size_t n = src_records(m, src);
+        for (size_t a = 0; a < n; a++) {
+            if (start != NULL)
+                start[a] = (uint32_t)(k - ix->base[src]);
+            uint32_t len = src_len(m, src, a);
+            if (k + len > UINT32_MAX)
+                return PD_ETOOBIG;
+            for (uint32_t b = 0; b < len; b++, k++)
+                push(e, src_time(m, src, a, b), k);
+        }
+        if (start != NULL)
+            start[n] = (uint32_t)(k - ix->base[src]);
+    }
+    ix->base[SRC_COUNT] = k;
     return PD_OK;
 }
 
-static int collect_orders(const struct sim_model *m, struct evs *e)
+static struct ev decode(const struct sim_model *m, const struct ev_index *ix, uint64_t key)
 {
-    int rc = PD_OK;
-    for (size_t i = 0; rc == PD_OK && i < m->orders.n; i++) {
-        const struct sim_porder *o = &m->orders.v[i];
-        for (uint32_t j = 0; rc == PD_OK && j < o->n_hist; j++)
-            rc = push(e, o->hist[j].at, SRC_HIST, i, j);
-        for (uint32_t j = 0; rc == PD_OK && j < o->n_trades; j++)
-            rc = push(e, o->trades[j].created_at, SRC_PTRADE, i, j);
-        for (uint32_t j = 0; rc == PD_OK && j < o->n_refunds; j++)
-            rc = push(e, o->refunds[j].at, SRC_PREFUND, i, j);
-        for (uint32_t j = 0; rc == PD_OK && j < o->n_notifs; j++)
-            rc = push(e, o->notifs[j].delivered_at, SRC_PNOTIF, i, j);
+    uint64_t k = key & UINT32_MAX;
+    struct ev e = {0};
+    while (ix->base[e.src + 1] <= k)
+        e.src++;
+    uint32_t idx = (uint32_t)(k - ix->base[e.src]);
+    if (e.src >= SRC_HIST && e.src <= SRC_PNOTIF) {
+        const uint32_t *start = ix->start[e.src - SRC_HIST];
+        size_t lo = 0, hi = m->orders.n;     /* the last order whose start <= idx */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (start[mid] <= idx)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        e.a = (uint32_t)lo;
+        e.b = idx - start[lo];
+    } else {
+        e.a = idx;
     }
-    return rc;
+    e.t = src_time(m, e.src, e.a, e.b);
+    return e;
 }
 
-static int collect(const struct sim_model *m, struct evs *e)
-{
-    int rc = collect_orders(m, e);
-    for (size_t i = 0; rc == PD_OK && i < m->gj.n; i++)
-        rc = push(e, m->gj.v[i].at, SRC_GATEWAY, i, 0);
-    for (size_t i = 0; rc == PD_OK && i < m->subs.n; i++)
-        rc = push(e, m->subs.v[i].at, SRC_SUB, i, 0);
-    for (size_t i = 0; rc == PD_OK && i < m->paycalls.n; i++)
-        rc = push(e, m->paycalls.v[i].at, SRC_PAYCALL, i, 0);
-    for (size_t i = 0; rc == PD_OK && i < m->payer.n; i++)
-        rc = push(e, m->payer.v[i].at, SRC_PAYER, i, 0);
-    for (size_t i = 0; rc == PD_OK && i < m->bqueries.n; i++)
-        rc = push(e, m->bqueries.v[i].at, SRC_BQUERY, i, 0);
-    for (size_t i = 0; rc == PD_OK && i < m->receipts.n; i++) {
-        const struct sim_receipt *x = &m->receipts.v[i];
-        rc = push(e, x->at, SRC_RECEIPT, i, 0);
-        if (rc == PD_OK && x->answered >= 200 && x->answered < 300)
-            rc = push(e, x->at, SRC_ACK, i, 0);
-    }
-    for (size_t i = 0; rc == PD_OK && i < m->pevents.n; i++)
-        rc = push(e, m->pevents.v[i].at, SRC_PROCESS, i, 0);
-    return rc;
-}
+/* ---- sorting ---- */
 
-static uint32_t ev_src(const struct ev *e)
-{
-    return e->sb >> SUB_BITS;
-}
+/* Exact order when dt was shifted: by t, then k. */
+struct exact { const struct sim_model *m; const struct ev_index *ix; };
 
-static bool ev_less(const struct ev *x, const struct ev *y)
+static bool key_less(const struct exact *x, uint64_t p, uint64_t q)
 {
-    if (x->t != y->t)
-        return x->t < y->t;
-    if (ev_src(x) != ev_src(y))
-        return ev_src(x) < ev_src(y);
-    if (x->a != y->a)
-        return x->a < y->a;
-    return (x->sb & SUB_MAX) < (y->sb & SUB_MAX);
+    if (x == NULL)
+        return p < q;
+    int64_t tp = decode(x->m, x->ix, p).t, tq = decode(x->m, x->ix, q).t;
+    if (tp != tq)
+        return tp < tq;
+    return (p & UINT32_MAX) < (q & UINT32_MAX);
 }
 
 /* Moves v[i] down the max-heap v[0..n). */
-static void sift_down(struct ev *v, size_t i, size_t n)
+static void sift_down(const struct exact *x, uint64_t *v, size_t i, size_t n)
 {
     for (;;) {
         size_t big = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && ev_less(&v[big], &v[l]))
+        if (l < n && key_less(x, v[big], v[l]))
             big = l;
-        if (r < n && ev_less(&v[big], &v[r]))
+        if (r < n && key_less(x, v[big], v[r]))
             big = r;
         if (big == i)
             return;
-        struct ev tmp = v[i];
+        uint64_t tmp = v[i];
         v[i] = v[big];
         v[big] = tmp;
         i = big;
     }
 }
 
-/* Heapsort: in place, O(n log n), no extra memory. */
-static void sort_events(struct ev *v, size_t n)
+/* Heapsort: in place, O(n log n), no extra memory. x NULL: by key. */
+static void heapsort_keys(const struct exact *x, uint64_t *v, size_t n)
 {
     for (size_t i = n / 2; i-- > 0;)
-        sift_down(v, i, n);
+        sift_down(x, v, i, n);
     for (size_t end = n; end > 1; end--) {
-        struct ev tmp = v[0];
+        uint64_t tmp = v[0];
         v[0] = v[end - 1];
         v[end - 1] = tmp;
-        sift_down(v, 0, end - 1);
+        sift_down(x, v, 0, end - 1);
     }
 }
 
-/* Collects every reference into an array of exactly the right size: one
- * pass counts, the second fills (no doubling slack: at 50,000 orders the
- * slack alone was 6 MB). */
-static int collect_exact(const struct sim_model *m, struct evs *e)
+static void sort_events(const struct sim_model *m, const struct ev_index *ix, struct evs *e)
+{
+    heapsort_keys(NULL, e->v, e->n);
+    if (e->shift == 0)
+        return;     /* dt exact: the keys' order is (t, k) */
+    const struct exact x = {m, ix};
+    for (size_t i = 0, j; i < e->n; i = j) {
+        for (j = i + 1; j < e->n && e->v[j] >> 32 == e->v[i] >> 32; j++)
+            ;
+        if (j - i > 1)
+            heapsort_keys(&x, e->v + i, j - i);
+    }
+}
+
+static void index_free(struct ev_index *ix)
+{
+    for (size_t i = 0; i < N_ORDER_SRC; i++)
+        free(ix->start[i]);
+}
+
+/* Collects every key into an array of exactly the right size: one pass
+ * counts (and finds the time span), the second fills (no doubling slack). */
+static int collect_exact(const struct sim_model *m, struct ev_index *ix, struct evs *e)
 {
     memset(e, 0, sizeof *e);
-    int rc = collect(m, e);
+    memset(ix, 0, sizeof *ix);
+    for (size_t i = 0; i < N_ORDER_SRC; i++)
+        if ((ix->start[i] = malloc((m->orders.n + 1) * sizeof *ix->start[i])) == NULL)
+            return PD_ENOMEM;
+    int rc = collect(m, ix, e);
     if (rc != PD_OK || e->n == 0)
         return rc;
+    while (((uint64_t)e->t_max - (uint64_t)e->t_min) >> e->shift > UINT32_MAX)
+        e->shift++;
     e->cap = e->n;
     e->n = 0;
     e->v = malloc(e->cap * sizeof *e->v);
     if (e->v == NULL)
         return PD_ENOMEM;
-    rc = collect(m, e);
+    rc = collect(m, ix, e);
     PD_ASSERT(rc != PD_OK || e->n == e->cap);
     return rc;
 }
 
 size_t sim_journal_merge_count(const struct sim_model *m)
 {
-    struct evs e = {0};
-    return collect(m, &e) == PD_OK ? e.n : 0;
+    struct ev_index ix;
+    struct evs e;
+    memset(&e, 0, sizeof e);
+    int rc = collect_exact(m, &ix, &e);
+    size_t n = rc == PD_OK ? e.n : 0;
+    free(e.v);
+    index_free(&ix);
+    return n;
 }
 
 /* ---- formatting ---- */
@@ -177,45 +280,58 @@ static void put_json_str(FILE *f, const char *s)
 
 struct line {
     int64_t t;
-    const char *lane, *key, *order_id, *out_trade_no, *kind, *fault;
+    const char *lane, *kind;
+    sim_sid key, order_id, out_trade_no, fault;   /* model strings, 0 = null */
     char detail[320];
 };
 
-static void put_line(FILE *f, const struct line *l)
+static void put_line(const struct sim_model *m, FILE *f, const struct line *l)
 {
     fprintf(f, "{\"t\":%lld,\"lane\":", (long long)l->t);
     put_json_str(f, l->lane);
     fputs(",\"key\":", f);
-    put_json_str(f, l->key);
+    put_json_str(f, sim__s(m, l->key));
     fputs(",\"order_id\":", f);
-    put_json_str(f, l->order_id);
+    put_json_str(f, sim__s(m, l->order_id));
     fputs(",\"out_trade_no\":", f);
-    put_json_str(f, l->out_trade_no);
+    put_json_str(f, sim__s(m, l->out_trade_no));
     fputs(",\"kind\":", f);
     put_json_str(f, l->kind);
     fputs(",\"detail\":", f);
     put_json_str(f, l->detail);
     fputs(",\"fault\":", f);
-    put_json_str(f, l->fault);
+    put_json_str(f, sim__s(m, l->fault));
     fputs("}\n", f);
 }
 
-static const char *q(const char *s)
+/* The string of id, or "?" when there is none. */
+static const char *q(const struct sim_model *m, sim_sid id)
 {
-    return s ? s : "?";
+    return id != 0 ? sim__s(m, id) : "?";
 }
 
-static const char *gateway_kind(const struct sim_gjline *g)
+/* " <prefix><string of id>" pieces of a detail: both "" when id is 0. */
+static const char *pre(sim_sid id, const char *prefix)
+{
+    return id != 0 ? prefix : "";
+}
+
+static const char *opt(const struct sim_model *m, sim_sid id)
+{
+    return id != 0 ? sim__s(m, id) : "";
+}
+
+static const char *gateway_kind(const struct sim_model *m, const struct sim_gjline *g)
 {
     static const char *const map[][2] = {{"create", "trade_created"}, {"query", "query"},
                                          {"close", "close"}, {"refund", "refund"},
                                          {"callback", "callback"}};
-    if (strcmp(g->op, "pay") == 0)
+    if (sim__s_eq(m, g->op, "pay"))
         return g->status == 200 ? "charge" : "pay";
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(g->op, map[i][0]) == 0)
+        if (sim__s_eq(m, g->op, map[i][0]))
             return map[i][1];
-    return g->op;
+    return sim__s(m, g->op);
 }
 
 static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct line *l)
@@ -225,44 +341,44 @@ static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct li
     int32_t o = t != SIM_NONE ? m->trades.v[t].order : SIM_NONE;
     l->lane = "gateway";
     l->key = g->key;
-    l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : NULL;
+    l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : 0;
     l->out_trade_no = g->out_trade_no;
-    l->kind = gateway_kind(g);
+    l->kind = gateway_kind(m, g);
     l->fault = g->fault;
-    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s", g->op,
-             (long long)g->status, (long long)g->attempt, g->detail ? " " : "",
-             g->detail ? g->detail : "");
+    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s",
+             sim__sp(m, g->op), (long long)g->status, (long long)g->attempt,
+             pre(g->detail, " "), opt(m, g->detail));
 }
 
 static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *l)
 {
     const struct sim_porder *o = &m->orders.v[e->a];
-    uint32_t b = e->sb & SUB_MAX;
+    uint32_t b = e->b;
     l->lane = "sut";
     l->key = o->client_ref;
     l->order_id = o->order_id;
-    if (ev_src(e) == SRC_HIST) {
+    if (e->src == SRC_HIST) {
         const struct sim_hist *h = &o->hist[b];
         l->kind = "status";
-        snprintf(l->detail, sizeof l->detail, "%s->%s (%s)", h->from ? h->from : "null",
-                 q(h->to), q(h->cause));
-    } else if (ev_src(e) == SRC_PTRADE) {
+        snprintf(l->detail, sizeof l->detail, "%s->%s (%s)",
+                 h->from != 0 ? sim__s(m, h->from) : "null", q(m, h->to), q(m, h->cause));
+    } else if (e->src == SRC_PTRADE) {
         const struct sim_ptrade *t = &o->trades[b];
         l->kind = "trade_created";
         l->out_trade_no = t->out_trade_no;
         snprintf(l->detail, sizeof l->detail, "attempt %lld state %s", (long long)t->attempt,
-                 q(t->state));
-    } else if (ev_src(e) == SRC_PREFUND) {
+                 q(m, t->state));
+    } else if (e->src == SRC_PREFUND) {
         const struct sim_prefund *r = &o->refunds[b];
         l->kind = "refund";
         l->out_trade_no = r->out_trade_no;
-        snprintf(l->detail, sizeof l->detail, "%s %lld %s (%s)", q(r->out_refund_no),
-                 (long long)r->amount, q(r->status), q(r->reason));
+        snprintf(l->detail, sizeof l->detail, "%s %lld %s (%s)", q(m, r->out_refund_no),
+                 (long long)r->amount, q(m, r->status), q(m, r->reason));
     } else {
         const struct sim_pnotif *n = &o->notifs[b];
         l->kind = "notification";
         snprintf(l->detail, sizeof l->detail, "%s %s delivered after %lld attempt(s), last "
-                 "http %lld", q(n->event_id), q(n->status), (long long)n->attempts,
+                 "http %lld", q(m, n->event_id), q(m, n->status), (long long)n->attempts,
                  (long long)n->last_http_status);
     }
 }
@@ -270,43 +386,43 @@ static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *
 static void fmt_business(const struct sim_model *m, const struct ev *e, struct line *l)
 {
     l->lane = "business";
-    if (ev_src(e) == SRC_SUB) {
+    if (e->src == SRC_SUB) {
         const struct sim_submission *s = &m->subs.v[e->a];
         l->key = s->key;
         l->order_id = s->order_id;
         l->kind = s->status == 409 ? "duplicate_refused" : "submit";
-        snprintf(l->detail, sizeof l->detail, "%s client_ref=%s status=%lld%s%s", s->kind,
-                 q(s->client_ref), (long long)s->status, s->error ? " error=" : "",
-                 s->error ? s->error : "");
-    } else if (ev_src(e) == SRC_PAYCALL) {
+        snprintf(l->detail, sizeof l->detail, "%s client_ref=%s status=%lld%s%s",
+                 sim__sp(m, s->kind), q(m, s->client_ref), (long long)s->status,
+                 pre(s->error, " error="), opt(m, s->error));
+    } else if (e->src == SRC_PAYCALL) {
         const struct sim_paycall *p = &m->paycalls.v[e->a];
         l->key = p->key;
         l->order_id = p->order_id;
         l->out_trade_no = p->out_trade_no;
         l->kind = "pay";
         snprintf(l->detail, sizeof l->detail, "pay call status=%lld body_status=%s",
-                 (long long)p->status, q(p->body_status));
-    } else if (ev_src(e) == SRC_PAYER) {
+                 (long long)p->status, q(m, p->body_status));
+    } else if (e->src == SRC_PAYER) {
         const struct sim_payer *p = &m->payer.v[e->a];
         l->key = p->key;
         l->out_trade_no = p->out_trade_no;
         l->kind = "pay";
-        snprintf(l->detail, sizeof l->detail, "payer %s status=%lld%s%s", q(p->action),
-                 (long long)p->status, p->code ? " code=" : "", p->code ? p->code : "");
-    } else if (ev_src(e) == SRC_BQUERY) {
+        snprintf(l->detail, sizeof l->detail, "payer %s status=%lld%s%s", q(m, p->action),
+                 (long long)p->status, pre(p->code, " code="), opt(m, p->code));
+    } else if (e->src == SRC_BQUERY) {
         const struct sim_bquery *bq = &m->bqueries.v[e->a];
         l->key = bq->key;
         l->order_id = bq->order_id;
         l->kind = "query";
         snprintf(l->detail, sizeof l->detail, "business asks the SUT: status=%lld order %s",
-                 (long long)bq->status, q(bq->body_status));
+                 (long long)bq->status, q(m, bq->body_status));
     } else {
         const struct sim_receipt *x = &m->receipts.v[e->a];
         l->key = x->client_ref;
         l->order_id = x->order_id;
-        l->kind = ev_src(e) == SRC_ACK ? "ack" : "notification";
+        l->kind = e->src == SRC_ACK ? "ack" : "notification";
         snprintf(l->detail, sizeof l->detail, "%s %s seq=%lld answered=%lld signature_ok=%s "
-                 "applied=%s", q(x->event_id), q(x->status),
+                 "applied=%s", q(m, x->event_id), q(m, x->status),
                  (long long)(x->seq == SIM_NO_TIME ? 0 : x->seq),
                  (long long)x->answered, x->signature_ok ? "true" : "false",
                  x->applied ? "true" : "false");
@@ -317,21 +433,21 @@ static void fmt_event(const struct sim_model *m, const struct ev *e, struct line
 {
     memset(l, 0, sizeof *l);
     l->t = e->t;
-    if (ev_src(e) == SRC_GATEWAY) {
+    if (e->src == SRC_GATEWAY) {
         fmt_gateway(m, e, l);
-    } else if (ev_src(e) <= SRC_PNOTIF) {
+    } else if (e->src <= SRC_PNOTIF) {
         fmt_sut(m, e, l);
-    } else if (ev_src(e) == SRC_PROCESS) {
+    } else if (e->src == SRC_PROCESS) {
         const struct sim_pevent *p = &m->pevents.v[e->a];
-        l->lane = p->target && strcmp(p->target, "gateway") == 0 ? "gateway" : "sut";
+        l->lane = sim__s_eq(m, p->target, "gateway") ? "gateway" : "sut";
         l->kind = "process";
-        snprintf(l->detail, sizeof l->detail, "%s %s%s%s", q(p->action), q(p->target),
-                 p->detail ? " " : "", p->detail ? p->detail : "");
+        snprintf(l->detail, sizeof l->detail, "%s %s%s%s", q(m, p->action), q(m, p->target),
+                 pre(p->detail, " "), opt(m, p->detail));
     } else {
         fmt_business(m, e, l);
     }
     /* Business records carry a key; find the order by it when they lack one. */
-    if (l->order_id == NULL && l->key != NULL) {
+    if (l->order_id == 0 && l->key != 0) {
         int32_t o = sim__map_get(&m->order_by_ref, l->key);
         if (o != SIM_NONE)
             l->order_id = m->orders.v[o].order_id;
@@ -340,23 +456,25 @@ static void fmt_event(const struct sim_model *m, const struct ev *e, struct line
 
 int sim_journal_merge_write(const struct sim_model *m, const char *path)
 {
+    struct ev_index ix;
     struct evs e;
-    int rc = collect_exact(m, &e);
+    int rc = collect_exact(m, &ix, &e);
     if (rc == PD_OK)
-        sort_events(e.v, e.n);
+        sort_events(m, &ix, &e);
     /* Streamed: the journal of a large run is too big to hold as one buffer. */
     struct pd_afile af;
     if (rc == PD_OK && pd_afile_open(&af, path) != PD_OK)
         rc = PD_EIO;
-    if (rc != PD_OK) {
-        free(e.v);
-        return rc;
-    }
-    struct line l;
-    for (size_t i = 0; i < e.n; i++) {
-        fmt_event(m, &e.v[i], &l);
-        put_line(af.f, &l);
+    if (rc == PD_OK) {
+        struct line l;
+        for (size_t i = 0; i < e.n; i++) {
+            struct ev ev = decode(m, &ix, e.v[i]);
+            fmt_event(m, &ev, &l);
+            put_line(m, af.f, &l);
+        }
+        rc = pd_afile_commit(&af);
     }
     free(e.v);
-    return pd_afile_commit(&af);
+    index_free(&ix);
+    return rc;
 }

@@ -120,35 +120,36 @@ static int put_head(const struct sim_model *m, const struct sim_results *res,
     return rc;
 }
 
-static cJSON *violation_json(const struct sim_violation *v)
+static cJSON *violation_json(const struct sim_model *m, const struct sim_violation *v)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return NULL;
     cJSON_AddStringToObject(o, "invariant", sim_check_invariant_name(v->inv));
     sim__json_str(o, "order", v->order);
-    sim__json_str(o, "key", v->key);
+    sim__json_str(o, "key", sim__s(m, v->key));
     sim__json_str(o, "summary", v->summary);
     cJSON_AddItemReferenceToObject(o, "evidence", v->evidence);
     cJSON_AddItemReferenceToObject(o, "faults", v->faults);
     return o;
 }
 
-static int put_violations(const struct sim_results *res, FILE *out)
+static int put_violations(const struct sim_model *m, const struct sim_results *res,
+                          FILE *out)
 {
     int rc = put(out, ",\"violations\":[");
     for (size_t i = 0; rc == PD_OK && i < res->v.n; i++) {
         if (i > 0)
             rc = put(out, ",");
         if (rc == PD_OK)
-            rc = put_item(out, violation_json(&res->v.v[i]));
+            rc = put_item(out, violation_json(m, &res->v.v[i]));
     }
     return rc == PD_OK ? put(out, "]") : rc;
 }
 
 /* One fault_plan member "key": [...] when the key met any fault. */
 static int put_plan_key(const struct sim_model *m, const struct sim_results *res,
-                        const char *key, bool *first, FILE *out)
+                        sim_sid key, bool *first, FILE *out)
 {
     cJSON *plan = sim__fault_plan_of(m, res, key);
     if (plan == NULL)
@@ -157,7 +158,7 @@ static int put_plan_key(const struct sim_model *m, const struct sim_results *res
         cJSON_Delete(plan);
         return PD_OK;
     }
-    cJSON *k = cJSON_CreateString(key);
+    cJSON *k = cJSON_CreateString(sim__s(m, key));
     int rc = put(out, *first ? "" : ",");
     *first = false;
     if (rc == PD_OK)
@@ -174,13 +175,13 @@ static cJSON *process_plan(const struct sim_model *m)
     for (size_t i = 0; a && i < m->pevents.n; i++) {
         const struct sim_pevent *p = &m->pevents.v[i];
         cJSON *e = cJSON_CreateObject();
-        snprintf(kind, sizeof kind, "process.%s", p->action);
+        snprintf(kind, sizeof kind, "process.%s", sim__sp(m, p->action));
         cJSON_AddStringToObject(e, "source", "process");
         cJSON_AddStringToObject(e, "kind", kind);
-        sim__json_str(e, "op", p->target);
+        sim__json_str(e, "op", sim__s(m, p->target));
         pd_json_add_i64(e, "attempt", 0);
         pd_json_add_i64(e, "at", p->at);
-        sim__json_str(e, "detail", p->detail);
+        sim__json_str(e, "detail", sim__s(m, p->detail));
         cJSON_AddItemToArray(a, e);
     }
     return a;
@@ -195,16 +196,16 @@ static int put_fault_plan(const struct sim_model *m, const struct sim_results *r
     bool first = true;
     int rc = put(out, ",\"fault_plan\":{");
     for (size_t i = 0; rc == PD_OK && i < m->orders.n; i++) {
-        const char *key = m->orders.v[i].client_ref;
-        if (key == NULL || sim__map_get(&seen, key) != SIM_NONE)
+        sim_sid key = m->orders.v[i].client_ref;
+        if (key == 0 || sim__map_get(&seen, key) != SIM_NONE)
             continue;
         rc = sim__map_put(&seen, key, 1);
         if (rc == PD_OK)
             rc = put_plan_key(m, res, key, &first, out);
     }
     for (size_t i = 0; rc == PD_OK && i < m->gj.n + m->payer.n; i++) {
-        const char *key = i < m->gj.n ? m->gj.v[i].key : m->payer.v[i - m->gj.n].key;
-        if (key == NULL || sim__map_get(&seen, key) != SIM_NONE)
+        sim_sid key = i < m->gj.n ? m->gj.v[i].key : m->payer.v[i - m->gj.n].key;
+        if (key == 0 || sim__map_get(&seen, key) != SIM_NONE)
             continue;
         rc = sim__map_put(&seen, key, 1);
         if (rc == PD_OK)
@@ -252,11 +253,11 @@ static cJSON *order_json(const struct sim_model *m, const struct sim_results *re
     cJSON *x = cJSON_CreateObject();
     if (x == NULL)
         return NULL;
-    sim__json_str(x, "key", o->client_ref);
-    sim__json_str(x, "order_id", o->order_id);
-    sim__json_str(x, "status", o->status);
+    sim__json_str(x, "key", sim__s(m, o->client_ref));
+    sim__json_str(x, "order_id", sim__s(m, o->order_id));
+    sim__json_str(x, "status", sim__s(m, o->status));
     pd_json_add_i64(x, "amount", o->amount);
-    sim__json_str(x, "currency", o->currency);
+    sim__json_str(x, "currency", sim__s(m, o->currency));
     pd_json_add_i64(x, "charges", charges);
     pd_json_add_i64(x, "callbacks", callbacks);
     pd_json_add_i64(x, "queries", queries);
@@ -309,7 +310,7 @@ int sim_report_json_write(const struct sim_model *m, const struct sim_results *r
 {
     int rc = put_head(m, res, out);
     if (rc == PD_OK)
-        rc = put_violations(res, out);
+        rc = put_violations(m, res, out);
     if (rc == PD_OK)
         rc = put_fault_plan(m, res, out);
     if (rc == PD_OK)

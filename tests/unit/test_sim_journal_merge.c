@@ -1,10 +1,14 @@
 /* Proves the merged journal's order: events sorted by simulated time, and
  * events at the same time by source (P history before B submissions), then
- * record index, then sub-record index. The journal sorts 16-byte
- * references in place with its own heapsort; this test builds a model with
- * many ties (times drawn from a 10 ms window), writes journal.ndjson and
- * compares its line order with qsort over the same (t, src, a, b) tuples.
- * Each line's detail names its record, so a wrong order cannot pass. */
+ * record index, then sub-record index. The journal sorts 8-byte keys
+ * (time offset, event number) in place with its own heapsort; this test
+ * builds a model with many ties (times drawn from a 10 ms window), writes
+ * journal.ndjson and compares its line order with qsort over the same
+ * (t, src, a, b) tuples. Each line's detail names its record, so a wrong
+ * order cannot pass. A second model spans more than 2^32 ms (two 10 ms
+ * windows 2^34 ms apart): its time offsets are shifted to fit 32 bits, so
+ * times 1 ms apart share a key, and only the exact second pass over such
+ * runs orders them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,8 +49,16 @@ static uint32_t draw(uint32_t *s)
 }
 
 /* Orders with history entries and submissions, every time in 10 ms; the
- * expected tuples go to want. Strings live in the model's arena. */
-static size_t build(struct sim_model *m, struct tuple *want)
+ * expected tuples go to want. Strings are interned in the model. */
+/* A time in a 10 ms window, or with wide in one of two such windows
+ * 2^34 ms apart. */
+static int64_t draw_t(uint32_t *seed, bool wide)
+{
+    int64_t t = BASE_T + draw(seed) % 10;
+    return wide && draw(seed) % 2 ? t + ((int64_t)1 << 34) : t;
+}
+
+static size_t build(struct sim_model *m, struct tuple *want, bool wide)
 {
     uint32_t seed = 7;
     size_t n = 0;
@@ -61,8 +73,9 @@ static size_t build(struct sim_model *m, struct tuple *want)
         for (int b = 0; b < N_HIST; b++) {
             char cause[32];
             snprintf(cause, sizeof cause, "a=%d b=%d", a, b);
-            o->hist[b] = (struct sim_hist){.at = BASE_T + draw(&seed) % 10,
-                                           .to = "PAID", .cause = sim__intern(m, cause, &oom)};
+            o->hist[b] = (struct sim_hist){.at = draw_t(&seed, wide),
+                                           .to = sim__intern(m, "PAID", &oom),
+                                           .cause = sim__intern(m, cause, &oom)};
             want[n++] = (struct tuple){o->hist[b].at, 1, a, b};
         }
     }
@@ -71,9 +84,10 @@ static size_t build(struct sim_model *m, struct tuple *want)
     for (int a = 0; a < N_SUBS; a++) {
         char ref[32];
         snprintf(ref, sizeof ref, "a=%d", a);
-        m->subs.v[a] = (struct sim_submission){.kind = "original", .status = 201,
+        m->subs.v[a] = (struct sim_submission){.kind = sim__intern(m, "original", &oom),
+                                               .status = 201,
                                                .client_ref = sim__intern(m, ref, &oom),
-                                               .at = BASE_T + draw(&seed) % 10};
+                                               .at = draw_t(&seed, wide)};
         want[n++] = (struct tuple){m->subs.v[a].at, 5, a, 0};
     }
     assert_false(oom);
@@ -98,13 +112,12 @@ static struct tuple parse_line(const char *line)
     return t;
 }
 
-static void test_tie_order(void **state)
+static void check_order(bool wide)
 {
-    (void)state;
     struct sim_model m;
     sim__model_init(&m);
     static struct tuple want[N_ORDERS * N_HIST + N_SUBS];
-    size_t n = build(&m, want);
+    size_t n = build(&m, want, wide);
     qsort(want, n, sizeof *want, cmp_tuple);
     assert_int_equal(sim_journal_merge_count(&m), n);
     char dir[256], path[300], line[1024];
@@ -125,8 +138,21 @@ static void test_tie_order(void **state)
     sim__model_free(&m);
 }
 
+static void test_tie_order(void **state)
+{
+    (void)state;
+    check_order(false);
+}
+
+static void test_wide_span_order(void **state)
+{
+    (void)state;
+    check_order(true);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_tie_order)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_tie_order),
+                                       cmocka_unit_test(test_wide_span_order)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
