@@ -19,7 +19,12 @@ paydrill=$1 zoo=$2 suite=$3 out=$4 bug=$5
 invariants=${6:-}
 first=${7:-}
 dir="$out/$bug"
-rm -rf "$dir"
+# A rerun (ctest --repeat until-pass:2) keeps the attempt before it, so a
+# failure that passes on its retry still leaves its run folders to read.
+if [ -d "$dir" ]; then
+  rm -rf "$dir.previous"
+  mv "$dir" "$dir.previous"
+fi
 mkdir -p "$dir"
 seed_args=""
 [ -n "${PD_SEED:-}" ] && seed_args="--seed $PD_SEED"
@@ -31,7 +36,8 @@ if [ "$bug" = none ]; then
   rc=$?
   echo "zoo: bug=none exit=$rc (stdout/stderr in $dir)"
   if [ $rc -ne 0 ]; then
-    echo "zoo: the zoo build with no bug must pass every scenario; it exited $rc" >&2
+    echo "zoo: the zoo build with no bug must pass every scenario; it exited $rc" \
+         "(run folders in $dir/runs; a retry moves them to $dir.previous)" >&2
     head -20 "$dir/stderr.txt" >&2
     exit 1
   fi
