@@ -90,7 +90,8 @@ static void *submit_main(void *arg)
 static void *pay_main(void *arg)
 {
     struct racer *r = arg;
-    pthread_barrier_wait(r->barrier);
+    if (r->barrier != NULL)
+        pthread_barrier_wait(r->barrier);
     r->status = pd_test_http_json("POST", r->url, NULL, NULL, NULL);
     return NULL;
 }
@@ -124,16 +125,28 @@ static void test_dedup_race(void **state)
     down(&e);
 }
 
+/* The first pay call's create hangs at the stub, which has recorded it:
+ * its PAYING is committed by then. A second call in that window opens a
+ * second trade, which the lock refuses. Ordered, not raced: the catch does
+ * not depend on how twenty threads are scheduled. */
 static void test_no_paying_lock(void **state)
 {
     (void)state;
     struct env e;
     char id[32], url[256];
     up(&e, "no-paying-lock", NULL);
-    e.s.create_hang_ms = 200;
+    e.s.create_hang_ms = 1500;
     assert_int_equal(pc_submit(e.pc.url, "lock", 100, id), 201);
     snprintf(url, sizeof url, "%s/orders/%s/pay", e.pc.url, id);
-    race(url, pay_main, 200);
+    struct racer first = {url, NULL, 0};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, pay_main, &first), 0);
+    int64_t end = pd_mono_ms() + 10000;
+    while (stub_trade_count(&e.s) < 1 && pd_mono_ms() < end)
+        pd_sleep_ms(10);
+    assert_int_equal(stub_trade_count(&e.s), 1);
+    pay(&e, id);
+    pthread_join(tid, NULL);
     assert_true(stub_trade_count(&e.s) > 1);
     down(&e);
 }
