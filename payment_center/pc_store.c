@@ -409,8 +409,15 @@ int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int
     static const char upd[] =
         "UPDATE orders SET status=?, version=version+1, next_check_at=?"
         " WHERE order_id=? AND status=? AND version=?";
+    /* A step is never dated before the order's previous one: callers take
+     * now_ms before they wait for the writer or for the gateway, so a
+     * slower caller's now_ms can be older than a step committed meanwhile
+     * (create-5xx: the pay handler's PAYING->UNKNOWN at 00:04:52, then the
+     * reconciler's UNKNOWN->PAYING dated 00:04:47). History is the
+     * order's log; its times go forward. */
     static const char hist[] =
-        "INSERT INTO history(order_id, at, from_status, to_status, cause) VALUES(?,?,?,?,?)";
+        "INSERT INTO history(order_id, at, from_status, to_status, cause) VALUES(?1,"
+        " MAX(?2, COALESCE((SELECT MAX(at) FROM history WHERE order_id=?1), ?2)), ?3, ?4, ?5)";
     if (!pc_transition_legal(o->status, to, cause)) {
         PD_LOG(PD_LOG_ERROR, "pc", "act=illegal_transition order=%s from=%s to=%s cause=%s",
                o->order_id, pc_status_name(o->status), pc_status_name(to), pc_cause_name(cause));

@@ -5,7 +5,10 @@
  *   by every frame: ~40 MB for this test's orders);
  * - a read inside a write transaction sees that transaction's own writes
  *   (the writer connection), and the orders written are all there after
- *   reopening the file. */
+ *   reopening the file;
+ * - an order's history never goes back in time: a step whose caller took
+ *   its clock reading before the previous step committed (a reconciler
+ *   back from the gateway) is dated no earlier than that step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "pc_store.h"
 #include "pd_err.h"
@@ -94,6 +99,33 @@ static void checkpoints_keep_the_wal_bounded(void **state)
     pc_store_close(s);
 }
 
+static void history_times_never_go_back(void **state)
+{
+    (void)state;
+    pc_store *s = NULL;
+    assert_int_equal(pc_store_open(path, false, &s), PD_OK);
+    assert_int_equal(submit_one(s, 7), PD_OK);          /* UNPAID at T0 + 7 */
+    const char *id = "o-0000000000000007";
+    struct pc_pay pay;
+    /* The pay step's caller read its clock 5 s before the submit. */
+    assert_int_equal(pc_store_pay_begin(s, id, "http://127.0.0.1:1/notify", T0 + 7 - 5000,
+                                        30000, &pay), PD_OK);
+    assert_int_equal(pay.verdict, PC_PAY_STARTED);
+    int rc = PD_EIO;
+    char *text = pc_store_order_json(s, id, &rc);
+    assert_int_equal(rc, PD_OK);
+    cJSON *o = cJSON_Parse(text);
+    cJSON *hist = cJSON_GetObjectItem(o, "history");
+    assert_int_equal(cJSON_GetArraySize(hist), 2);
+    double first = cJSON_GetObjectItem(cJSON_GetArrayItem(hist, 0), "at")->valuedouble;
+    double second = cJSON_GetObjectItem(cJSON_GetArrayItem(hist, 1), "at")->valuedouble;
+    assert_true(first == (double)(T0 + 7));
+    assert_true(second >= first);
+    cJSON_Delete(o);
+    free(text);
+    pc_store_close(s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -115,6 +147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(checkpoints_keep_the_wal_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_times_never_go_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
