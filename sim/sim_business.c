@@ -1,11 +1,9 @@
 #include "sim_business.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
@@ -51,23 +49,11 @@ struct order_state {
     uint32_t n_events;
 };
 
-/* A driver worker waiting for an order's status (sim_business_await). */
-struct status_waiter {
-    const char *order_id;
-    pthread_cond_t cv;
-    struct status_waiter *next;
-};
-
-#define WAITER_BUCKETS 64
-
 struct sim_business {
     const struct sim_scenario *s;
     const struct sim_timeline *tl;
     struct mg_context *ctx;
     pthread_mutex_t lock;
-    /* Workers waiting for a status, by hash of the order id: a delivery
-     * wakes its order's worker only. Under lock. */
-    struct status_waiter *waiters[WAITER_BUCKETS];
     /* Each receipt, as its business.json line, goes to an unnamed temporary
      * file when it is recorded: memory does not grow with deliveries. */
     FILE *receipts_f;
@@ -164,14 +150,6 @@ static uint64_t next_attempt(struct order_state *o, const char *event_id)
 
 /* Applies the effect once per order; a contradicting later status is
  * recorded but never applied (the checker reports it). */
-static unsigned waiter_bucket(const char *order_id)
-{
-    uint32_t h = 2166136261u;   /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)order_id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % WAITER_BUCKETS;
-}
-
 static void apply_once(sim_business *b, struct order_state *o, struct receipt *r)
 {
     const char *st = final_status(r->status);
@@ -180,9 +158,6 @@ static void apply_once(sim_business *b, struct order_state *o, struct receipt *r
     o->status = st;
     r->applied = true;
     b->applied++;
-    for (struct status_waiter *w = b->waiters[waiter_bucket(r->order_id)]; w; w = w->next)
-        if (strcmp(w->order_id, r->order_id) == 0)
-            pthread_cond_signal(&w->cv);
 }
 
 struct decision {
@@ -374,54 +349,11 @@ void sim_business_free(sim_business *b)
     free(b);
 }
 
-static const char *status_locked(sim_business *b, const char *order_id)
-{
-    struct order_state *o = sim_map_get(&b->orders, order_id);
-    return o ? o->status : NULL;
-}
-
-/* Waits on w (linked in its bucket) until the status is there or abs
- * (CLOCK_MONOTONIC) has passed. Under lock. */
-static const char *wait_locked(sim_business *b, struct status_waiter *w,
-                               const struct timespec *abs)
-{
-    struct status_waiter **head = &b->waiters[waiter_bucket(w->order_id)];
-    w->next = *head;
-    *head = w;
-    const char *st;
-    while ((st = status_locked(b, w->order_id)) == NULL)
-        if (pthread_cond_timedwait(&w->cv, &b->lock, abs) != 0)
-            break;
-    for (struct status_waiter **pp = head; *pp; pp = &(*pp)->next)
-        if (*pp == w) {
-            *pp = w->next;
-            break;
-        }
-    return st != NULL ? st : status_locked(b, w->order_id);
-}
-
-const char *sim_business_await(sim_business *b, const char *order_id, int64_t real_ms)
+const char *sim_business_status(sim_business *b, const char *order_id)
 {
     pthread_mutex_lock(&b->lock);
-    const char *st = status_locked(b, order_id);
-    if (st == NULL && real_ms > 0) {
-        struct timespec abs;
-        clock_gettime(CLOCK_MONOTONIC, &abs);
-        abs.tv_sec += (time_t)(real_ms / 1000);
-        abs.tv_nsec += (long)(real_ms % 1000) * 1000000L;
-        if (abs.tv_nsec >= 1000000000L) {
-            abs.tv_sec++;
-            abs.tv_nsec -= 1000000000L;
-        }
-        struct status_waiter w = {.order_id = order_id};
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&w.cv, &attr);
-        pthread_condattr_destroy(&attr);
-        st = wait_locked(b, &w, &abs);
-        pthread_cond_destroy(&w.cv);
-    }
+    struct order_state *o = sim_map_get(&b->orders, order_id);
+    const char *st = o ? o->status : NULL;
     pthread_mutex_unlock(&b->lock);
     return st;
 }

@@ -31,10 +31,8 @@ void sim_business_stop(sim_business *b);
 void sim_business_free(sim_business *b);   /* NULL is a no-op */
 
 /* The final status ("PAID", "CLOSED") the business applied for the order,
- * or NULL. Borrowed static string. Waits up to real_ms (real time, not
- * simulated; 0: no wait) for it to be applied: the delivery wakes the
- * waiting caller at once. */
-const char *sim_business_await(sim_business *b, const char *order_id, int64_t real_ms);
+ * or NULL. Borrowed static string. */
+const char *sim_business_status(sim_business *b, const char *order_id);
 
 /* Orders with an applied final status, and deliveries received. */
 size_t sim_business_applied_count(sim_business *b);

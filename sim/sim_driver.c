@@ -25,10 +25,7 @@
 #define RETRY_LIMIT 1500            /* ... for at most 30 s real */
 #define PAY_ATTEMPTS 6
 #define LATE_QUERIES 3
-/* Polling (pay late) pauses, and the waits for a notification between
- * checks of the simulated deadline (a delivery ends the wait at once):
- * the first, doubling ... */
-#define POLL_REAL_MS 1
+#define POLL_REAL_MS 1             /* first pause while polling; doubles ... */
 #define POLL_MAX_REAL_MS 50         /* ... up to this */
 
 enum rec_kind { REC_ORIGINAL = 0, REC_IMMEDIATE, REC_CONCURRENT, REC_AFTER_WINDOW };
@@ -462,8 +459,9 @@ static void await_notification(struct worker *w, const struct sim_order_plan *p,
         int64_t deadline = now(d) + d->cfg.s->notify_timeout_ms;
         int64_t pause = POLL_REAL_MS;
         while (now(d) < deadline) {
-            if (sim_business_await(d->cfg.business, order_id, pause) != NULL)
+            if (sim_business_status(d->cfg.business, order_id) != NULL)
                 return;
+            pd_sleep_ms(pause);
             pause = pause * 2 > POLL_MAX_REAL_MS ? POLL_MAX_REAL_MS : pause * 2;
         }
         query_order(w, p, order_id, NULL);
