@@ -70,7 +70,11 @@ static const char usage_run[] =
     "\n"
     "environment: PAYDRILL_GATEWAY_BIN, PAYDRILL_SUT_BIN (default: next to paydrill),\n"
     "PAYDRILL_FAKETIME_LIB (default: the multiarch faketime/libfaketime.so.1),\n"
-    "PAYDRILL_SEED (like --seed), PAYDRILL_LOG (debug|info|warn|error).\n";
+    "PAYDRILL_SEED (like --seed), PAYDRILL_LOG (debug|info|warn|error),\n"
+    "PAYDRILL_DIAG_STACKS=0 (a run past its bound: thread states only, no gdb stacks).\n"
+    "\n"
+    "A run past its convergence bound gets sut-threads.txt and gateway-threads.txt in its\n"
+    "folder: what every thread of the SUT and mock-gateway was doing (docs/paydrill.md).\n";
 
 static const char usage_list[] =
     "usage: paydrill list [PATH...]\n\n"

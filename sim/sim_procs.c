@@ -13,6 +13,7 @@
 #include "pd_time.h"
 #include "pd_util.h"
 #include "sim_clock.h"
+#include "sim_diag.h"
 #include "sim_scenario.h"
 
 #define READY_TIMEOUT_MS 30000
@@ -408,6 +409,31 @@ int sim_procs_restart(struct sim_procs *p, int target)
     int rc = start_retrying(p, target);
     pthread_mutex_unlock(&p->lock);
     return rc;
+}
+
+void sim_procs_diagnose(struct sim_procs *p)
+{
+    const char *stacks_env = getenv("PAYDRILL_DIAG_STACKS");
+    bool stacks = stacks_env == NULL || strcmp(stacks_env, "0") != 0;
+    const char *sem = p->anchor.active ? p->anchor.sem_name : NULL;
+    static const struct {
+        int target;
+        const char *label, *file;
+    } who[] = {{SIM_TARGET_SUT, "sut", "sut-threads.txt"},
+               {SIM_TARGET_GATEWAY, "gateway", "gateway-threads.txt"}};
+    for (size_t i = 0; i < sizeof who / sizeof who[0]; i++) {
+        pthread_mutex_lock(&p->lock);
+        struct pd_proc *proc = who[i].target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
+        pid_t pid = proc->pid > 0 && pd_proc_alive(proc) ? proc->pid : 0;
+        pthread_mutex_unlock(&p->lock);
+        if (pid == 0)
+            continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", p->run_dir, who[i].file);
+        if (sim_diag_write(path, who[i].label, pid, sem, stacks) == PD_OK)
+            PD_LOG(PD_LOG_WARN, "sim", "act=diagnose target=%s pid=%ld file=%s",
+                   who[i].label, (long)pid, path);
+    }
 }
 
 void sim_procs_stop(struct sim_procs *p)

@@ -96,6 +96,12 @@ void sim_procs_kill(struct sim_procs *p, int target);
 /* Starts the target again on its port with its data folder. */
 int sim_procs_restart(struct sim_procs *p, int target);
 
+/* For a run past its bound: writes sut-threads.txt and gateway-threads.txt
+ * into the run folder (sim_diag.h: every thread's state and, with gdb on
+ * PATH and PAYDRILL_DIAG_STACKS not "0", its stack) for each of the two
+ * still running. */
+void sim_procs_diagnose(struct sim_procs *p);
+
 /* Stops both (SIGKILL: nothing of theirs is needed after collection). */
 void sim_procs_stop(struct sim_procs *p);
 

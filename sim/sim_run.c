@@ -428,6 +428,8 @@ static int play(struct run *r, struct sim_run_result *res)
         pthread_join(tids[i], NULL);
     r->healed_at = sim_time_now(&r->tl);
     wait_quiet(r);
+    if (!r->quiet)
+        sim_procs_diagnose(&r->procs);
     return PD_OK;
 }
 

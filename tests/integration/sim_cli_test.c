@@ -197,6 +197,37 @@ static void test_broken_sut_fails(void **state)
     expect_in("o5/dups/report.json", "\"verdict\":\"fail\"");
 }
 
+/* A SUT that stops working (here one without a reconciler, whose callbacks
+ * are all dropped) fails convergence, and the run folder says what each of
+ * its threads was doing when the bound passed. */
+static void test_stuck_sut_diagnosed(void **state)
+{
+    (void)state;
+    put("stuck.json", "{\"name\": \"stuck\", \"seed\": 4, \"time_scale\": 200,"
+                      " \"workload\": {\"orders\": 3, \"concurrency\": 3},"
+                      " \"payer\": {\"pay\": 1.0},"
+                      " \"gateway_faults\": {\"rules\": [{\"op\": \"callback\","
+                      "   \"action\": {\"type\": \"drop\"}}]},"
+                      " \"convergence_bound\": \"5m\"}");
+    char zoo[512], args[1400];
+    pd_test_bin("payment-center-zoo", zoo, sizeof zoo);
+    if (access(zoo, X_OK) != 0)
+        fail_msg("%s is not built (PD_ZOO=ON builds it)", zoo);
+    snprintf(args, sizeof args,
+             "run stuck.json --out o6 --sut-cmd 'exec \"%s\" --bug no-reconciler'", zoo);
+    setenv("PAYDRILL_DIAG_STACKS", "0", 1);
+    int rc = paydrill(args);
+    unsetenv("PAYDRILL_DIAG_STACKS");
+    assert_int_equal(rc, 1);
+    expect_in("err", "convergence");
+    expect_in("o6/stuck/sut-threads.txt", "# sut did not converge");
+    expect_in("o6/stuck/sut-threads.txt", "# shared clock semaphore /paydrill_sem_");
+    expect_in("o6/stuck/sut-threads.txt", " pc-outbox0 ");
+    expect_in("o6/stuck/sut-threads.txt", "payment-center-zoo");
+    expect_in("o6/stuck/sut-threads.txt", ": not taken");
+    expect_in("o6/stuck/gateway-threads.txt", "# gateway: pid ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +236,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_check_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_sut_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_sut_diagnosed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
