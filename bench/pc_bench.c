@@ -3,7 +3,7 @@
  * and delivers the signed SUCCESS callback right away (from its own
  * threads), plus a business receiver that acknowledges every notification.
  *
- * usage: pc_bench [--orders N] [--concurrency C] [--sync normal|full]
+ * usage: pc_bench [--help] [--orders N] [--concurrency C] [--sync normal|full]
  *                 [--bin PATH] [--callback-threads K] [--threads T]
  * Prints one line of figures per phase; see docs/benchmarks.md. */
 #include <cjson/cJSON.h>
@@ -219,17 +219,57 @@ static long metric(const char *pc_url, const char *name)
     return v;
 }
 
+static const char usage[] =
+    "usage: pc_bench [--orders N] [--concurrency C] [--sync normal|full] [--bin PATH]\n"
+    "                [--threads T] [--callback-threads K]\n\n"
+    "Starts payment-center (PATH, default: next to pc_bench) on a fresh SQLite file, with an\n"
+    "in-process stub gateway and business receiver, submits and pays N orders from C client\n"
+    "threads and prints the submit+pay rate, the end-to-end rate and payment-center's CPU\n"
+    "time per order (docs/benchmarks.md).\n\n"
+    "  --orders N            orders (default 10000)\n"
+    "  --concurrency C       client threads (default 64)\n"
+    "  --sync normal|full    payment-center's PAYDRILL_SYNC (default normal)\n"
+    "  --bin PATH            the payment-center to measure\n"
+    "  --threads T           payment-center's HTTP threads (default 384)\n"
+    "  --callback-threads K  stub threads delivering callbacks (default 16)\n";
+
+/* A whole number in [1, max] from text, or -1. */
+static int positive(const char *text, int max)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    return end != text && *end == '\0' && v >= 1 && v <= max ? (int)v : -1;
+}
+
 int main(int argc, char **argv)
 {
     int orders = 10000, conc = 64, cb_threads = 16;
     const char *sync = "normal", *bin = NULL, *threads = "384";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--orders") == 0) orders = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--concurrency") == 0) conc = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--sync") == 0) sync = argv[i + 1];
-        else if (strcmp(argv[i], "--bin") == 0) bin = argv[i + 1];
-        else if (strcmp(argv[i], "--threads") == 0) threads = argv[i + 1];
-        else if (strcmp(argv[i], "--callback-threads") == 0) cb_threads = atoi(argv[i + 1]);
+    for (int i = 1; i < argc; i += 2) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        int bad = val == NULL;
+        if (bad)
+            ;
+        else if (strcmp(opt, "--orders") == 0) bad = (orders = positive(val, 10000000)) < 0;
+        else if (strcmp(opt, "--concurrency") == 0) bad = (conc = positive(val, 4096)) < 0;
+        else if (strcmp(opt, "--callback-threads") == 0) bad = (cb_threads = positive(val, 4096)) < 0;
+        else if (strcmp(opt, "--threads") == 0) bad = positive(threads = val, 4096) < 0;
+        else if (strcmp(opt, "--bin") == 0) bin = val;
+        else if (strcmp(opt, "--sync") == 0)
+            bad = strcmp(sync = val, "normal") != 0 && strcmp(val, "full") != 0;
+        else {
+            fprintf(stderr, "pc_bench: unknown option %s\n%s", opt, usage);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "pc_bench: %s needs %s\n", opt,
+                    val == NULL ? "a value" : "a valid value (see --help)");
+            return 2;
+        }
     }
     char self_bin[512];
     if (bin == NULL) {

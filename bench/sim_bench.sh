@@ -10,7 +10,9 @@
 # exit log line (getrusage RUSAGE_SELF, whole command: runner, checker and
 # report writers, all in the one process); /usr/bin/time's "Maximum resident
 # set size" is NOT paydrill's: it is the largest of paydrill and every child
-# it reaped, i.e. often payment-center's. Results go to bench/out/sim/.
+# it reaped, i.e. often payment-center's. Results go to bench/out/sim/; the
+# KEEP newest result folders stay (default 5: a 10,000-order run folder is
+# ~100 MB).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build-sim}
@@ -18,6 +20,9 @@ scenario=${2:-$top/bench/sim_10k.json}
 bin=$build/bin/paydrill
 out=$top/bench/out/sim/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
+# Older results go, newest first kept (names are UTC times: they sort).
+keep=${KEEP:-5}
+ls -1d "$top"/bench/out/sim/*/ 2>/dev/null | sort -r | tail -n +$((keep + 1)) | xargs -r rm -rf
 cd "$top"
 name=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])" "$scenario")
 orders=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['workload']['orders'])" "$scenario")
