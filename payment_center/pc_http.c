@@ -324,5 +324,12 @@ char *pc_metrics_text(struct pc_app *app)
     COUNTER(&b, "pc_gateway_closes_total", "Gateway close calls.", m->closes);
     COUNTER(&b, "pc_gateway_refund_calls_total", "Gateway refund calls.", m->refund_calls);
     COUNTER(&b, "pc_notify_attempts_total", "Business notification attempts.", m->notify_attempts);
+    long commits = 0, txs = 0;
+    pc_store_tx_stats(app->store, &commits, &txs);
+    COUNTER(&b, "pc_db_transactions_total", "Write transactions committed or rolled back.", txs);
+    COUNTER(&b, "pc_db_commits_total", "SQLite commits (group commit: one covers many).",
+            commits);
+    COUNTER(&b, "pc_db_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
+            pc_store_checkpoints(app->store));
     return pd_buf_take(&b);
 }

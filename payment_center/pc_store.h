@@ -2,10 +2,11 @@
  * nonces in one SQLite file (WAL).
  *
  * Reads use a connection per thread (opened on first use, closed at thread
- * exit). Write transactions are serialised by one process-wide mutex plus
- * BEGIN IMMEDIATE on one writer connection: with hundreds of HTTP threads
- * this is faster and fairer than SQLite's busy-wait, and the writer's page
- * cache stays valid. Readers never take the mutex. WAL checkpoints run on
+ * exit). Write transactions are serialised by one process-wide mutex on one
+ * writer connection: with hundreds of HTTP threads this is faster and
+ * fairer than SQLite's busy-wait, and the writer's page cache stays valid.
+ * Callers queued for the mutex share one commit (pc_store_tx.c); each
+ * returns only once its writes are committed. Readers never take the mutex. WAL checkpoints run on
  * a thread of their own (pc_store_ckpt.c). Every status change
  * goes through one function that checks pc_transition_legal, bumps the
  * version by compare-and-set, appends history and, for a final status,
@@ -37,6 +38,9 @@ void pc_store_close(pc_store *store);   /* NULL is a no-op; no thread may still 
 void pc_store_set_checkpoint_frames(pc_store *store, int frames);
 /* How many checkpoints that thread has run. */
 long pc_store_checkpoints(pc_store *store);
+/* Write transactions committed so far, and the callers' transactions they
+ * held (group commit: pc_store_tx.c). */
+void pc_store_tx_stats(pc_store *store, long *out_commits, long *out_ops);
 
 struct pc_order {
     char order_id[PC_ORDER_ID_MAX + 1];

@@ -167,8 +167,7 @@ int pc_store_apply_fact(pc_store *s, const struct pc_fact *f, int64_t now_ms, in
     /* A refused fact changes nothing, not even the nonce table. */
     if (rc != PD_OK || *out_result == PC_APPLY_UNKNOWN_TRADE ||
         *out_result == PC_APPLY_MISMATCH || *out_result == PC_APPLY_REPLAY) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -204,8 +203,7 @@ int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,
         return rc;
     rc = pc__exec(c, &changes, upd, "iiti", next_check_at, check_count, order_id, version);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     rc = pc__commit(s, c);
     return rc == PD_OK && changes == 0 ? PD_ECONFLICT : rc;
@@ -235,8 +233,7 @@ static int close_with(pc_store *s, const char *order_id, const char *trade, int 
     if (rc == PD_OK)
         rc = pc__transition(c, &o, PC_ST_CLOSED, cause, now_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -271,8 +268,7 @@ int pc_store_prune_nonces(pc_store *s, int64_t before_ms)
         return rc;
     rc = pc__exec(c, NULL, del, "i", before_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -290,8 +286,7 @@ int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
         return rc;
     rc = pc__exec(c, NULL, del, "i", now_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }

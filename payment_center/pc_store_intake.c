@@ -151,8 +151,7 @@ int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORD
     if (rc == PD_OK)
         rc = insert_order(c, sub);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -237,8 +236,7 @@ static int pay_unlocked(pc_store *s, const char *order_id, const char *notify_ur
     if (rc == PD_OK)
         rc = insert_trade(c, o, notify_url, now_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     out->verdict = PC_PAY_STARTED;
     pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
@@ -257,8 +255,7 @@ int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url
         return rc;
     rc = pay_decide(c, order_id, notify_url, now_ms, first_check_ms, out);
     if (rc != PD_OK || out->verdict != PC_PAY_STARTED) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -330,8 +327,7 @@ int pc_store_create_result(pc_store *s, const char *out_trade_no, int outcome,
     if (rc == PD_OK)
         rc = create_apply(c, &o, out_trade_no, outcome, trade_no, now_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     *out_status = o.status;
     return pc__commit(s, c);

@@ -29,6 +29,14 @@ struct pc_store {
     bool sync_full;
     pthread_mutex_t write_mu;   /* one writer at a time, process-wide */
     struct pc_conn *writer;     /* every write transaction runs here, under write_mu */
+    /* group commit (pc_store_tx.c); all under write_mu but tx_queued */
+    int tx_queued;              /* callers waiting for write_mu in pc__begin (atomic) */
+    bool tx_open;               /* the batch transaction is open on the writer */
+    int tx_ops;                 /* callers released into the open batch */
+    struct pc_tx_waiter *tx_waiters;    /* those of them waiting for its end */
+    pthread_mutex_t tx_done_mu; /* guards the waiters' done flags */
+    pthread_cond_t tx_done_cv;
+    long tx_commits, tx_ops_total;
     pthread_key_t key;          /* this thread's read connection */
     /* the checkpointer (pc_store_ckpt.c) */
     int ckpt_frames;
@@ -68,9 +76,17 @@ int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *
               va_list ap);
 void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len);
 
+/* Write transactions (pc_store_tx.c), committed in groups: pc__begin
+ * takes the writer; pc__commit returns once the caller's writes are
+ * committed (PD_OK) or lost with their batch (PD_EIO). pc__rollback undoes
+ * the caller's writes only and returns rc, once the earlier writes it
+ * could read are committed, or PD_EIO when they were lost: use it as
+ * `return pc__rollback(s, c, rc);`. */
 int pc__begin(pc_store *s, struct pc_conn **out);
 int pc__commit(pc_store *s, struct pc_conn *c);
-void pc__rollback(pc_store *s, struct pc_conn *c);
+int pc__rollback(pc_store *s, struct pc_conn *c, int rc);
+/* True while this thread holds s's write transaction. */
+bool pc__in_tx(const pc_store *s);
 
 int pc__load_order(struct pc_conn *c, const char *order_id, struct pc_order *out);
 int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int64_t now_ms);

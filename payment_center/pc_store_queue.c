@@ -47,8 +47,7 @@ static int one_write(pc_store *s, const char *sql, const char *types, ...)
     rc = pc__vexec(c, NULL, sql, types, ap);
     va_end(ap);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
@@ -120,8 +119,7 @@ int pc_store_outbox_late(pc_store *s, const char *order_id, int64_t now_ms)
     if (rc == PD_OK)
         rc = pc__outbox_insert(c, &o, now_ms);
     if (rc != PD_OK) {
-        pc__rollback(s, c);
-        return rc;
+        return pc__rollback(s, c, rc);
     }
     return pc__commit(s, c);
 }
