@@ -336,6 +336,8 @@ int main(int argc, char **argv)
     }
     int64_t t_all = pd_mono_ms() - t0;
     double pc_cpu = cpu_ms(pc.pid);
+    long txs = metric(pc.url, "\npc_db_transactions_total ");
+    long commits = metric(pc.url, "\npc_db_commits_total ");
     printf("pc_bench: orders=%d concurrency=%d sync=%s threads=%s failures=%" PRId64 "\n", total,
            conc, sync, threads, failures);
     printf("pc_bench: submit+pay  %d orders in %" PRId64 " ms = %.0f orders/s\n", total, t_submit,
@@ -344,6 +346,9 @@ int main(int argc, char **argv)
            paid, delivered, t_all, paid * 1000.0 / (double)(t_all ? t_all : 1));
     printf("pc_bench: payment-center CPU %.0f ms = %.2f ms per order\n", pc_cpu,
            pc_cpu / (double)(total ? total : 1));
+    if (txs >= 0 && commits > 0)    /* payment-center before group commit: no such metric */
+        printf("pc_bench: write transactions %ld in %ld commits = %.1f per commit\n", txs,
+               commits, (double)txs / (double)commits);
     pd_proc_stop(&pc, 5000);
     pthread_mutex_lock(&q.mu);
     q.stop = true;
