@@ -235,9 +235,9 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
         mg_stop(ctx);
         return 1;
     }
-    PD_LOG(PD_LOG_INFO, "pc", "act=start listen=%s:%d db=%s dedup=%s notify_url=%s bug=%s",
-           host, port, cfg->db_path, cfg->dedup, srv->app.notify_url,
-           pc_bug_name(pc_bug_active));
+    PD_LOG(PD_LOG_INFO, "pc", "act=start listen=%s:%d db=%s sync=%s dedup=%s notify_url=%s bug=%s",
+           host, port, cfg->db_path, cfg->sync_full ? "full" : "normal", cfg->dedup,
+           srv->app.notify_url, pc_bug_name(pc_bug_active));
     printf("listening on http://%s:%d\n", host, port);
     fflush(stdout);
     int sig = wait_signal();

@@ -12,7 +12,9 @@
  *   order PAID (close_refused_paid); money arriving after the close is
  *   refunded at the gateway and listed; an UNPAID order expires locally;
  * - a business notification refused, then the center killed, is delivered
- *   after restart with the same event id. */
+ *   after restart with the same event id;
+ * - a second payment-center on the same data dir is refused at start (the
+ *   file is held for one process), says why, and the first one goes on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,11 +22,14 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pc_stub.h"
+#include "pd_err.h"
 #include "pd_test.h"
 #include "pd_time.h"
+#include "pd_util.h"
 
 static const char *const fast[] = {"--callback-timeout", "1s", "--query-schedule", "300ms",
                                    "--notify-schedule", "300ms", "--refund-schedule", "300ms",
@@ -262,6 +267,37 @@ static void test_outbox_across_restart(void **state)
     pd_test_rmdir(dir);
 }
 
+static void test_second_instance_refused(void **state)
+{
+    (void)state;
+    struct stub s;
+    struct pd_proc pc, twin = {0};
+    char dir[256], id[32], log[300], bin[512], data_env[300], gw_env[300];
+    stub_start(&s);
+    pd_test_tmpdir(dir);
+    stub_start_pc(&s, dir, NULL, &pc);
+    pd_test_bin("payment-center", bin, sizeof bin);
+    snprintf(log, sizeof log, "%s/twin.log", dir);
+    snprintf(data_env, sizeof data_env, "PAYDRILL_DATA_DIR=%s", dir);
+    snprintf(gw_env, sizeof gw_env, "PAYDRILL_GATEWAY_URL=%s", s.url);
+    const char *argv[] = {bin, NULL};
+    const char *env[] = {data_env, gw_env, "PAYDRILL_GATEWAY_SECRET=x",
+                         "PAYDRILL_BUSINESS_URL=http://127.0.0.1:9/biz",
+                         "PAYDRILL_BUSINESS_SECRET=x", "PAYDRILL_LISTEN=127.0.0.1:0", NULL};
+    assert_int_equal(pd_proc_start(argv, env, log, 20000, &twin), PD_EIO);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(pd_read_file(log, 1 << 20, &text, &len), PD_OK);
+    if (strstr(text, "another process holds the file") == NULL)
+        fail_msg("twin.log lacks the reason:\n%s", text);
+    free(text);
+    assert_true(pd_proc_alive(&pc));
+    assert_int_equal(pc_submit(pc.url, "still-mine", 100, id), 201);
+    pd_proc_kill9(&pc);
+    stub_stop(&s);
+    pd_test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_kill_during_create),
         cmocka_unit_test(test_expiry_close_and_late_refund),
         cmocka_unit_test(test_outbox_across_restart),
+        cmocka_unit_test(test_second_instance_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

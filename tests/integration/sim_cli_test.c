@@ -145,6 +145,8 @@ static void test_run_check_replay(void **state)
     expect_run_folder("o1/small");
     expect_in("o1/small/run.json", "\"kind\":\t\"reference\"");
     expect_in("o1/small/run.json", "\"action\":\t\"restart\"");
+    /* The reference SUT commits without fsync in runs (docs/sut-contract.md). */
+    expect_in("o1/small/sut.log", " sync=normal ");
     expect_in("o1/small/report.json", "\"verdict\"");
     assert_int_equal(paydrill("check o1/small"), 0);
     expect_in("out", "report: ");
@@ -176,6 +178,12 @@ static void test_sut_cmd(void **state)
     snprintf(args, sizeof args, "run small.json --out o4 --sut-cmd 'exec \"%s\" --log-level warn'", pc);
     assert_int_equal(paydrill(args), 0);
     expect_in("o4/small/run.json", "\"kind\":\t\"command\"");
+    /* A scenario's sut_env wins over paydrill's default. */
+    put("full.json", "{\"name\": \"full\", \"seed\": 2, \"time_scale\": 100,"
+                     " \"workload\": {\"orders\": 2, \"concurrency\": 2},"
+                     " \"sut_env\": {\"PAYDRILL_SYNC\": \"full\"}, \"convergence_bound\": \"1h\"}");
+    assert_int_equal(paydrill("run full.json --out o7"), 0);
+    expect_in("o7/full/sut.log", " sync=full ");
     expect_in("o4/small/run.json", "\"action\":\t\"kill\"");
     expect_in("o4/small/run.json", "\"action\":\t\"restart\"");
 }
