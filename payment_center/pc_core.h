@@ -73,9 +73,10 @@ struct pc_app {
     char notify_url[PC_URL_MAX + 32];    /* sent to the gateway on create */
     struct pc_metrics metrics;
     atomic_bool stop;
-    /* Called after a committed change that wrote an outbox row, so the
-     * sender wakes at once instead of at its next poll. May be NULL. */
-    void (*kick)(void *ctx);
+    /* Called after a committed change of the order that may have written
+     * an outbox or refund row, so the order's sender (and the refund
+     * worker) wake at once instead of at their next poll. May be NULL. */
+    void (*kick)(void *ctx, const char *order_id);
     void *kick_ctx;
 };
 

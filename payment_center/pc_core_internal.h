@@ -21,10 +21,10 @@ void pc__after_change(struct pc_app *app, const char *out_trade_no);
 /* PC_BUG_NON_IDEMPOTENT_CALLBACK: one more outbox row for the order. */
 void pc__outbox_again(struct pc_app *app, const char *out_trade_no);
 
-static inline void pc__kick(struct pc_app *app)
+static inline void pc__kick(struct pc_app *app, const char *order_id)
 {
     if (app->kick != NULL)
-        app->kick(app->kick_ctx);
+        app->kick(app->kick_ctx, order_id);
 }
 
 #endif

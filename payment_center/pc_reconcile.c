@@ -40,7 +40,7 @@ static void order_of_trade(const char *out_trade_no, char out[PC_ORDER_ID_MAX + 
 
 static void after_change_order(struct pc_app *app, const char *order_id)
 {
-    pc__kick(app);
+    pc__kick(app, order_id);
     /* PC_BUG_OUTBOX_OUTSIDE_TX: the status committed alone; the
      * notification row follows in a transaction of its own. */
     if (!pc_bug_on(PC_BUG_OUTBOX_OUTSIDE_TX))

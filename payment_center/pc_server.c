@@ -33,6 +33,9 @@ struct worker {
     pthread_t tid;
     struct pc_server *srv;
     const char *name;           /* thread name prefix: "pc-recon", "pc-outbox" */
+    pthread_cond_t cv;          /* CLOCK_MONOTONIC: libfaketime scales it too */
+    unsigned long kicks;        /* under srv->mu */
+    bool sender;
     int part, parts;
     int (*tick)(struct pc_server *srv, struct worker *w);
     int64_t (*next_due)(struct pc_server *srv, struct worker *w);
@@ -41,25 +44,38 @@ struct worker {
 struct pc_server {
     struct pc_app app;
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* CLOCK_MONOTONIC: libfaketime scales it too */
-    unsigned long kicks;
     struct worker workers[WORKERS_MAX];
     int n_workers;
     int64_t last_prune_ms;
 };
 
-static void kick(void *ctx)
+static void wake(struct worker *w)
+{
+    w->kicks++;
+    pthread_cond_signal(&w->cv);
+}
+
+/* Wakes the sender whose partition holds the order's outbox rows (every
+ * sender when order_id is NULL) and reconciler 0, which sends refunds.
+ * The other reconcilers' work is never due sooner than their capped sleep
+ * (reconcile_cap), so waking them on every change only cost CPU. */
+static void kick(void *ctx, const char *order_id)
 {
     struct pc_server *srv = ctx;
+    int64_t shard = order_id ? pc_store_shard(order_id) : -1;
     pthread_mutex_lock(&srv->mu);
-    srv->kicks++;
-    pthread_cond_broadcast(&srv->cv);
+    for (int i = 0; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        if (w->sender ? shard < 0 || shard % w->parts == w->part : w->part == 0)
+            wake(w);
+    }
     pthread_mutex_unlock(&srv->mu);
 }
 
 /* Sleeps up to ms, or until kicked or stopped. */
-static void idle_wait(struct pc_server *srv, unsigned long seen, int64_t ms)
+static void idle_wait(struct worker *w, unsigned long seen, int64_t ms)
 {
+    struct pc_server *srv = w->srv;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += ms / 1000;
@@ -69,8 +85,8 @@ static void idle_wait(struct pc_server *srv, unsigned long seen, int64_t ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&srv->mu);
-    while (srv->kicks == seen && !srv->app.stop)
-        if (pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) != 0)
+    while (w->kicks == seen && !srv->app.stop)
+        if (pthread_cond_timedwait(&w->cv, &srv->mu, &ts) != 0)
             break;
     pthread_mutex_unlock(&srv->mu);
 }
@@ -141,12 +157,12 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);   /* top -H, perf, /proc/PID/task */
     while (!srv->app.stop) {
         pthread_mutex_lock(&srv->mu);
-        unsigned long seen = srv->kicks;
+        unsigned long seen = w->kicks;
         pthread_mutex_unlock(&srv->mu);
         if (w->tick(srv, w) != 0)
             continue;
         int64_t wait = w->next_due(srv, w);
-        idle_wait(srv, seen, wait < IDLE_MIN_MS ? IDLE_MIN_MS : wait);
+        idle_wait(w, seen, wait < IDLE_MIN_MS ? IDLE_MIN_MS : wait);
     }
     return NULL;
 }
@@ -155,23 +171,39 @@ static int start_workers(struct pc_server *srv, const char *name, int n,
                          int (*tick)(struct pc_server *, struct worker *),
                          int64_t (*next_due)(struct pc_server *, struct worker *))
 {
-    for (int i = 0; i < n && srv->n_workers < WORKERS_MAX; i++) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = PD_OK;
+    for (int i = 0; i < n && srv->n_workers < WORKERS_MAX && rc == PD_OK; i++) {
         struct worker *w = &srv->workers[srv->n_workers];
-        *w = (struct worker){.srv = srv, .name = name, .part = i, .parts = n, .tick = tick,
-                             .next_due = next_due};
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
-            return PD_EIO;
+        *w = (struct worker){.srv = srv, .name = name, .sender = tick == tick_outbox,
+                             .part = i, .parts = n, .tick = tick, .next_due = next_due};
+        pthread_cond_init(&w->cv, &attr);
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+            pthread_cond_destroy(&w->cv);
+            rc = PD_EIO;
+            break;
+        }
+        pthread_mutex_lock(&srv->mu);     /* kick() walks the workers under mu */
         srv->n_workers++;
+        pthread_mutex_unlock(&srv->mu);
     }
-    return PD_OK;
+    pthread_condattr_destroy(&attr);
+    return rc;
 }
 
 static void stop_workers(struct pc_server *srv)
 {
+    pthread_mutex_lock(&srv->mu);
     srv->app.stop = true;
-    kick(srv);
     for (int i = 0; i < srv->n_workers; i++)
+        wake(&srv->workers[i]);
+    pthread_mutex_unlock(&srv->mu);
+    for (int i = 0; i < srv->n_workers; i++) {
         pthread_join(srv->workers[i].tid, NULL);
+        pthread_cond_destroy(&srv->workers[i].cv);
+    }
     srv->n_workers = 0;
 }
 
@@ -250,11 +282,6 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
 static void server_init(struct pc_server *srv, const struct pc_config *cfg)
 {
     memset(srv, 0, sizeof *srv);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->cv, &attr);
-    pthread_condattr_destroy(&attr);
     pthread_mutex_init(&srv->mu, NULL);
     srv->app.cfg = cfg;
     srv->app.clock = &pd_clock_real;

@@ -336,6 +336,11 @@ int pc_store_get(pc_store *s, const char *order_id, struct pc_order *out)
     return c ? pc__load_order(c, order_id, out) : PD_EIO;
 }
 
+int64_t pc_store_shard(const char *order_id)
+{
+    return (int64_t)(pd_hash_str(order_id) % 65536);
+}
+
 /* Writes the outbox row for the order's (final) status now. */
 int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
 {
@@ -373,7 +378,7 @@ int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
     int rc = pc__exec(c, NULL, bump, "t", o->order_id);
     if (rc == PD_OK)
         rc = pc__exec(c, NULL, ins, "ttiittii", event_id, o->order_id, seq,
-                      (int64_t)(pd_hash_str(o->order_id) % 65536), pc_status_name(o->status),
+                      pc_store_shard(o->order_id), pc_status_name(o->status),
                       payload, now_ms, now_ms);
     cJSON_free(payload);
     if (rc == PD_OK)

@@ -36,6 +36,9 @@ void pc_store_close(pc_store *store);   /* NULL is a no-op; no thread may still 
 /* WAL checkpoints run on a thread of their own once the WAL has this many
  * frames (default PC_CKPT_FRAMES in pc_store_internal.h); for tests. */
 void pc_store_set_checkpoint_frames(pc_store *store, int frames);
+/* The shard of an order's outbox rows: sender k of n sends the rows whose
+ * shard % n == k. */
+int64_t pc_store_shard(const char *order_id);
 /* How many checkpoints that thread has run. */
 long pc_store_checkpoints(pc_store *store);
 /* Write transactions committed so far, and the callers' transactions they
