@@ -45,7 +45,7 @@ struct pc_server {
     struct pc_app app;
     pthread_mutex_t mu;
     struct worker workers[WORKERS_MAX];
-    int n_workers;
+    int n_workers, n_started;   /* set up (under mu), threads running */
     int64_t last_prune_ms;
 };
 
@@ -167,30 +167,40 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int start_workers(struct pc_server *srv, const char *name, int n,
-                         int (*tick)(struct pc_server *, struct worker *),
-                         int64_t (*next_due)(struct pc_server *, struct worker *))
+/* Sets up n workers of one kind (no thread yet). Every worker's condition
+ * variable is initialised before any worker thread runs: under
+ * libfaketime, pthread_cond_init registers a CLOCK_MONOTONIC condition
+ * variable in a table its pthread_cond_timedwait reads, so none is added
+ * while workers already wait. */
+static void add_workers(struct pc_server *srv, const char *name, int n,
+                        int (*tick)(struct pc_server *, struct worker *),
+                        int64_t (*next_due)(struct pc_server *, struct worker *))
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = PD_OK;
-    for (int i = 0; i < n && srv->n_workers < WORKERS_MAX && rc == PD_OK; i++) {
-        struct worker *w = &srv->workers[srv->n_workers];
+    pthread_mutex_lock(&srv->mu);       /* kick() walks the workers under mu */
+    for (int i = 0; i < n && srv->n_workers < WORKERS_MAX; i++) {
+        struct worker *w = &srv->workers[srv->n_workers++];
         *w = (struct worker){.srv = srv, .name = name, .sender = tick == tick_outbox,
                              .part = i, .parts = n, .tick = tick, .next_due = next_due};
         pthread_cond_init(&w->cv, &attr);
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
-            pthread_cond_destroy(&w->cv);
-            rc = PD_EIO;
-            break;
-        }
-        pthread_mutex_lock(&srv->mu);     /* kick() walks the workers under mu */
-        srv->n_workers++;
-        pthread_mutex_unlock(&srv->mu);
     }
+    pthread_mutex_unlock(&srv->mu);
     pthread_condattr_destroy(&attr);
-    return rc;
+}
+
+/* Starts the threads of the workers set up; on failure, those started. */
+static int start_workers(struct pc_server *srv)
+{
+    for (int i = 0; i < srv->n_workers; i++) {
+        if (pthread_create(&srv->workers[i].tid, NULL, worker_main, &srv->workers[i]) != 0) {
+            srv->n_started = i;
+            return PD_EIO;
+        }
+    }
+    srv->n_started = srv->n_workers;
+    return PD_OK;
 }
 
 static void stop_workers(struct pc_server *srv)
@@ -200,11 +210,11 @@ static void stop_workers(struct pc_server *srv)
     for (int i = 0; i < srv->n_workers; i++)
         wake(&srv->workers[i]);
     pthread_mutex_unlock(&srv->mu);
-    for (int i = 0; i < srv->n_workers; i++) {
+    for (int i = 0; i < srv->n_started; i++)
         pthread_join(srv->workers[i].tid, NULL);
+    for (int i = 0; i < srv->n_workers; i++)
         pthread_cond_destroy(&srv->workers[i].cv);
-    }
-    srv->n_workers = 0;
+    srv->n_workers = srv->n_started = 0;
 }
 
 static int open_store(const struct pc_config *cfg, pc_store **out)
@@ -259,9 +269,9 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     pc_http_register(ctx, &srv->app);
     set_notify_url(&srv->app, cfg, host, port);
     pd_http_server_ready(ctx);   /* 503 "starting" until here, never a bare 404 */
-    if (start_workers(srv, "pc-recon", cfg->reconcilers, tick_reconcile,
-                      next_reconcile) != PD_OK ||
-        start_workers(srv, "pc-outbox", cfg->senders, tick_outbox, next_outbox) != PD_OK) {
+    add_workers(srv, "pc-recon", cfg->reconcilers, tick_reconcile, next_reconcile);
+    add_workers(srv, "pc-outbox", cfg->senders, tick_outbox, next_outbox);
+    if (start_workers(srv) != PD_OK) {
         fprintf(stderr, "payment-center: cannot start worker threads\n");
         stop_workers(srv);
         mg_stop(ctx);
