@@ -1,9 +1,11 @@
 #include "sim_business.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
@@ -49,6 +51,16 @@ struct order_state {
     uint32_t n_events;
 };
 
+/* A driver worker waiting for one order's notification (sim_business_wait):
+ * on its own stack, linked while it waits, signalled alone when the order's
+ * effect is applied, so a notification wakes one thread, not every waiter. */
+struct waiter {
+    const char *order_id;
+    pthread_cond_t cv;
+    bool applied;
+    struct waiter *next;
+};
+
 struct sim_business {
     const struct sim_scenario *s;
     const struct sim_timeline *tl;
@@ -61,6 +73,7 @@ struct sim_business {
     bool receipts_failed;   /* a write failed: business.json would lack receipts */
     struct sim_map orders;  /* order_id -> struct order_state* */
     size_t applied;
+    struct waiter *waiters; /* at most one per driver worker */
 };
 
 int sim_business_decide(const struct sim_scenario *s, const char *key, int64_t t_ms,
@@ -158,6 +171,11 @@ static void apply_once(sim_business *b, struct order_state *o, struct receipt *r
     o->status = st;
     r->applied = true;
     b->applied++;
+    for (struct waiter *w = b->waiters; w != NULL; w = w->next)
+        if (!w->applied && strcmp(w->order_id, r->order_id) == 0) {
+            w->applied = true;
+            pthread_cond_signal(&w->cv);
+        }
 }
 
 struct decision {
@@ -349,12 +367,36 @@ void sim_business_free(sim_business *b)
     free(b);
 }
 
-const char *sim_business_status(sim_business *b, const char *order_id)
+const char *sim_business_wait(sim_business *b, const char *order_id, int64_t real_ms)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t ns = until.tv_nsec + (real_ms > 0 ? real_ms : 0) % 1000 * 1000000;
+    until.tv_sec += (real_ms > 0 ? real_ms : 0) / 1000 + ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    struct waiter w = {.order_id = order_id};
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cv, &attr);
+    pthread_condattr_destroy(&attr);
     pthread_mutex_lock(&b->lock);
     struct order_state *o = sim_map_get(&b->orders, order_id);
     const char *st = o ? o->status : NULL;
+    if (st == NULL && real_ms > 0) {
+        w.next = b->waiters;
+        b->waiters = &w;
+        while (!w.applied && pthread_cond_timedwait(&w.cv, &b->lock, &until) != ETIMEDOUT) {
+        }
+        struct waiter **pp = &b->waiters;
+        while (*pp != &w)
+            pp = &(*pp)->next;
+        *pp = w.next;
+        o = sim_map_get(&b->orders, order_id);
+        st = o ? o->status : NULL;
+    }
     pthread_mutex_unlock(&b->lock);
+    pthread_cond_destroy(&w.cv);
     return st;
 }
 

@@ -31,8 +31,10 @@ void sim_business_stop(sim_business *b);
 void sim_business_free(sim_business *b);   /* NULL is a no-op */
 
 /* The final status ("PAID", "CLOSED") the business applied for the order,
- * or NULL. Borrowed static string. */
-const char *sim_business_status(sim_business *b, const char *order_id);
+ * waiting up to real_ms of real time (0: not at all) for it to be applied,
+ * or NULL. Borrowed static string. The delivery that applies it wakes this
+ * caller alone: no polling. */
+const char *sim_business_wait(sim_business *b, const char *order_id, int64_t real_ms);
 
 /* Orders with an applied final status, and deliveries received. */
 size_t sim_business_applied_count(sim_business *b);

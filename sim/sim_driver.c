@@ -451,19 +451,15 @@ static void wait_closed(struct worker *w, const struct sim_order_plan *p, const 
     }
 }
 
-/* Waits for the business notification; queries the SUT each time it is late. */
+/* Waits for the business notification; queries the SUT each time it is late.
+ * The receiver wakes this worker when the order's effect is applied. */
 static void await_notification(struct worker *w, const struct sim_order_plan *p, const char *order_id)
 {
     sim_driver *d = w->d;
+    int64_t real_ms = sim_time_real_ms(d->cfg.tl, d->cfg.s->notify_timeout_ms);
     for (int q = 0; q < LATE_QUERIES; q++) {
-        int64_t deadline = now(d) + d->cfg.s->notify_timeout_ms;
-        int64_t pause = POLL_REAL_MS;
-        while (now(d) < deadline) {
-            if (sim_business_status(d->cfg.business, order_id) != NULL)
-                return;
-            pd_sleep_ms(pause);
-            pause = pause * 2 > POLL_MAX_REAL_MS ? POLL_MAX_REAL_MS : pause * 2;
-        }
+        if (sim_business_wait(d->cfg.business, order_id, real_ms) != NULL)
+            return;
         query_order(w, p, order_id, NULL);
     }
 }

@@ -1,9 +1,10 @@
 # paydrill runner tests (the checker's are in sim_check.cmake):
-# unit (scenario parser, keyed decisions, time mapping), integration (the
-# real paydrill, payment-center and mock-gateway binaries; signal: SIGTERM and
-# SIGINT leave no child running), and one CTest
+# unit (scenario parser, keyed decisions, time mapping, the business
+# receiver over loopback HTTP), integration (the real paydrill,
+# payment-center and mock-gateway binaries; signal: SIGTERM and SIGINT leave
+# no child running), and one CTest
 # test per scenario of scenarios/default under the label "scenarios".
-foreach(t scenario plan)
+foreach(t scenario plan business)
   pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
 endforeach()
 
