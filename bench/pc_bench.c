@@ -326,16 +326,15 @@ int main(int argc, char **argv)
     }
     int total = (orders / conc) * conc;
     int64_t t_submit = pd_mono_ms() - t0;
-    long paid = 0, delivered = 0;
-    while (pd_mono_ms() - t0 < 600000) {
-        paid = metric(pc.url, "pc_orders{status=\"PAID\"} ");
-        delivered = biz_received;
-        if (paid >= total - failures && delivered >= paid)
-            break;
-        pd_sleep_ms(20);
-    }
+    /* Waits on the stub receiver's count, not on payment-center: polling
+     * its /metrics (a scan of every order) every 20 ms was up to 12 % of
+     * payment-center's CPU in this phase (perf, 4,000 orders). */
+    while (biz_received < total - failures && pd_mono_ms() - t0 < 600000)
+        pd_sleep_ms(5);
     int64_t t_all = pd_mono_ms() - t0;
     double pc_cpu = cpu_ms(pc.pid);
+    long delivered = biz_received;
+    long paid = metric(pc.url, "pc_orders{status=\"PAID\"} ");
     long txs = metric(pc.url, "\npc_db_transactions_total ");
     long commits = metric(pc.url, "\npc_db_commits_total ");
     printf("pc_bench: orders=%d concurrency=%d sync=%s threads=%s failures=%" PRId64 "\n", total,
