@@ -47,9 +47,22 @@ bool pc__in_tx(const pc_store *s)
     return tx_store == s;
 }
 
+/* The transaction statements, prepared once per connection (pc__stmt keys
+ * its cache by these addresses): parsing them on every call through
+ * sqlite3_exec was ~4 % of payment-center's CPU. */
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_savepoint[] = "SAVEPOINT op";
+static const char sql_release[] = "RELEASE op";
+static const char sql_rollback_to[] = "ROLLBACK TO op";
+static const char sql_commit[] = "COMMIT";
+
 static int exec_sql(struct pc_conn *c, const char *sql)
 {
-    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+    sqlite3_stmt *st = pc__stmt(c, sql);
+    int step = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+    if (st != NULL)
+        sqlite3_reset(st);
+    if (step == SQLITE_DONE)
         return PD_OK;
     PD_LOG(PD_LOG_ERROR, "pc", "act=db_tx sql=\"%s\" err=\"%s\"", sql, sqlite3_errmsg(c->db));
     return PD_EIO;
@@ -65,7 +78,7 @@ static int finish_batch(pc_store *s, bool failed)
     if (failed || sqlite3_get_autocommit(c->db))
         rc = PD_EIO;
     else
-        rc = exec_sql(c, "COMMIT");
+        rc = exec_sql(c, sql_commit);
     if (rc != PD_OK && !sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     s->tx_open = false;
@@ -111,13 +124,13 @@ int pc__begin(pc_store *s, struct pc_conn **out)
     if (s->tx_open && sqlite3_get_autocommit(c->db))
         finish_batch(s, true);      /* the batch's transaction is gone */
     if (!s->tx_open) {
-        if (exec_sql(c, "BEGIN IMMEDIATE") != PD_OK) {
+        if (exec_sql(c, sql_begin) != PD_OK) {
             pthread_mutex_unlock(&s->write_mu);
             return PD_EIO;
         }
         s->tx_open = true;
     }
-    if (exec_sql(c, "SAVEPOINT op") != PD_OK) {
+    if (exec_sql(c, sql_savepoint) != PD_OK) {
         end_turn(s);
         return PD_EIO;
     }
@@ -155,7 +168,7 @@ static int join_batch(pc_store *s)
 int pc__commit(pc_store *s, struct pc_conn *c)
 {
     tx_store = NULL;
-    if (exec_sql(c, "RELEASE op") != PD_OK || sqlite3_get_autocommit(c->db)) {
+    if (exec_sql(c, sql_release) != PD_OK || sqlite3_get_autocommit(c->db)) {
         int rc = finish_batch(s, true);
         pthread_mutex_unlock(&s->write_mu);
         return rc;
@@ -168,7 +181,7 @@ int pc__commit(pc_store *s, struct pc_conn *c)
 int pc__rollback(pc_store *s, struct pc_conn *c, int rc)
 {
     tx_store = NULL;
-    if (exec_sql(c, "ROLLBACK TO op") != PD_OK || exec_sql(c, "RELEASE op") != PD_OK ||
+    if (exec_sql(c, sql_rollback_to) != PD_OK || exec_sql(c, sql_release) != PD_OK ||
         sqlite3_get_autocommit(c->db)) {
         finish_batch(s, true);
         pthread_mutex_unlock(&s->write_mu);
