@@ -3,6 +3,7 @@
 #include "pc_core.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,12 +132,29 @@ static int parse_body(struct pc_app *app, const char *body, size_t len, bool is_
     return rc;
 }
 
-static void new_order_id(char out[PC_ORDER_ID_MAX + 1])
+/* Order ids grow with time: "o-" + 16 hex of (wall-clock ms << 20 | sequence),
+ * strictly increasing within the process, starting at a random sequence.
+ * Every b-tree keyed by the order id (orders, trades, outbox, history) then
+ * takes each new order at its right edge, on the same few pages as the
+ * orders just before it: one commit of a batch writes those pages once.
+ * Random ids put each order on its own leaf page of each of those indexes.
+ * An id is unique in the process; a clock stepped back across a restart
+ * would have to land on the same millisecond and sequence to repeat one,
+ * and the insert would then fail (500), never overwrite. */
+static void new_order_id(int64_t now_ms, char out[PC_ORDER_ID_MAX + 1])
 {
-    char nonce[PD_NONCE_LEN + 1];
-    if (pd_nonce(nonce) != PD_OK)
-        snprintf(nonce, sizeof nonce, "%016" PRIx64, (uint64_t)pd_mono_ms() ^ (uint64_t)rand());
-    snprintf(out, PC_ORDER_ID_MAX + 1, "o-%.16s", nonce);
+    static _Atomic uint64_t last;
+    uint64_t now = (uint64_t)now_ms << 20;
+    uint64_t prev = atomic_load(&last);
+    if (prev == 0) {
+        char nonce[PD_NONCE_LEN + 1];
+        now |= pd_nonce(nonce) == PD_OK ? strtoull(nonce + PD_NONCE_LEN - 5, NULL, 16) : 0;
+    }
+    uint64_t next;
+    do
+        next = now > prev ? now : prev + 1;
+    while (!atomic_compare_exchange_weak(&last, &prev, next));
+    snprintf(out, PC_ORDER_ID_MAX + 1, "o-%016" PRIx64, next);
 }
 
 /* The Redis pre-filter. Returns true when it already answered. */
@@ -182,8 +200,9 @@ void pc_core_submit(struct pc_app *app, const char *body, size_t len, bool is_js
         return;
     }
     pc_order_fingerprint(&in, fp);
-    new_order_id(order_id);
-    struct pc_submit sub = {&in, fp, order_id, pc__now(app), app->cfg->dedup_window_ms,
+    int64_t now = pc__now(app);
+    new_order_id(now, order_id);
+    struct pc_submit sub = {&in, fp, order_id, now, app->cfg->dedup_window_ms,
                             app->cfg->payment_expiry_ms};
     bool claimed = false;
     if (prefilter(app, &sub, &claimed, out))
