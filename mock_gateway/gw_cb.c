@@ -104,6 +104,7 @@ struct gw_cb {
     uint64_t finished;            /* genuine attempts sent (or dropped): releases reorder holds */
     int64_t pending;              /* owed and alive */
     int64_t in_flight;            /* deliveries being sent or waiting as extras */
+    int64_t sched_wake_at;        /* when the waiting scheduler wakes (pd_now_ms) */
     pthread_t sched;
     pthread_t *workers;
     int n_workers;
@@ -132,6 +133,11 @@ static int heap_push(struct gw_cb *cb, struct item it)
         i = (i - 1) / 2;
     }
     cb->heap[i] = it;
+    /* The scheduler sleeps until its next due item: only an earlier one
+     * needs to wake it (a wake-up per push was a futex round trip and a
+     * scheduler pass per callback). */
+    if (it.due < cb->sched_wake_at)
+        pthread_cond_signal(&cb->sched_cv);
     return PD_OK;
 }
 
@@ -394,7 +400,6 @@ static void schedule_next(struct gw_cb *cb, struct owed *o, int64_t now)
         cb->pending--;       /* still owed in the ledger: resumed at restart */
         owed_free(o);
     }
-    pthread_cond_signal(&cb->sched_cv);
 }
 
 static void finish_owed(struct gw_cb *cb, struct owed *o, bool acked)
@@ -651,6 +656,7 @@ static void wait_until(struct gw_cb *cb, int64_t delta_ms)
         delta_ms = 1;
     int64_t deadline = pd_mono_ms() + delta_ms;
     struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000L};
+    cb->sched_wake_at = pd_now_ms() + delta_ms;
     pthread_cond_timedwait(&cb->sched_cv, &cb->mu, &ts);
 }
 
@@ -713,7 +719,8 @@ static void run_job(struct gw_cb *cb, pd_http_client *http, struct job *j)
     for (int i = 0; i < j->n_then; i++)
         queue_extra(cb, j->then[i], pd_now_ms() + j->then_ms[i]);
     finish_owed(cb, j->o, acked);
-    pthread_cond_signal(&cb->sched_cv);
+    if (cb->held_n > 0)     /* one more finished may release a reordered one */
+        pthread_cond_signal(&cb->sched_cv);
     pthread_mutex_unlock(&cb->mu);
 }
 
@@ -727,12 +734,14 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_lock(&cb->mu);
     while (!cb->stop) {
+        bool was_full = cb->q_len >= cb->q_cap;
         struct job *j = dequeue(cb);
         if (j == NULL) {
             pthread_cond_wait(&cb->work_cv, &cb->mu);
             continue;
         }
-        pthread_cond_signal(&cb->sched_cv);   /* room in the queue again */
+        if (was_full)       /* room in the queue again for the scheduler */
+            pthread_cond_signal(&cb->sched_cv);
         pthread_mutex_unlock(&cb->mu);
         run_job(cb, http, j);
         free(j);
@@ -890,7 +899,6 @@ void gw_cb_owe(gw_cb *cb, const struct gw_trade *t, int64_t due_ms)
     struct owed *o = owed_new(t, &p, cb->gen);
     if (o != NULL && heap_push(cb, (struct item){due_ms, o, NULL}) == PD_OK) {
         cb->pending++;
-        pthread_cond_signal(&cb->sched_cv);
     } else {
         /* Still owed in the ledger; delivered after the next restart. */
         PD_LOG(PD_LOG_ERROR, "gw", "act=cb_owe out_trade_no=%s err=ENOMEM", t->out_trade_no);
