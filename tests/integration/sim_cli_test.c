@@ -178,14 +178,27 @@ static void test_sut_cmd(void **state)
     snprintf(args, sizeof args, "run small.json --out o4 --sut-cmd 'exec \"%s\" --log-level warn'", pc);
     assert_int_equal(paydrill(args), 0);
     expect_in("o4/small/run.json", "\"kind\":\t\"command\"");
+    expect_in("o4/small/run.json", "\"action\":\t\"kill\"");
+    expect_in("o4/small/run.json", "\"action\":\t\"restart\"");
     /* A scenario's sut_env wins over paydrill's default. */
     put("full.json", "{\"name\": \"full\", \"seed\": 2, \"time_scale\": 100,"
                      " \"workload\": {\"orders\": 2, \"concurrency\": 2},"
                      " \"sut_env\": {\"PAYDRILL_SYNC\": \"full\"}, \"convergence_bound\": \"1h\"}");
     assert_int_equal(paydrill("run full.json --out o7"), 0);
     expect_in("o7/full/sut.log", " sync=full ");
-    expect_in("o4/small/run.json", "\"action\":\t\"kill\"");
-    expect_in("o4/small/run.json", "\"action\":\t\"restart\"");
+}
+
+/* "run SCENARIO --out OUT --sut-cmd 'exec ZOO --bug BUG'" into args, with
+ * ZOO the payment-center-zoo built beside the tests (fails when absent). */
+static void zoo_run_args(char *args, size_t len, const char *scenario, const char *out,
+                         const char *bug)
+{
+    char zoo[512];
+    pd_test_bin("payment-center-zoo", zoo, sizeof zoo);
+    if (access(zoo, X_OK) != 0)
+        fail_msg("%s is not built (PD_ZOO=ON builds it)", zoo);
+    snprintf(args, len, "run %s --out %s --sut-cmd 'exec \"%s\" --bug %s'", scenario, out, zoo,
+             bug);
 }
 
 static void test_broken_sut_fails(void **state)
@@ -194,11 +207,8 @@ static void test_broken_sut_fails(void **state)
     put("dups.json", "{\"name\": \"dups\", \"seed\": 3, \"time_scale\": 100,"
                      " \"workload\": {\"orders\": 10, \"concurrency\": 10,"
                      "   \"duplicates\": {\"immediate\": 1.0}}, \"convergence_bound\": \"1h\"}");
-    char zoo[512], args[1400];
-    pd_test_bin("payment-center-zoo", zoo, sizeof zoo);
-    if (access(zoo, X_OK) != 0)
-        fail_msg("%s is not built (PD_ZOO=ON builds it)", zoo);
-    snprintf(args, sizeof args, "run dups.json --out o5 --sut-cmd 'exec \"%s\" --bug no-dedup'", zoo);
+    char args[1400];
+    zoo_run_args(args, sizeof args, "dups.json", "o5", "no-dedup");
     assert_int_equal(paydrill(args), 1);
     expect_in("err", "FAIL");
     expect_in("err", "duplicate_submission_rejected");
@@ -217,12 +227,8 @@ static void test_stuck_sut_diagnosed(void **state)
                       " \"gateway_faults\": {\"rules\": [{\"op\": \"callback\","
                       "   \"action\": {\"type\": \"drop\"}}]},"
                       " \"convergence_bound\": \"5m\"}");
-    char zoo[512], args[1400];
-    pd_test_bin("payment-center-zoo", zoo, sizeof zoo);
-    if (access(zoo, X_OK) != 0)
-        fail_msg("%s is not built (PD_ZOO=ON builds it)", zoo);
-    snprintf(args, sizeof args,
-             "run stuck.json --out o6 --sut-cmd 'exec \"%s\" --bug no-reconciler'", zoo);
+    char args[1400];
+    zoo_run_args(args, sizeof args, "stuck.json", "o6", "no-reconciler");
     setenv("PAYDRILL_DIAG_STACKS", "0", 1);
     int rc = paydrill(args);
     unsetenv("PAYDRILL_DIAG_STACKS");
