@@ -133,19 +133,30 @@ static int parse_body(struct pc_app *app, const char *body, size_t len, bool is_
 }
 
 /* Order ids grow with time: "o-" + 16 hex of (wall-clock ms << 20 | sequence),
- * strictly increasing within the process, starting at a random sequence.
- * Every b-tree keyed by the order id (orders, trades, outbox, history) then
- * takes each new order at its right edge, on the same few pages as the
- * orders just before it: one commit of a batch writes those pages once.
- * Random ids put each order on its own leaf page of each of those indexes.
- * An id is unique in the process; a clock stepped back across a restart
- * would have to land on the same millisecond and sequence to repeat one,
- * and the insert would then fail (500), never overwrite. */
+ * strictly increasing: above the last id this process made, and above the
+ * greatest stored when it started (pc_core_ids_after), so a restart whose
+ * clock went back continues after the ids already stored. Every b-tree
+ * keyed by the order id (orders, trades, outbox, history) then takes each
+ * new order at its right edge, on the same few pages as the orders just
+ * before it: one commit of a batch writes those pages once. Random ids put
+ * each order on its own leaf page of each of those indexes. */
+static _Atomic uint64_t last_order_id;
+
+void pc_core_ids_after(const char *order_id)
+{
+    if (order_id == NULL || strncmp(order_id, "o-", 2) != 0 || strlen(order_id) != 18 ||
+        strspn(order_id + 2, "0123456789abcdef") != 16)
+        return;     /* not an id of this form: nothing to continue after */
+    uint64_t v = strtoull(order_id + 2, NULL, 16);
+    uint64_t prev = atomic_load(&last_order_id);
+    while (v > prev && !atomic_compare_exchange_weak(&last_order_id, &prev, v)) {
+    }
+}
+
 static void new_order_id(int64_t now_ms, char out[PC_ORDER_ID_MAX + 1])
 {
-    static _Atomic uint64_t last;
     uint64_t now = (uint64_t)now_ms << 20;
-    uint64_t prev = atomic_load(&last);
+    uint64_t prev = atomic_load(&last_order_id);
     if (prev == 0) {
         char nonce[PD_NONCE_LEN + 1];
         now |= pd_nonce(nonce) == PD_OK ? strtoull(nonce + PD_NONCE_LEN - 5, NULL, 16) : 0;
@@ -153,7 +164,7 @@ static void new_order_id(int64_t now_ms, char out[PC_ORDER_ID_MAX + 1])
     uint64_t next;
     do
         next = now > prev ? now : prev + 1;
-    while (!atomic_compare_exchange_weak(&last, &prev, next));
+    while (!atomic_compare_exchange_weak(&last_order_id, &prev, next));
     snprintf(out, PC_ORDER_ID_MAX + 1, "o-%016" PRIx64, next);
 }
 

@@ -88,6 +88,10 @@ struct pc_reply {
 
 void pc_reply_release(struct pc_reply *r);
 
+/* New order ids continue above order_id (the greatest stored, read at
+ * start), so a restart whose clock went back repeats none. */
+void pc_core_ids_after(const char *order_id);
+
 /* POST /orders. is_json: the request said Content-Type: application/json. */
 void pc_core_submit(struct pc_app *app, const char *body, size_t len, bool is_json,
                     struct pc_reply *out);

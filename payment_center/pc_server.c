@@ -314,6 +314,13 @@ int pc_server_run(const struct pc_config *cfg)
     server_init(&srv, cfg);
     if (open_store(cfg, &srv.app.store) != PD_OK)
         return 1;
+    char max_id[PC_ORDER_ID_MAX + 1];
+    if (pc_store_max_order_id(srv.app.store, max_id) != PD_OK) {
+        fprintf(stderr, "payment-center: cannot read the orders of %s\n", cfg->db_path);
+        pc_store_close(srv.app.store);
+        return 1;
+    }
+    pc_core_ids_after(max_id);
     pc_ports_init(&ports, cfg, &srv.app);
     struct pc_redis *redis = NULL;
     struct pc_dedup_port dedup;

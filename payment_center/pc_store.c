@@ -336,6 +336,20 @@ int pc_store_get(pc_store *s, const char *order_id, struct pc_order *out)
     return c ? pc__load_order(c, order_id, out) : PD_EIO;
 }
 
+int pc_store_max_order_id(pc_store *s, char out[PC_ORDER_ID_MAX + 1])
+{
+    static const char sql[] = "SELECT max(order_id) FROM orders";
+    out[0] = '\0';
+    struct pc_conn *c = pc__conn(s);
+    sqlite3_stmt *st = c ? pc__stmt(c, sql) : NULL;
+    if (st == NULL)
+        return PD_EIO;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        pc__col_text(st, 0, out, PC_ORDER_ID_MAX + 1);
+    return pc__rows_end(st, step);
+}
+
 int64_t pc_store_shard(const char *order_id)
 {
     return (int64_t)(pd_hash_str(order_id) % 65536);

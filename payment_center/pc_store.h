@@ -82,6 +82,9 @@ int pc_store_submit(pc_store *store, const struct pc_submit *sub,
 /* Reads one order. Returns 0, PD_ENOTFOUND or PD_EIO. */
 int pc_store_get(pc_store *store, const char *order_id, struct pc_order *out);
 
+/* The greatest order id stored ("" when there is none). Returns 0 or PD_EIO. */
+int pc_store_max_order_id(pc_store *store, char out[PC_ORDER_ID_MAX + 1]);
+
 /* The full order as export JSON (caller frees with free()), or NULL. */
 char *pc_store_order_json(pc_store *store, const char *order_id, int *out_rc);
 

@@ -10,7 +10,9 @@
  *   clamped to expiry) and its moves: NOTPAY reschedules, errors never
  *   change state, SUCCESS pays, expiry closes at the gateway first, 404 on
  *   an UNKNOWN order re-issues create with the same out_trade_no;
- * - the outbox retries on the notify schedule until 2xx. */
+ * - the outbox retries on the notify schedule until 2xx;
+ * - order ids grow: with the clock, past a clock that went back, and past
+ *   the greatest id stored (what a restart continues after). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,10 +154,10 @@ static const char order_body[] =
     "{\"merchant_id\":\"m-1\",\"user_id\":\"u-1\",\"items\":[{\"sku\":\"a\",\"qty\":2,"
     "\"unit_amount\":500}],\"amount\":1000,\"currency\":\"CNY\"}";
 
-static int submit(struct world *w, char id[32])
+static int submit_body(struct world *w, const char *body, char id[32])
 {
     struct pc_reply r = {0};
-    pc_core_submit(&w->app, order_body, strlen(order_body), true, &r);
+    pc_core_submit(&w->app, body, strlen(body), true, &r);
     cJSON *j = cJSON_Parse(r.text);
     const cJSON *o = cJSON_GetObjectItem(j, "order_id");
     snprintf(id, 32, "%s", cJSON_IsString(o) ? o->valuestring : "");
@@ -163,6 +165,11 @@ static int submit(struct world *w, char id[32])
     int status = r.status;
     pc_reply_release(&r);
     return status;
+}
+
+static int submit(struct world *w, char id[32])
+{
+    return submit_body(w, order_body, id);
 }
 
 static int pay(struct world *w, const char *id)
@@ -217,6 +224,41 @@ static void test_dedup_window(void **state)
     assert_int_equal(submit(w, b), 409);
     assert_string_equal(b, c);
     assert_int_equal(w->app.metrics.duplicates_sqlite, 2);
+}
+
+/* ---- order ids ---- */
+
+static void test_order_ids_grow(void **state)
+{
+    struct world *w = *state;
+    char a[32], b[32], c[32], d[32], max[PC_ORDER_ID_MAX + 1];
+    w->cfg.dedup_window_ms = 1;     /* the same body again is a new order */
+    assert_int_equal(submit(w, a), 201);
+    assert_int_equal(strlen(a), 18);
+    w->f.now += 10;
+    assert_int_equal(submit(w, b), 201);
+    assert_true(strcmp(b, a) > 0);
+    /* The clock steps back an hour: ids still grow. (Another user's order:
+     * the first one's claim runs until a time this clock has not reached.) */
+    w->f.now -= 3600000;
+    assert_int_equal(submit_body(w,
+                                 "{\"merchant_id\":\"m-1\",\"user_id\":\"u-2\",\"items\":"
+                                 "[{\"sku\":\"a\",\"qty\":1,\"unit_amount\":500}],"
+                                 "\"amount\":500,\"currency\":\"CNY\"}", c), 201);
+    assert_true(strcmp(c, b) > 0);
+    assert_int_equal(pc_store_max_order_id(w->app.store, max), PD_OK);
+    assert_string_equal(max, c);
+    /* A restart reads the greatest stored id and continues above it, even
+     * one far ahead of this clock; ids of another form are ignored. */
+    pc_core_ids_after("o-7fffffffffff0000");
+    pc_core_ids_after("o-ffffffffffffffzz");
+    pc_core_ids_after("o-ffffffffffff");
+    pc_core_ids_after("x");
+    pc_core_ids_after(NULL);
+    w->f.now += 3600000 + 20;
+    assert_int_equal(submit(w, d), 201);
+    assert_true(strcmp(d, "o-7fffffffffff0000") > 0);
+    assert_true(strcmp(d, "o-7fffffffffff00ff") < 0);
 }
 
 /* ---- signatures ---- */
@@ -486,6 +528,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dedup_window, world_up, world_down),
+        cmocka_unit_test_setup_teardown(test_order_ids_grow, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_signatures, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_idempotent_apply, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_schedule, world_up, world_down),
