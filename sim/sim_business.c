@@ -400,6 +400,16 @@ const char *sim_business_wait(sim_business *b, const char *order_id, int64_t rea
     return st;
 }
 
+size_t sim_business_waiting(sim_business *b)
+{
+    pthread_mutex_lock(&b->lock);
+    size_t n = 0;
+    for (const struct waiter *w = b->waiters; w != NULL; w = w->next)
+        n++;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
 size_t sim_business_applied_count(sim_business *b)
 {
     pthread_mutex_lock(&b->lock);

@@ -36,6 +36,9 @@ void sim_business_free(sim_business *b);   /* NULL is a no-op */
  * caller alone: no polling. */
 const char *sim_business_wait(sim_business *b, const char *order_id, int64_t real_ms);
 
+/* Callers parked in sim_business_wait right now (for tests). */
+size_t sim_business_waiting(sim_business *b);
+
 /* Orders with an applied final status, and deliveries received. */
 size_t sim_business_applied_count(sim_business *b);
 size_t sim_business_deliveries(sim_business *b);

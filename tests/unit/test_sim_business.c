@@ -10,6 +10,8 @@
 #include <cmocka.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -86,12 +88,14 @@ struct waiting {
     const char *order_id;
     int64_t real_ms;
     const char *got;
+    atomic_bool done;
 };
 
 static void *wait_main(void *arg)
 {
     struct waiting *w = arg;
     w->got = sim_business_wait(w->b, w->order_id, w->real_ms);
+    atomic_store(&w->done, true);
     return NULL;
 }
 
@@ -99,7 +103,9 @@ static void test_wait_times_out_without_notification(void **state)
 {
     struct fixture *f = *state;
     assert_null(sim_business_wait(f->b, "o-none", 0));
+    int64_t t0 = pd_mono_ms();
     assert_null(sim_business_wait(f->b, "o-none", 30));
+    assert_true(pd_mono_ms() - t0 >= 30);      /* it did wait */
     assert_int_equal(sim_business_applied_count(f->b), 0);
 }
 
@@ -111,15 +117,17 @@ static void test_wait_times_out_without_notification(void **state)
 static void test_notification_wakes_its_waiter(void **state)
 {
     struct fixture *f = *state;
-    struct waiting w1 = {f->b, "o-1", 600000, NULL}, w2 = {f->b, "o-2", 600000, NULL};
+    struct waiting w1 = {f->b, "o-1", 600000, NULL, false}, w2 = {f->b, "o-2", 600000, NULL, false};
     pthread_t t1, t2;
     assert_int_equal(pthread_create(&t1, NULL, wait_main, &w1), 0);
     assert_int_equal(pthread_create(&t2, NULL, wait_main, &w2), 0);
+    while (sim_business_waiting(f->b) < 2)      /* both parked before anything arrives */
+        pd_sleep_ms(1);
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-1", "e-1"), 200);
     assert_int_equal(pthread_join(t1, NULL), 0);
     assert_non_null(w1.got);
     assert_string_equal(w1.got, "PAID");
-    assert_null(w2.got);
+    assert_int_equal(sim_business_waiting(f->b), 1);    /* o-2's waiter waits on */
     assert_int_equal(sim_business_applied_count(f->b), 1);
     /* A repeat of o-1's delivery does not apply again. */
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-1", "e-1"), 200);
@@ -137,9 +145,11 @@ static void test_notification_wakes_its_waiter(void **state)
 static void test_forged_notification_applies_nothing(void **state)
 {
     struct fixture *f = *state;
-    struct waiting w = {f->b, "o-3", 300, NULL};
+    struct waiting w = {f->b, "o-3", 1000, NULL, false};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
+    while (sim_business_waiting(f->b) < 1 && !atomic_load(&w.done))
+        pd_sleep_ms(1);
     assert_int_equal(notify(f, "not-the-business-secret", "o-3", "e-3"), 401);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_null(w.got);
