@@ -666,6 +666,7 @@ static void *sched_main(void *arg)
     pthread_mutex_lock(&cb->mu);
     while (!cb->stop) {
         int64_t now = pd_now_ms();
+        uint64_t finished = cb->finished;
         int64_t next = release_held(cb, now);
         while (cb->heap_n > 0 && cb->heap[0].due <= now && cb->q_len < cb->q_cap) {
             struct item it = heap_pop(cb);
@@ -682,6 +683,11 @@ static void *sched_main(void *arg)
                 dispatch_owed(cb, it.o, now);
             }
         }
+        /* A dropped attempt counts as finished here, in the scheduler:
+         * a reordered callback it releases goes out now, not at the next
+         * wake-up (nobody else signals for it). */
+        if (cb->finished != finished && cb->held_n > 0)
+            continue;
         if (cb->heap_n > 0 && cb->heap[0].due < next)
             next = cb->heap[0].due;
         /* A full queue: sleep until a worker takes a job (it signals). */
