@@ -9,12 +9,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Wall-clock (CLOCK_REALTIME) milliseconds since the epoch. */
 int64_t pd_now_ms(void);
 
 /* Monotonic milliseconds, for measuring intervals. */
 int64_t pd_mono_ms(void);
+
+/* The CLOCK_MONOTONIC instant ms milliseconds from now (0 if ms < 0), as
+ * pthread_cond_timedwait wants it for a condition variable set to that
+ * clock. */
+struct timespec pd_mono_deadline(int64_t ms);
 
 /* Sleeps ms milliseconds (restarting after signals). */
 void pd_sleep_ms(int64_t ms);

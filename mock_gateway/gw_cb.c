@@ -654,8 +654,7 @@ static void wait_until(struct gw_cb *cb, int64_t delta_ms)
         delta_ms = WAIT_CAP_MS;
     if (delta_ms < 1)
         delta_ms = 1;
-    int64_t deadline = pd_mono_ms() + delta_ms;
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000L};
+    struct timespec ts = pd_mono_deadline(delta_ms);
     cb->sched_wake_at = pd_now_ms() + delta_ms;
     pthread_cond_timedwait(&cb->sched_cv, &cb->mu, &ts);
 }

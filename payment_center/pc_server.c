@@ -76,14 +76,7 @@ static void kick(void *ctx, const char *order_id)
 static void idle_wait(struct worker *w, unsigned long seen, int64_t ms)
 {
     struct pc_server *srv = w->srv;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = pd_mono_deadline(ms);
     pthread_mutex_lock(&srv->mu);
     while (w->kicks == seen && !srv->app.stop)
         if (pthread_cond_timedwait(&w->cv, &srv->mu, &ts) != 0)

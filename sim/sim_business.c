@@ -369,11 +369,7 @@ void sim_business_free(sim_business *b)
 
 const char *sim_business_wait(sim_business *b, const char *order_id, int64_t real_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t ns = until.tv_nsec + (real_ms > 0 ? real_ms : 0) % 1000 * 1000000;
-    until.tv_sec += (real_ms > 0 ? real_ms : 0) / 1000 + ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    struct timespec until = pd_mono_deadline(real_ms);
     struct waiter w = {.order_id = order_id};
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

@@ -1,6 +1,6 @@
 /* Proves the duration and schedule syntax: every unit, the WeChat-like
  * default schedule, and refusal of negatives, overflow, bare numbers,
- * unknown units and over-long lists. */
+ * unknown units and over-long lists; the monotonic deadline helper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,12 +68,32 @@ static void test_format(void **state)
     assert_string_equal(ts, "2026-01-01T00:00:00.123Z");
 }
 
+/* The deadline is ms after the clock read before it (nanoseconds always
+ * normalised), never before it, and now for a negative ms. */
+static void test_mono_deadline(void **state)
+{
+    (void)state;
+    const int64_t cases[] = {1500, 999, 1, 0, -5, 86400000};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct timespec before;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        struct timespec d = pd_mono_deadline(cases[i]);
+        assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        int64_t before_ns = (int64_t)before.tv_sec * 1000000000LL + before.tv_nsec;
+        int64_t d_ns = (int64_t)d.tv_sec * 1000000000LL + d.tv_nsec;
+        int64_t want_ns = (cases[i] > 0 ? cases[i] : 0) * 1000000LL;
+        assert_true(d_ns - before_ns >= want_ns);
+        assert_true(d_ns - before_ns < want_ns + 1000000000LL);   /* the clock read between */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_mono_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
