@@ -166,9 +166,8 @@ int pc_store_apply_fact(pc_store *s, const struct pc_fact *f, int64_t now_ms, in
     rc = apply_in_tx(c, f, now_ms, out_result);
     /* A refused fact changes nothing, not even the nonce table. */
     if (rc != PD_OK || *out_result == PC_APPLY_UNKNOWN_TRADE ||
-        *out_result == PC_APPLY_MISMATCH || *out_result == PC_APPLY_REPLAY) {
+        *out_result == PC_APPLY_MISMATCH || *out_result == PC_APPLY_REPLAY)
         return pc__rollback(s, c, rc);
-    }
     return pc__commit(s, c);
 }
 
@@ -202,10 +201,7 @@ int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,
     if (rc != PD_OK)
         return rc;
     rc = pc__exec(c, &changes, upd, "iiti", next_check_at, check_count, order_id, version);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    rc = pc__commit(s, c);
+    rc = pc__end(s, c, rc);
     return rc == PD_OK && changes == 0 ? PD_ECONFLICT : rc;
 }
 
@@ -232,10 +228,7 @@ static int close_with(pc_store *s, const char *order_id, const char *trade, int 
         rc = PD_ECONFLICT;
     if (rc == PD_OK)
         rc = pc__transition(c, &o, PC_ST_CLOSED, cause, now_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 int pc_store_close_unpaid(pc_store *s, const char *order_id, int64_t now_ms)
@@ -267,10 +260,7 @@ int pc_store_prune_nonces(pc_store *s, int64_t before_ms)
     if (rc != PD_OK)
         return rc;
     rc = pc__exec(c, NULL, del, "i", before_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
@@ -285,8 +275,5 @@ int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
     if (rc != PD_OK)
         return rc;
     rc = pc__exec(c, NULL, del, "i", now_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }

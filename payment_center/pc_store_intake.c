@@ -150,10 +150,7 @@ int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORD
         rc = claim_fingerprint(c, sub, dup_id);
     if (rc == PD_OK)
         rc = insert_order(c, sub);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 static int insert_trade(struct pc_conn *c, const struct pc_order *o, const char *notify_url,
@@ -235,12 +232,11 @@ static int pay_unlocked(pc_store *s, const char *order_id, const char *notify_ur
     rc = pc__exec(c, NULL, upd, "tit", o->cur_trade, now_ms + first_check_ms, order_id);
     if (rc == PD_OK)
         rc = insert_trade(c, o, notify_url, now_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
+    if (rc == PD_OK) {
+        out->verdict = PC_PAY_STARTED;
+        pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
     }
-    out->verdict = PC_PAY_STARTED;
-    pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url,
@@ -254,9 +250,8 @@ int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url
     if (rc != PD_OK)
         return rc;
     rc = pay_decide(c, order_id, notify_url, now_ms, first_check_ms, out);
-    if (rc != PD_OK || out->verdict != PC_PAY_STARTED) {
+    if (rc != PD_OK || out->verdict != PC_PAY_STARTED)
         return pc__rollback(s, c, rc);
-    }
     return pc__commit(s, c);
 }
 
@@ -326,11 +321,9 @@ int pc_store_create_result(pc_store *s, const char *out_trade_no, int outcome,
         rc = pc__load_order(c, order_id, &o);
     if (rc == PD_OK)
         rc = create_apply(c, &o, out_trade_no, outcome, trade_no, now_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    *out_status = o.status;
-    return pc__commit(s, c);
+    if (rc == PD_OK)
+        *out_status = o.status;
+    return pc__end(s, c, rc);
 }
 
 int pc__trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,

@@ -85,6 +85,9 @@ void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len);
 int pc__begin(pc_store *s, struct pc_conn **out);
 int pc__commit(pc_store *s, struct pc_conn *c);
 int pc__rollback(pc_store *s, struct pc_conn *c, int rc);
+/* Ends the caller's transaction by rc: pc__commit when PD_OK, else
+ * pc__rollback(s, c, rc). */
+int pc__end(pc_store *s, struct pc_conn *c, int rc);
 /* True while this thread holds s's write transaction. */
 bool pc__in_tx(const pc_store *s);
 

@@ -46,10 +46,7 @@ static int one_write(pc_store *s, const char *sql, const char *types, ...)
     va_start(ap, types);
     rc = pc__vexec(c, NULL, sql, types, ap);
     va_end(ap);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 int pc_store_refund_result(pc_store *s, const char *out_refund_no, bool done,
@@ -118,10 +115,7 @@ int pc_store_outbox_late(pc_store *s, const char *order_id, int64_t now_ms)
     rc = pc__load_order(c, order_id, &o);
     if (rc == PD_OK)
         rc = pc__outbox_insert(c, &o, now_ms);
-    if (rc != PD_OK) {
-        return pc__rollback(s, c, rc);
-    }
-    return pc__commit(s, c);
+    return pc__end(s, c, rc);
 }
 
 /* ---- export ---- */

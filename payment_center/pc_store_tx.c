@@ -196,6 +196,11 @@ int pc__rollback(pc_store *s, struct pc_conn *c, int rc)
     return join_batch(s) == PD_OK ? rc : PD_EIO;
 }
 
+int pc__end(pc_store *s, struct pc_conn *c, int rc)
+{
+    return rc == PD_OK ? pc__commit(s, c) : pc__rollback(s, c, rc);
+}
+
 void pc_store_tx_stats(pc_store *s, long *out_commits, long *out_ops)
 {
     pthread_mutex_lock(&s->write_mu);
