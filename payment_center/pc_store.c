@@ -101,9 +101,10 @@ struct pc_conn *pc__conn_open(pc_store *s)
      * touched again cost a 4-byte and a 4 KiB pwrite to a temp file, 2.7
      * times the WAL's own writes (strace, pc_bench). They hold one batch's
      * pages at most. */
-    const char *sync = s->sync_full ? "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
-                                    : "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;";
-    if (sqlite3_exec(c->db, sync, NULL, NULL, NULL) != SQLITE_OK) {
+    char pragmas[80];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;",
+             s->sync_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         bool busy = sqlite3_errcode(c->db) == SQLITE_BUSY;
         PD_LOG(PD_LOG_ERROR, "pc", "act=db_open path=%s err=\"%s\"%s", s->path,
                sqlite3_errmsg(c->db),

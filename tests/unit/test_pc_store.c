@@ -131,9 +131,6 @@ struct op {
     int hold_ms;            /* sleeps this long after its insert */
 };
 
-static bool queued(pc_store *s, int n);
-static void *op_main(void *arg);
-
 /* Whether another connection sees the nonce: committed, not just written. */
 static int committed(const char *nonce)
 {
@@ -154,6 +151,14 @@ static int committed(const char *nonce)
 static int insert(struct pc_conn *c, const char *nonce)
 {
     return pc__exec(c, NULL, "INSERT INTO nonces(nonce, at) VALUES(?, 1)", "t", nonce);
+}
+
+/* Waits (10 s at most) until n callers wait for the writer. */
+static bool queued(pc_store *s, int n)
+{
+    for (int i = 0; i < 2000 && __atomic_load_n(&s->tx_queued, __ATOMIC_SEQ_CST) < n; i++)
+        nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
+    return __atomic_load_n(&s->tx_queued, __ATOMIC_SEQ_CST) == n;
 }
 
 /* One caller: begin, insert, end as told. */
@@ -192,14 +197,6 @@ static void *op_main(void *arg)
     return NULL;
 }
 
-/* Waits (10 s at most) until n callers wait for the writer. */
-static bool queued(pc_store *s, int n)
-{
-    for (int i = 0; i < 2000 && __atomic_load_n(&s->tx_queued, __ATOMIC_SEQ_CST) < n; i++)
-        nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
-    return __atomic_load_n(&s->tx_queued, __ATOMIC_SEQ_CST) == n;
-}
-
 /* The first caller takes the writer and inserts; the others are started
  * and counted as queued; then the first commits and all are joined. */
 static void run_batch(pc_store *s, struct op *first, struct op *rest, int n_rest)
@@ -219,22 +216,17 @@ static void run_batch(pc_store *s, struct op *first, struct op *rest, int n_rest
         pthread_join(tid[i], NULL);
 }
 
-static void tx_stats(pc_store *s, long *commits, long *ops)
-{
-    pc_store_tx_stats(s, commits, ops);
-}
-
 static void queued_callers_share_one_commit(void **state)
 {
     (void)state;
     pc_store *s = NULL;
     assert_int_equal(pc_store_open(path, false, &s), PD_OK);
     long c0, o0, c1, o1;
-    tx_stats(s, &c0, &o0);
+    pc_store_tx_stats(s, &c0, &o0);
     struct op first = {.nonce = "n-a"};
     struct op rest[2] = {{.nonce = "n-b"}, {.nonce = "n-c"}};
     run_batch(s, &first, rest, 2);
-    tx_stats(s, &c1, &o1);
+    pc_store_tx_stats(s, &c1, &o1);
     assert_int_equal(first.rc, PD_OK);
     assert_int_equal(first.visible, 1);
     for (int i = 0; i < 2; i++) {
