@@ -1,3 +1,5 @@
+#define _DEFAULT_SOURCE    /* MAP_ANONYMOUS, MAP_STACK, MAP_NORESERVE */
+
 #include "sim_driver.h"
 
 #include <pthread.h>
@@ -5,6 +7,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
@@ -90,6 +94,8 @@ struct sim_driver {
     int64_t orders;
     pthread_t *threads;
     size_t n_threads;
+    char *stacks;               /* the workers' stacks, one mapping (map_stacks) */
+    size_t stacks_len;
     atomic_llong next;
     atomic_llong submitted;
     pthread_mutex_t lock;
@@ -543,6 +549,30 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Maps n worker stacks of WORKER_STACK bytes, each above a guard page, as
+ * one region that sim_driver_join unmaps. The stacks glibc allocates are
+ * cached after join with ~20 KB each still resident, and that stayed
+ * through the checker and the report writers, paydrill's memory peak:
+ * 1.3 MB at concurrency 64, 5 MB at 256. Returns the distance from one
+ * stack slot to the next, or 0 when the mapping failed. */
+static size_t map_stacks(struct sim_driver *d, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t slot = WORKER_STACK + page;
+    void *p = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (mprotect((char *)p + i * slot, page, PROT_NONE) != 0) {
+            munmap(p, n * slot);
+            return 0;
+        }
+    d->stacks = p;
+    d->stacks_len = n * slot;
+    return slot;
+}
+
 int sim_driver_start(const struct sim_driver_cfg *cfg, sim_driver **out)
 {
     sim_driver *d = calloc(1, sizeof *d);
@@ -567,10 +597,12 @@ int sim_driver_start(const struct sim_driver_cfg *cfg, sim_driver **out)
         sim_driver_free(d);
         return PD_ENOMEM;
     }
+    size_t slot = map_stacks(d, (size_t)n);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WORKER_STACK);
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n && slot > 0; i++) {
+        pthread_attr_setstack(&attr, d->stacks + (size_t)i * slot + (slot - WORKER_STACK),
+                              WORKER_STACK);
         if (pthread_create(&d->threads[i], &attr, worker_main, d) != 0)
             break;
         d->n_threads++;
@@ -589,6 +621,9 @@ void sim_driver_join(sim_driver *d)
     for (size_t i = 0; i < d->n_threads; i++)
         pthread_join(d->threads[i], NULL);
     d->n_threads = 0;
+    if (d->stacks != NULL)
+        munmap(d->stacks, d->stacks_len);
+    d->stacks = NULL;
 }
 
 int64_t sim_driver_submitted(sim_driver *d)
