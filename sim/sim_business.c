@@ -74,6 +74,7 @@ struct sim_business {
     struct sim_map orders;  /* order_id -> struct order_state* */
     size_t applied;
     struct waiter *waiters; /* at most one per driver worker */
+    bool stopped;           /* sim_business_stop: nothing more will be applied */
 };
 
 int sim_business_decide(const struct sim_scenario *s, const char *key, int64_t t_ms,
@@ -340,10 +341,19 @@ int sim_business_start(const struct sim_scenario *s, const struct sim_timeline *
 
 void sim_business_stop(sim_business *b)
 {
-    if (b != NULL && b->ctx != NULL) {
+    if (b == NULL)
+        return;
+    if (b->ctx != NULL) {
         mg_stop(b->ctx);
         b->ctx = NULL;
     }
+    /* No delivery can arrive now: a caller still waiting would wait out
+     * its whole timeout for nothing. */
+    pthread_mutex_lock(&b->lock);
+    b->stopped = true;
+    for (struct waiter *w = b->waiters; w != NULL; w = w->next)
+        pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&b->lock);
 }
 
 void sim_business_free(sim_business *b)
@@ -374,15 +384,18 @@ const char *sim_business_wait(sim_business *b, const char *order_id, int64_t rea
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w.cv, &attr);
+    /* Without a condition variable there is no waiting: the answer is what
+     * is known now, and the caller asks the SUT as after a timeout. */
+    bool can_wait = real_ms > 0 && pthread_cond_init(&w.cv, &attr) == 0;
     pthread_condattr_destroy(&attr);
     pthread_mutex_lock(&b->lock);
     struct order_state *o = sim_map_get(&b->orders, order_id);
     const char *st = o ? o->status : NULL;
-    if (st == NULL && real_ms > 0) {
+    if (st == NULL && can_wait) {
         w.next = b->waiters;
         b->waiters = &w;
-        while (!w.applied && pthread_cond_timedwait(&w.cv, &b->lock, &until) != ETIMEDOUT) {
+        while (!w.applied && !b->stopped &&
+               pthread_cond_timedwait(&w.cv, &b->lock, &until) == 0) {
         }
         struct waiter **pp = &b->waiters;
         while (*pp != &w)
@@ -392,7 +405,8 @@ const char *sim_business_wait(sim_business *b, const char *order_id, int64_t rea
         st = o ? o->status : NULL;
     }
     pthread_mutex_unlock(&b->lock);
-    pthread_cond_destroy(&w.cv);
+    if (can_wait)
+        pthread_cond_destroy(&w.cv);
     return st;
 }
 

@@ -26,7 +26,9 @@ typedef struct sim_business sim_business;
 int sim_business_start(const struct sim_scenario *s, const struct sim_timeline *tl, int port,
                        sim_business **out, char out_url[128]);
 
-/* Stops the server; the records stay readable until sim_business_free. */
+/* Stops the server and releases every caller of sim_business_wait (each
+ * returns what is known); the records stay readable until
+ * sim_business_free. */
 void sim_business_stop(sim_business *b);
 void sim_business_free(sim_business *b);   /* NULL is a no-op */
 

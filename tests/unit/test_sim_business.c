@@ -2,7 +2,8 @@
  * notification is applied once and wakes the driver worker waiting for
  * that order (sim_business_wait), and only that one; a forged one (bad
  * signature) applies nothing and wakes no one; a wait with no
- * notification ends at its timeout with NULL. */
+ * notification ends at its timeout with NULL; stopping the receiver
+ * releases every waiter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,12 +27,16 @@
 
 static const char doc[] = "{\"name\": \"biz\", \"workload\": {\"orders\": 4}}";
 
+#define WAITERS_MAX 4
+
 struct fixture {
     struct sim_scenario s;
     struct sim_timeline tl;
     sim_business *b;
     char url[128];
     pd_http_client *http;
+    pthread_t waiters[WAITERS_MAX];   /* started by start_waiter, not yet joined */
+    bool live[WAITERS_MAX];
 };
 
 static int setup(void **state)
@@ -49,9 +54,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* A failed assert leaves the case with waiters parked: stopping the
+ * receiver releases them, so they are joined before it is freed. */
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    sim_business_stop(f->b);
+    for (int i = 0; i < WAITERS_MAX; i++)
+        if (f->live[i])
+            pthread_join(f->waiters[i], NULL);
     pd_http_client_free(f->http);
     sim_business_free(f->b);
     sim_scenario_release(&f->s);
@@ -99,6 +110,19 @@ static void *wait_main(void *arg)
     return NULL;
 }
 
+/* Runs w in thread slot i of the fixture. */
+static void start_waiter(struct fixture *f, int i, struct waiting *w)
+{
+    assert_int_equal(pthread_create(&f->waiters[i], NULL, wait_main, w), 0);
+    f->live[i] = true;
+}
+
+static void join_waiter(struct fixture *f, int i)
+{
+    f->live[i] = false;
+    assert_int_equal(pthread_join(f->waiters[i], NULL), 0);
+}
+
 static void test_wait_times_out_without_notification(void **state)
 {
     struct fixture *f = *state;
@@ -118,13 +142,12 @@ static void test_notification_wakes_its_waiter(void **state)
 {
     struct fixture *f = *state;
     struct waiting w1 = {f->b, "o-1", 600000, NULL, false}, w2 = {f->b, "o-2", 600000, NULL, false};
-    pthread_t t1, t2;
-    assert_int_equal(pthread_create(&t1, NULL, wait_main, &w1), 0);
-    assert_int_equal(pthread_create(&t2, NULL, wait_main, &w2), 0);
+    start_waiter(f, 0, &w1);
+    start_waiter(f, 1, &w2);
     while (sim_business_waiting(f->b) < 2)      /* both parked before anything arrives */
         pd_sleep_ms(1);
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-1", "e-1"), 200);
-    assert_int_equal(pthread_join(t1, NULL), 0);
+    join_waiter(f, 0);
     assert_non_null(w1.got);
     assert_string_equal(w1.got, "PAID");
     assert_int_equal(sim_business_waiting(f->b), 1);    /* o-2's waiter waits on */
@@ -133,7 +156,7 @@ static void test_notification_wakes_its_waiter(void **state)
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-1", "e-1"), 200);
     assert_int_equal(sim_business_applied_count(f->b), 1);
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-2", "e-2"), 200);
-    assert_int_equal(pthread_join(t2, NULL), 0);
+    join_waiter(f, 1);
     assert_non_null(w2.got);
     assert_string_equal(w2.got, "PAID");
     /* Already applied: no wait at all. */
@@ -146,16 +169,33 @@ static void test_forged_notification_applies_nothing(void **state)
 {
     struct fixture *f = *state;
     struct waiting w = {f->b, "o-3", 1000, NULL, false};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
+    start_waiter(f, 0, &w);
     while (sim_business_waiting(f->b) < 1 && !atomic_load(&w.done))
         pd_sleep_ms(1);
     assert_int_equal(notify(f, "not-the-business-secret", "o-3", "e-3"), 401);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    join_waiter(f, 0);
     assert_null(w.got);
     assert_null(sim_business_wait(f->b, "o-3", 0));
     assert_int_equal(sim_business_applied_count(f->b), 0);
     assert_int_equal(sim_business_deliveries(f->b), 1);     /* recorded, not applied */
+}
+
+/* Stopping the receiver releases a caller parked for ten minutes: it
+ * returns what is known (nothing), and a later wait does not park at all.
+ * Without the release the join waits out the ten minutes and the case
+ * fails at CTest's timeout. */
+static void test_stop_releases_waiters(void **state)
+{
+    struct fixture *f = *state;
+    struct waiting w = {f->b, "o-4", 600000, NULL, false};
+    start_waiter(f, 0, &w);
+    while (sim_business_waiting(f->b) < 1)
+        pd_sleep_ms(1);
+    sim_business_stop(f->b);
+    join_waiter(f, 0);
+    assert_null(w.got);
+    assert_int_equal(sim_business_waiting(f->b), 0);
+    assert_null(sim_business_wait(f->b, "o-4", 600000));
 }
 
 int main(void)
@@ -164,6 +204,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_times_out_without_notification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notification_wakes_its_waiter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_notification_applies_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_releases_waiters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
