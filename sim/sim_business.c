@@ -37,18 +37,20 @@ struct receipt {
     char problem[32];       /* why it was refused, or "" */
 };
 
+/* Deliveries so far of one event_id. An order has one to a few events, so
+ * a short list searched in order is smaller than a map per order. */
 struct event_count {
-    char *event_id;
+    struct event_count *next;
     uint64_t deliveries;
+    char event_id[];
 };
 
-/* What the business app knows of one order. */
+/* What the business app knows of one order. It and its events live in the
+ * receiver's arena until sim_business_free: one order cost four mallocs
+ * before (state, event array, event id, map key), ~45 bytes more. */
 struct order_state {
     const char *status;     /* applied final status, static string, or NULL */
-    /* Deliveries so far per event_id: an order has one to a few events, so
-     * a small array searched in order is smaller than a map per order. */
     struct event_count *events;
-    uint32_t n_events;
 };
 
 /* A driver worker waiting for one order's notification (sim_business_wait):
@@ -71,7 +73,8 @@ struct sim_business {
     FILE *receipts_f;
     size_t n_receipts;
     bool receipts_failed;   /* a write failed: business.json would lack receipts */
-    struct sim_map orders;  /* order_id -> struct order_state* */
+    struct sim_map orders;  /* order_id -> struct order_state* (in mem) */
+    struct pd_arena mem;    /* the orders' states and events */
     size_t applied;
     struct waiter *waiters; /* at most one per driver worker */
     bool stopped;           /* sim_business_stop: nothing more will be applied */
@@ -133,32 +136,31 @@ static struct order_state *order_of(sim_business *b, const char *order_id)
     struct order_state *o = sim_map_get(&b->orders, order_id);
     if (o != NULL)
         return o;
-    o = calloc(1, sizeof *o);
+    o = pd_arena_take(&b->mem, sizeof *o, _Alignof(struct order_state));
     if (o == NULL)
         return NULL;
-    if (sim_map_put(&b->orders, order_id, o) != PD_OK) {
-        free(o);
-        return NULL;
-    }
-    return o;
+    *o = (struct order_state){0};
+    /* A failed put leaves o unused in the arena until sim_business_free. */
+    return sim_map_put(&b->orders, order_id, o, NULL) == PD_OK ? o : NULL;
 }
 
 /* Counts this delivery of the event and returns its attempt number (1...). */
-static uint64_t next_attempt(struct order_state *o, const char *event_id)
+static uint64_t next_attempt(sim_business *b, struct order_state *o, const char *event_id)
 {
-    for (uint32_t i = 0; i < o->n_events; i++)
-        if (strcmp(o->events[i].event_id, event_id) == 0)
-            return ++o->events[i].deliveries;
-    /* A new event: when memory runs out it is counted as a first delivery
-     * each time, as the map this replaces did. */
-    struct event_count *ev = realloc(o->events, (o->n_events + 1) * sizeof *ev);
+    struct event_count **pp = &o->events;
+    for (; *pp != NULL; pp = &(*pp)->next)
+        if (strcmp((*pp)->event_id, event_id) == 0)
+            return ++(*pp)->deliveries;
+    /* A new event, last in the list: when memory runs out it is counted as
+     * a first delivery each time, as the map this replaces did. */
+    size_t len = strlen(event_id) + 1;
+    struct event_count *ev = pd_arena_take(&b->mem, sizeof *ev + len, _Alignof(struct event_count));
     if (ev == NULL)
         return 1;
-    o->events = ev;
-    ev[o->n_events].event_id = strdup(event_id);
-    if (ev[o->n_events].event_id == NULL)
-        return 1;
-    ev[o->n_events++].deliveries = 1;
+    ev->next = NULL;
+    ev->deliveries = 1;
+    memcpy(ev->event_id, event_id, len);
+    *pp = ev;
     return 1;
 }
 
@@ -272,7 +274,7 @@ static struct decision receive(sim_business *b, struct mg_connection *conn, cons
         pd_strlcpy(r->problem, "malformed", sizeof r->problem);
     } else {
         struct order_state *o = order_of(b, r->order_id);
-        d = o ? decide(b, r, next_attempt(o, r->event_id)) : (struct decision){.status = 503};
+        d = o ? decide(b, r, next_attempt(b, o, r->event_id)) : (struct decision){.status = 503};
         if (o != NULL && d.apply)
             apply_once(b, o, r);
     }
@@ -361,16 +363,8 @@ void sim_business_free(sim_business *b)
     if (b == NULL)
         return;
     sim_business_stop(b);
-    for (size_t i = 0; i < b->orders.cap; i++) {
-        struct order_state *o = b->orders.vals[i];
-        if (b->orders.keys[i] != NULL && o != NULL) {
-            for (uint32_t k = 0; k < o->n_events; k++)
-                free(o->events[k].event_id);
-            free(o->events);
-            free(o);
-        }
-    }
     sim_map_release(&b->orders);
+    pd_arena_free(&b->mem);
     if (b->receipts_f != NULL)
         fclose(b->receipts_f);
     pthread_mutex_destroy(&b->lock);

@@ -100,7 +100,7 @@ struct sim_driver {
     atomic_llong submitted;
     pthread_mutex_t lock;
     struct recfile subs, pays, payers, queries;
-    char **accepted;            /* order ids answered 201, for the quiet check */
+    const char **accepted;      /* order ids answered 201 (accepted_set's keys), for the quiet check */
     struct sim_map accepted_set;
     size_t n_accepted, cap_accepted;
     atomic_llong duplicates;
@@ -134,21 +134,22 @@ static void add_accepted(sim_driver *d, const char *order_id)
 {
     pthread_mutex_lock(&d->lock);
     /* Once per order: a retried submission may name an order already counted. */
+    const char *id;
     if (sim_map_get(&d->accepted_set, order_id) != NULL ||
-        sim_map_put(&d->accepted_set, order_id, (void *)1) != PD_OK) {
+        sim_map_put(&d->accepted_set, order_id, (void *)1, &id) != PD_OK) {
         pthread_mutex_unlock(&d->lock);
         return;
     }
     if (d->n_accepted == d->cap_accepted) {
         size_t cap = d->cap_accepted ? d->cap_accepted * 2 : 256;
-        char **a = realloc(d->accepted, cap * sizeof *a);
+        const char **a = realloc(d->accepted, cap * sizeof *a);
         if (a != NULL) {
             d->accepted = a;
             d->cap_accepted = cap;
         }
     }
     if (d->n_accepted < d->cap_accepted)
-        d->accepted[d->n_accepted++] = strdup(order_id);
+        d->accepted[d->n_accepted++] = id;
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -634,7 +635,7 @@ int64_t sim_driver_submitted(sim_driver *d)
 size_t sim_driver_accepted(sim_driver *d, const char *const **out)
 {
     pthread_mutex_lock(&d->lock);
-    *out = (const char *const *)d->accepted;
+    *out = d->accepted;
     size_t n = d->n_accepted;
     pthread_mutex_unlock(&d->lock);
     return n;
@@ -658,8 +659,6 @@ void sim_driver_free(sim_driver *d)
     recfile_close(&d->pays);
     recfile_close(&d->payers);
     recfile_close(&d->queries);
-    for (size_t i = 0; i < d->n_accepted; i++)
-        free(d->accepted[i]);
     free(d->accepted);
     sim_map_release(&d->accepted_set);
     pthread_mutex_destroy(&d->lock);

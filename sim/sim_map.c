@@ -13,8 +13,7 @@ void sim_map_init(struct sim_map *m)
 
 void sim_map_release(struct sim_map *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
+    pd_arena_free(&m->key_bytes);
     free(m->keys);
     free(m->vals);
     memset(m, 0, sizeof *m);
@@ -60,17 +59,19 @@ static int grow(struct sim_map *m)
     return PD_OK;
 }
 
-int sim_map_put(struct sim_map *m, const char *key, void *val)
+int sim_map_put(struct sim_map *m, const char *key, void *val, const char **stored)
 {
     if ((m->len + 1) * 2 > m->cap && grow(m) != PD_OK)
         return PD_ENOMEM;
     size_t i = slot_of(m, key);
     if (m->keys[i] == NULL) {
-        m->keys[i] = strdup(key);
+        m->keys[i] = pd_arena_strdup(&m->key_bytes, key);
         if (m->keys[i] == NULL)
             return PD_ENOMEM;
         m->len++;
     }
     m->vals[i] = val;
+    if (stored != NULL)
+        *stored = m->keys[i];
     return PD_OK;
 }
