@@ -4,8 +4,9 @@
  * that repeat (kinds, details, faults, statuses) sit once in "S" and are
  * referred to by index; each order carries its events as one flat array of
  * five numbers per event: time delta, kind*4+lane, detail, fault,
- * out_trade_no (string index + 1, 0 = none). docs/reports.md has the
- * layout. Every string goes through rpt__json_str, which keeps < > & and
+ * out_trade_no (string index + 1, 0 = none). A detail is a template
+ * (rpt_detail.c): ~k, ~o, ~t stand for the order's key and order_id and
+ * the event's out_trade_no, ~~ for a ~. docs/reports.md has the layout. Every string goes through rpt__json_str, which keeps < > & and
  * U+2028/2029 out of the block. */
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ void rpt__html_embed(struct rpt__out *o, const struct rpt__report *r,
     if (group_events(&e) != PD_OK && o->rc == PD_OK)
         o->rc = PD_ENOMEM;
     if (o->rc == PD_OK) {
-        rpt__printf(o, "{\"v\":1,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
+        rpt__printf(o, "{\"v\":2,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
                        "\"o\":[\n", (long long)e.base);
         for (size_t k = 0; k < r->n_orders && o->rc == PD_OK; k++)
             order_row(&e, k);

@@ -89,6 +89,24 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx);
 /* Index of s, or -1. */
 long rpt__strtab_find(const struct rpt__strtab *t, const char *s);
 
+/* Journal details as templates (rpt_detail.c): the values an event's
+ * detail most often repeats, replaced by two-byte codes. */
+enum { RPT_TMPL_KEY, RPT_TMPL_ORDER, RPT_TMPL_OTN, RPT_TMPL_N };
+/* Room for the template of a detail cut at RPT_DETAIL_MAX_BYTES. */
+#define RPT_TMPL_MAX_BYTES (2 * RPT_DETAIL_MAX_BYTES + 1)
+
+/* Writes s into out[out_len] with each occurrence of vals[RPT_TMPL_KEY],
+ * vals[RPT_TMPL_ORDER] and vals[RPT_TMPL_OTN] (the order's key and
+ * order_id, the event's out_trade_no; NULL or "" = not replaced) as ~k, ~o
+ * and ~t, the longest first where they overlap, and every other ~ as ~~.
+ * Returns 0, or PD_ETOOBIG when out is too small. */
+int rpt__detail_template(const char *s, const char *const vals[RPT_TMPL_N], char *out,
+                         size_t out_len);
+/* The inverse: ~k, ~o, ~t become vals (NULL as ""), ~~ a ~, any other ~
+ * stays as written. Returns 0, or PD_ETOOBIG when out is too small. */
+int rpt__detail_expand(const char *tmpl, const char *const vals[RPT_TMPL_N], char *out,
+                       size_t out_len);
+
 /* Records the message rpt_last_error() returns and returns rc. */
 int rpt__fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rpt__clear_error(void);

@@ -1,6 +1,8 @@
 # reports/ (rpt): unit tests of the escapers and the writers on fixture run
 # folders, and integration tests that load what we write in real consumers:
 # xmllint against tests/junit.xsd, an npm JUnit merger, headless Chromium.
+pd_unit_test(test_rpt_detail SOURCES unit/test_rpt_detail.c LIBS rpt)
+target_include_directories(test_rpt_detail PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_escape SOURCES unit/test_rpt_escape.c LIBS rpt)
 target_include_directories(test_rpt_escape PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_group SOURCES unit/test_rpt_group.c LIBS rpt)
