@@ -176,17 +176,25 @@ int64_t rpt__count(const struct rpt__report *r, const char *name);
 
 enum { RPT_LANE_BUSINESS = 0, RPT_LANE_SUT = 1, RPT_LANE_GATEWAY = 2 };
 
-struct rpt__event {        /* 32 bytes: a journal has ~13 per order */
+/* Kinds and faults share the journal's names table; an event holds their
+ * index + 1 in 14 and 16 bits. A journal with more distinct names is
+ * refused (PD_ETOOBIG): paydrill's own have ~10 kinds and ~30 faults. */
+#define RPT_NAMES_MAX 16383
+
+struct rpt__event {        /* 24 bytes: a journal has ~13 per order */
     int64_t t;
     int32_t order;           /* index into report orders, -1 = no order */
-    uint32_t lane;
-    uint32_t kind, detail, fault, otn;   /* strtab index + 1, 0 = none */
+    uint32_t detail, otn;    /* strs index + 1, 0 = none; detail a template */
+    unsigned kind : 14;      /* names index + 1 */
+    unsigned lane : 2;
+    unsigned fault : 16;     /* names index + 1, 0 = none */
 };
 
 struct rpt__journal {
     struct rpt__event *ev;
     size_t n, cap;
-    struct rpt__strtab strs;
+    struct rpt__strtab names;   /* kinds and faults, at most RPT_NAMES_MAX */
+    struct rpt__strtab strs;    /* details (templates) and out_trade_nos */
 };
 
 /* Reads the journal and ties each event to an order of r by key, then by

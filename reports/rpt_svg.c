@@ -127,8 +127,8 @@ static bool detail_paid(const struct rpt__report *r, const struct rpt__journal *
 static size_t pay_to_paid(const struct rpt__report *r, const struct rpt__journal *j,
                           int64_t *out)
 {
-    long pay = rpt__strtab_find(&j->strs, "pay");
-    long status = rpt__strtab_find(&j->strs, "status");
+    long pay = rpt__strtab_find(&j->names, "pay");
+    long status = rpt__strtab_find(&j->names, "status");
     size_t n = 0;
     int64_t *pay_at = malloc((r->n_orders + 1) * sizeof *pay_at);
     if (pay_at == NULL || pay < 0 || status < 0) {

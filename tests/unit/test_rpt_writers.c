@@ -6,8 +6,9 @@
  * markup from data, exactly our two <script> elements); a suite gives an
  * index with a row and a relative link per run and a merged junit.xml;
  * malformed inputs (missing report.json, bad JSON, wrong schema, a wrong
- * field, a bad journal line) give PD_E* codes and messages naming the
- * file and the field or line. Each test works on a fresh copy in /tmp. */
+ * field, a bad journal line, more distinct kinds and faults than an event
+ * can index) give PD_E* codes and messages naming the file and the field
+ * or line. Each test works on a fresh copy in /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,8 +24,10 @@
 
 #include "pd_err.h"
 #include "pd_test.h"
+#include "pd_buf.h"
 #include "pd_util.h"
 #include "rpt.h"
+#include "rpt_internal.h"
 
 #ifndef RPT_FIXTURES
 #error "RPT_FIXTURES must name tests/data/reports"
@@ -247,6 +250,32 @@ static void test_malformed(void **state)
     free(good);
 }
 
+/* An event holds a kind's or a fault's index in 14 bits: 16,383 distinct
+ * names load, one more is refused by name, never wrapped into another. */
+static void test_too_many_names(void **state)
+{
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    for (int n = RPT_NAMES_MAX; n <= RPT_NAMES_MAX + 1; n++) {
+        struct pd_buf b;
+        pd_buf_init(&b, (size_t)1 << 24);
+        for (int i = 0; i < n; i++) {   /* n names: even lines a kind, odd a fault */
+            if (i % 2 == 0)
+                pd_buf_printf(&b, "{\"t\": %d, \"lane\": \"sut\", \"kind\": \"k%d\"}\n", i, i);
+            else
+                pd_buf_printf(&b, "{\"t\": %d, \"lane\": \"sut\", \"kind\": \"k0\", "
+                                  "\"fault\": \"f%d\"}\n", i, i);
+        }
+        put(dir, "journal.ndjson", b.data);
+        pd_buf_release(&b);
+        if (n == RPT_NAMES_MAX)
+            assert_int_equal(rpt_write_run(dir), PD_OK);
+        else
+            expect_error(dir, PD_ETOOBIG, "pass/journal.ndjson:", "more than 16383 distinct");
+    }
+}
+
 /* A suite with one unreadable run still writes both files, with an error row. */
 static void test_suite_with_broken_run(void **state)
 {
@@ -343,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite_with_broken_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nullable_and_run_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_inputs, setup, teardown),
