@@ -163,6 +163,22 @@ struct rpt__report {
     cJSON *kept;                     /* orders' faults lists, detached from root */
 };
 
+/* A byte range of a text. */
+struct rpt__span {
+    size_t at, len;
+};
+
+/* Finds, in report.json's text, the value of the root object's first
+ * "orders" member when it is written plainly and is an array: *out spans
+ * it from '[' to ']'. false when there is none or the text around it does
+ * not scan cleanly; the caller then parses the whole text. */
+bool rpt__orders_span(const char *text, size_t len, struct rpt__span *out);
+/* Walks the elements of the array that arr spans; *pos starts at
+ * arr.at + 1. Returns 1 with the next element in *elem (blanks trimmed),
+ * 0 at the end, -1 where the text holds no element (an empty one, a stray
+ * bracket), with *pos there. cJSON still validates each element. */
+int rpt__array_next(const char *text, struct rpt__span arr, size_t *pos, struct rpt__span *elem);
+
 /* Reads and validates run_dir/report.json. On failure nothing is kept and
  * rpt_last_error() names the file and the field. */
 int rpt__report_load(const char *run_dir, struct rpt__report *out);
