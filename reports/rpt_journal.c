@@ -89,7 +89,7 @@ static int intern_detail(struct rpt__journal *j, const struct rpt__report *r,
     char *s;
     int rc = field_str(line, "detail", RPT_DETAIL_MAX_BYTES, &s, why);
     if (rc != PD_OK || s == NULL)
-        return intern(&j->strs, s, &ev->detail);
+        return rc;   /* not a string: PD_EINVAL; absent: ev->detail stays 0 */
     const struct rpt__order *ord = ev->order >= 0 ? &r->orders[ev->order] : NULL;
     const char *vals[RPT_TMPL_N] = {ord ? ord->key : NULL, ord ? ord->order_id : NULL, otn};
     char tmpl[RPT_TMPL_MAX_BYTES];

@@ -248,6 +248,8 @@ static void test_malformed(void **state)
     assert_int_equal(access(junit, F_OK), 0);   /* junit.xml still written for CI */
     put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\"}\nnot json\n");
     expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2", "not a JSON object");
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\", \"detail\": 5}\n");
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:1", "detail");
     free(good);
 }
 
