@@ -4,8 +4,10 @@
  * that repeat (kinds, details, faults, statuses) sit once in "S" and are
  * referred to by index; each order carries its events as one flat array of
  * five numbers per event: time delta, kind*4+lane, detail, fault,
- * out_trade_no (string index + 1, 0 = none). docs/reports.md has the
- * layout. Every string goes through rpt__json_str, which keeps < > & and
+ * out_trade_no (string index + 1, 0 = none). A detail is a template
+ * (rpt_detail.c): ~k, ~o, ~t stand for the order's key and order_id and
+ * the event's out_trade_no, ~~ for a ~. docs/reports.md has the layout.
+ * Every string goes through rpt__json_str, which keeps < > & and
  * U+2028/2029 out of the block. */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,7 @@ static long extra_id(struct embed *e, const char *s)
             e->o->rc = PD_ENOMEM;
         return -1;
     }
-    return (long)(e->j->strs.n + idx);
+    return (long)(e->j->names.n + e->j->strs.n + idx);
 }
 
 static int group_events(struct embed *e)
@@ -67,11 +69,15 @@ static int group_events(struct embed *e)
     return PD_OK;
 }
 
-static void event(struct rpt__out *o, const struct rpt__event *ev, int64_t t_from, bool comma)
+/* S holds the journal's names, then its strs: an strs index + 1 moves up
+ * by the number of names. */
+static void event(struct rpt__out *o, const struct rpt__journal *j, const struct rpt__event *ev,
+                  int64_t t_from, bool comma)
 {
-    rpt__printf(o, "%s%lld,%u,%u,%u,%u", comma ? "," : "", (long long)(ev->t - t_from),
-                (unsigned)((ev->kind - 1) * 4 + ev->lane), (unsigned)ev->detail,
-                (unsigned)ev->fault, (unsigned)ev->otn);
+    size_t shift = j->names.n;
+    rpt__printf(o, "%s%lld,%u,%zu,%u,%zu", comma ? "," : "", (long long)(ev->t - t_from),
+                (unsigned)((ev->kind - 1) * 4 + ev->lane), ev->detail ? ev->detail + shift : 0,
+                (unsigned)ev->fault, ev->otn ? ev->otn + shift : 0);
 }
 
 static void order_events(struct embed *e, size_t k)
@@ -80,7 +86,7 @@ static void order_events(struct embed *e, size_t k)
     rpt__puts(e->o, "[");
     for (size_t p = e->ev_start[k]; p < e->ev_start[k + 1]; p++) {
         const struct rpt__event *ev = &e->j->ev[e->ev_idx[p]];
-        event(e->o, ev, prev, p > e->ev_start[k]);
+        event(e->o, e->j, ev, prev, p > e->ev_start[k]);
         prev = ev->t;
     }
     rpt__puts(e->o, "]");
@@ -116,20 +122,20 @@ static void global_events(struct embed *e)
     rpt__puts(e->o, "[");
     for (size_t i = 0; i < e->j->n; i++)
         if (e->j->ev[i].order < 0)
-            event(e->o, &e->j->ev[i], e->base, n++ > 0);
+            event(e->o, e->j, &e->j->ev[i], e->base, n++ > 0);
     rpt__puts(e->o, "]");
 }
 
 static void strings(struct embed *e)
 {
+    const struct rpt__strtab *parts[] = {&e->j->names, &e->j->strs, &e->extra};
+    size_t n = 0;
     rpt__puts(e->o, "[");
-    for (size_t i = 0; i < e->j->strs.n; i++) {
-        rpt__puts(e->o, i ? "," : "");
-        rpt__json_str(e->o, e->j->strs.strs[i]);
-    }
-    for (size_t i = 0; i < e->extra.n; i++) {
-        rpt__puts(e->o, e->j->strs.n + i ? "," : "");
-        rpt__json_str(e->o, e->extra.strs[i]);
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t i = 0; i < parts[p]->n; i++) {
+            rpt__puts(e->o, n++ ? "," : "");
+            rpt__json_str(e->o, parts[p]->strs[i]);
+        }
     }
     rpt__puts(e->o, "]");
 }
@@ -151,7 +157,7 @@ void rpt__html_embed(struct rpt__out *o, const struct rpt__report *r,
     if (group_events(&e) != PD_OK && o->rc == PD_OK)
         o->rc = PD_ENOMEM;
     if (o->rc == PD_OK) {
-        rpt__printf(o, "{\"v\":1,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
+        rpt__printf(o, "{\"v\":2,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
                        "\"o\":[\n", (long long)e.base);
         for (size_t k = 0; k < r->n_orders && o->rc == PD_OK; k++)
             order_row(&e, k);

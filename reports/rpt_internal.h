@@ -89,6 +89,24 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx);
 /* Index of s, or -1. */
 long rpt__strtab_find(const struct rpt__strtab *t, const char *s);
 
+/* Journal details as templates (rpt_detail.c): the values an event's
+ * detail most often repeats, replaced by two-byte codes. */
+enum { RPT_TMPL_KEY, RPT_TMPL_ORDER, RPT_TMPL_OTN, RPT_TMPL_N };
+/* Room for the template of a detail cut at RPT_DETAIL_MAX_BYTES. */
+#define RPT_TMPL_MAX_BYTES (2 * RPT_DETAIL_MAX_BYTES + 1)
+
+/* Writes s into out[out_len] with each occurrence of vals[RPT_TMPL_KEY],
+ * vals[RPT_TMPL_ORDER] and vals[RPT_TMPL_OTN] (the order's key and
+ * order_id, the event's out_trade_no; NULL or "" = not replaced) as ~k, ~o
+ * and ~t, the longest first where they overlap, and every other ~ as ~~.
+ * Returns 0, or PD_ETOOBIG when out is too small. */
+int rpt__detail_template(const char *s, const char *const vals[RPT_TMPL_N], char *out,
+                         size_t out_len);
+/* The inverse: ~k, ~o, ~t become vals (NULL as ""), ~~ a ~, any other ~
+ * stays as written. Returns 0, or PD_ETOOBIG when out is too small. */
+int rpt__detail_expand(const char *tmpl, const char *const vals[RPT_TMPL_N], char *out,
+                       size_t out_len);
+
 /* Records the message rpt_last_error() returns and returns rc. */
 int rpt__fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rpt__clear_error(void);
@@ -145,6 +163,22 @@ struct rpt__report {
     cJSON *kept;                     /* orders' faults lists, detached from root */
 };
 
+/* A byte range of a text. */
+struct rpt__span {
+    size_t at, len;
+};
+
+/* Finds, in report.json's text, the value of the root object's first
+ * "orders" member when it is written plainly and is an array: *out spans
+ * it from '[' to ']'. false when there is none or the text around it does
+ * not scan cleanly; the caller then parses the whole text. */
+bool rpt__orders_span(const char *text, size_t len, struct rpt__span *out);
+/* Walks the elements of the array that arr spans; *pos starts at
+ * arr.at + 1. Returns 1 with the next element in *elem (blanks trimmed),
+ * 0 at the end, -1 where the text holds no element (an empty one, a stray
+ * bracket), with *pos there. cJSON still validates each element. */
+int rpt__array_next(const char *text, struct rpt__span arr, size_t *pos, struct rpt__span *elem);
+
 /* Reads and validates run_dir/report.json. On failure nothing is kept and
  * rpt_last_error() names the file and the field. */
 int rpt__report_load(const char *run_dir, struct rpt__report *out);
@@ -158,17 +192,25 @@ int64_t rpt__count(const struct rpt__report *r, const char *name);
 
 enum { RPT_LANE_BUSINESS = 0, RPT_LANE_SUT = 1, RPT_LANE_GATEWAY = 2 };
 
-struct rpt__event {        /* 32 bytes: a journal has ~13 per order */
+/* Kinds and faults share the journal's names table; an event holds their
+ * index + 1 in 14 and 16 bits. A journal with more distinct names is
+ * refused (PD_ETOOBIG): paydrill's own have ~10 kinds and ~30 faults. */
+#define RPT_NAMES_MAX 16383
+
+struct rpt__event {        /* 24 bytes: a journal has ~13 per order */
     int64_t t;
     int32_t order;           /* index into report orders, -1 = no order */
-    uint32_t lane;
-    uint32_t kind, detail, fault, otn;   /* strtab index + 1, 0 = none */
+    uint32_t detail, otn;    /* strs index + 1, 0 = none; detail a template */
+    unsigned kind : 14;      /* names index + 1 */
+    unsigned lane : 2;
+    unsigned fault : 16;     /* names index + 1, 0 = none */
 };
 
 struct rpt__journal {
     struct rpt__event *ev;
     size_t n, cap;
-    struct rpt__strtab strs;
+    struct rpt__strtab names;   /* kinds and faults, at most RPT_NAMES_MAX */
+    struct rpt__strtab strs;    /* details (templates) and out_trade_nos */
 };
 
 /* Reads the journal and ties each event to an order of r by key, then by

@@ -6,6 +6,7 @@
  * hides the very failure CI needs to see. Unknown fields are allowed (a
  * later minor revision may add some); a wrong type or a missing required
  * field is an error naming the field path. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,29 +285,93 @@ static int own_order(struct rpt__report *r, cJSON *e, struct rpt__order *o, long
     return PD_OK;
 }
 
-/* The orders array is most of report.json: each row is copied into compact
- * structs and the array is dropped from the tree, so only the small rest
- * of the tree outlives loading. */
-static int load_orders(cJSON *root, struct rpt__report *r, struct pd_json_err *err)
+/* report.json's orders as text, when rpt__orders_span found them: parsed
+ * one element at a time instead of as one tree (rpt_split.c). */
+struct orders_text {
+    char *text;          /* the whole file */
+    struct rpt__span arr;
+    size_t bad_at;       /* where the JSON is broken, or SIZE_MAX */
+};
+
+static int alloc_orders(struct rpt__report *r, size_t n)
 {
-    const cJSON *arr;
-    int rc = required_array(root, "orders", &arr, err);
-    if (rc != PD_OK)
-        return rc;
-    size_t n = (size_t)cJSON_GetArraySize(arr);
     r->orders = calloc(n + 1, sizeof *r->orders);
     r->order_ix_map = calloc(2 * n + 1, sizeof *r->order_ix_map);
     r->kept = cJSON_CreateArray();
-    if (r->orders == NULL || r->order_ix_map == NULL || r->kept == NULL)
-        return PD_ENOMEM;
-    for (cJSON *e = arr->child; e != NULL && rc == PD_OK; e = e->next) {
-        char path[48];
-        snprintf(path, sizeof path, "orders[%zu]", r->n_orders);
-        struct rpt__order *o = &r->orders[r->n_orders];
-        rc = load_order(e, path, o, err);
-        if (rc == PD_OK)
-            rc = own_order(r, e, o, (long)r->n_orders++);
+    return r->orders && r->order_ix_map && r->kept ? PD_OK : PD_ENOMEM;
+}
+
+/* Copies order e into r->orders; nothing of e is kept (own_order). */
+static int load_one_order(struct rpt__report *r, cJSON *e, struct pd_json_err *err)
+{
+    char path[48];
+    snprintf(path, sizeof path, "orders[%zu]", r->n_orders);
+    struct rpt__order *o = &r->orders[r->n_orders];
+    int rc = load_order(e, path, o, err);
+    if (rc == PD_OK)
+        rc = own_order(r, e, o, (long)r->n_orders++);
+    return rc;
+}
+
+/* Parses one element alone: cJSON sees it NUL-terminated and must use
+ * all of it, so nothing between elements slips through unparsed. */
+static cJSON *parse_element(struct orders_text *ot, struct rpt__span elem)
+{
+    char *p = ot->text + elem.at, saved = p[elem.len];
+    const char *end = NULL;
+    p[elem.len] = '\0';
+    cJSON *e = cJSON_ParseWithLengthOpts(p, elem.len + 1, &end, true);
+    p[elem.len] = saved;
+    if (e == NULL)
+        ot->bad_at = elem.at + (end != NULL && end >= p && end <= p + elem.len
+                                    ? (size_t)(end - p) : 0);
+    return e;
+}
+
+/* The orders array is most of report.json (at 10,000 orders a tree of
+ * 100,000 nodes, 10.6 MB, the writers' peak): counted, then each element
+ * parsed, copied into compact structs and freed before the next. Broken
+ * JSON in here is found after the members before "orders" were checked,
+ * so a file broken in both places names the member's error. */
+static int load_orders_text(struct orders_text *ot, struct rpt__report *r,
+                            struct pd_json_err *err)
+{
+    struct rpt__span elem;
+    size_t pos = ot->arr.at + 1, n = 0;
+    int step;
+    while ((step = rpt__array_next(ot->text, ot->arr, &pos, &elem)) == 1)
+        n++;
+    if (step < 0) {
+        ot->bad_at = pos;
+        return PD_EINVAL;
     }
+    int rc = alloc_orders(r, n);
+    pos = ot->arr.at + 1;
+    while (rc == PD_OK && rpt__array_next(ot->text, ot->arr, &pos, &elem) == 1) {
+        cJSON *e = parse_element(ot, elem);
+        if (e == NULL)
+            return PD_EINVAL;
+        rc = load_one_order(r, e, err);
+        cJSON_Delete(e);
+    }
+    return rc;
+}
+
+/* The orders from ot's text when it is set (root holds null in their
+ * place), else from the tree, whose array is dropped after copying. */
+static int load_orders(cJSON *root, struct orders_text *ot, struct rpt__report *r,
+                       struct pd_json_err *err)
+{
+    if (ot != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "orders");
+        return load_orders_text(ot, r, err);
+    }
+    const cJSON *arr;
+    int rc = required_array(root, "orders", &arr, err);
+    if (rc == PD_OK)
+        rc = alloc_orders(r, (size_t)cJSON_GetArraySize(arr));
+    for (cJSON *e = arr ? arr->child : NULL; e != NULL && rc == PD_OK; e = e->next)
+        rc = load_one_order(r, e, err);
     if (rc == PD_OK)
         cJSON_DeleteItemFromObjectCaseSensitive(root, "orders");
     return rc;
@@ -345,7 +410,8 @@ static int load_files(const cJSON *root, struct rpt__report *r, struct pd_json_e
     return PD_OK;
 }
 
-static int load_rest(cJSON *root, struct rpt__report *r, struct pd_json_err *err)
+static int load_rest(cJSON *root, struct orders_text *ot, struct rpt__report *r,
+                     struct pd_json_err *err)
 {
     int rc = load_header(root, r, err);
     if (rc == PD_OK)
@@ -355,7 +421,7 @@ static int load_rest(cJSON *root, struct rpt__report *r, struct pd_json_err *err
     if (rc == PD_OK)
         rc = load_violations(root, r, err);
     if (rc == PD_OK)
-        rc = load_orders(root, r, err);
+        rc = load_orders(root, ot, r, err);
     if (rc == PD_OK)
         rc = load_files(root, r, err);
     if (rc == PD_OK) {
@@ -370,42 +436,102 @@ static int load_rest(cJSON *root, struct rpt__report *r, struct pd_json_err *err
     return rc;
 }
 
+/* True when root's only "orders" member is the null put in place of the
+ * array: a second one, or one spelled with escapes that the scan passed
+ * over, would make the text and the tree disagree on which counts. */
+static bool orders_cut_cleanly(const cJSON *root)
+{
+    size_t n = 0;
+    for (const cJSON *m = root->child; m != NULL; m = m->next)
+        n += m->string != NULL && strcmp(m->string, "orders") == 0;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "orders");
+    return n == 1 && cJSON_IsNull(it);
+}
+
+/* Parses the text with its orders array (ot->arr) replaced by null; NULL
+ * and ot->bad_at set when that is not valid JSON, NULL alone when the cut
+ * is not clean or memory ran out (the caller parses the whole text). */
+static cJSON *parse_without_orders(struct orders_text *ot, size_t len)
+{
+    size_t at = ot->arr.at, tail = len - (at + ot->arr.len);
+    char *rest = malloc(at + 4 + tail);
+    if (rest == NULL)
+        return NULL;
+    memcpy(rest, ot->text, at);
+    memcpy(rest + at, "null", 4);
+    memcpy(rest + at + 4, ot->text + at + ot->arr.len, tail);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(rest, at + 4 + tail, &end, false);
+    if (root == NULL) {
+        size_t off = end != NULL && end >= rest && end <= rest + at + 4 + tail
+                         ? (size_t)(end - rest) : 0;
+        ot->bad_at = off >= at + 4 ? off - 4 + ot->arr.len : off;
+    } else if (!orders_cut_cleanly(root)) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    free(rest);
+    return root;
+}
+
+/* Parses report.json's text into out->root; *split says whether the
+ * orders stay in text for load_orders_text. */
+static void parse_report(struct orders_text *ot, size_t len, struct rpt__report *out,
+                         bool *split)
+{
+    *split = rpt__orders_span(ot->text, len, &ot->arr);
+    if (*split)
+        out->root = parse_without_orders(ot, len);
+    if (out->root != NULL || ot->bad_at != SIZE_MAX)
+        return;
+    *split = false;
+    const char *end = NULL;
+    out->root = cJSON_ParseWithLengthOpts(ot->text, len, &end, false);
+    if (out->root == NULL)
+        ot->bad_at = end != NULL && end >= ot->text && end <= ot->text + len
+                         ? (size_t)(end - ot->text) : 0;
+}
+
+static int fail_syntax(const char *path, const char *text, size_t at)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < at; i++)
+        line += text[i] == '\n';
+    return rpt__fail(PD_EINVAL, "%s: not valid JSON (line %zu, byte %zu)", path, line, at);
+}
+
 int rpt__report_load(const char *run_dir, struct rpt__report *out)
 {
     char path[4096];
     memset(out, 0, sizeof *out);
     if (rpt__path(path, sizeof path, run_dir, "report.json") != PD_OK)
         return rpt__fail(PD_ETOOBIG, "%s/report.json: path too long", run_dir);
-    char *text = NULL;
+    struct orders_text ot = {.bad_at = SIZE_MAX};
     size_t len = 0;
-    int rc = pd_read_file(path, RPT_REPORT_MAX_BYTES, &text, &len);
+    int rc = pd_read_file(path, RPT_REPORT_MAX_BYTES, &ot.text, &len);
     if (rc == PD_ENOTFOUND)
         return rpt__fail(rc, "%s: missing (the checker writes it; was the run checked?)", path);
     if (rc != PD_OK)
         return rpt__fail(rc, "%s: cannot read (%s)", path, pd_strerror(rc));
-    const char *end = NULL;
-    out->root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (out->root == NULL) {
-        size_t at = (end != NULL && end >= text && end <= text + len) ? (size_t)(end - text) : 0;
-        size_t line = 1;
-        for (size_t i = 0; i < at; i++)
-            line += text[i] == '\n';
-        free(text);
-        return rpt__fail(PD_EINVAL, "%s: not valid JSON (line %zu, byte %zu)", path, line, at);
-    }
-    free(text);
+    bool split;
+    parse_report(&ot, len, out, &split);
     struct pd_json_err err = {{0}};
-    if (!cJSON_IsObject(out->root))
+    if (out->root == NULL)
+        rc = PD_EINVAL;
+    else if (!cJSON_IsObject(out->root))
         rc = pd_json_fail(&err, "top level: must be an object");
     else
-        rc = load_rest(out->root, out, &err);
-    if (rc != PD_OK) {
+        rc = load_rest(out->root, split ? &ot : NULL, out, &err);
+    if (rc != PD_OK && ot.bad_at != SIZE_MAX)
+        rc = fail_syntax(path, ot.text, ot.bad_at);
+    else if (rc == PD_ENOMEM)
+        rc = rpt__fail(rc, "%s: out of memory", path);
+    else if (rc != PD_OK)
+        rc = rpt__fail(rc, "%s: %s", path, err.text);
+    free(ot.text);
+    if (rc != PD_OK)
         rpt__report_release(out);
-        if (rc == PD_ENOMEM)
-            return rpt__fail(rc, "%s: out of memory", path);
-        return rpt__fail(rc, "%s: %s", path, err.text);
-    }
-    return PD_OK;
+    return rc;
 }
 
 void rpt__report_release(struct rpt__report *r)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_assert.h"
 #include "pd_err.h"
 #include "rpt_internal.h"
 
@@ -107,12 +108,27 @@ static bool names_paid(const char *s)
     return false;
 }
 
+/* True when ev's detail, expanded from its template, names PAID. */
+static bool detail_paid(const struct rpt__report *r, const struct rpt__journal *j,
+                        const struct rpt__event *ev)
+{
+    const struct rpt__order *ord = &r->orders[ev->order];
+    const char *vals[RPT_TMPL_N] = {ord->key, ord->order_id,
+                                    ev->otn ? j->strs.strs[ev->otn - 1] : NULL};
+    char text[RPT_DETAIL_MAX_BYTES + 1];
+    if (ev->detail == 0)
+        return false;
+    int rc = rpt__detail_expand(j->strs.strs[ev->detail - 1], vals, text, sizeof text);
+    PD_ASSERT(rc == PD_OK);   /* it gives back the cut detail */
+    return names_paid(text);
+}
+
 /* Per order: ms from its first pay event to its first SUT status PAID. */
 static size_t pay_to_paid(const struct rpt__report *r, const struct rpt__journal *j,
                           int64_t *out)
 {
-    long pay = rpt__strtab_find(&j->strs, "pay");
-    long status = rpt__strtab_find(&j->strs, "status");
+    long pay = rpt__strtab_find(&j->names, "pay");
+    long status = rpt__strtab_find(&j->names, "status");
     size_t n = 0;
     int64_t *pay_at = malloc((r->n_orders + 1) * sizeof *pay_at);
     if (pay_at == NULL || pay < 0 || status < 0) {
@@ -128,8 +144,7 @@ static size_t pay_to_paid(const struct rpt__report *r, const struct rpt__journal
         if ((long)ev->kind - 1 == pay && pay_at[ev->order] == -1)
             pay_at[ev->order] = ev->t;
         else if ((long)ev->kind - 1 == status && ev->lane == RPT_LANE_SUT &&
-                 pay_at[ev->order] >= 0 && ev->detail &&
-                 names_paid(j->strs.strs[ev->detail - 1])) {
+                 pay_at[ev->order] >= 0 && detail_paid(r, j, ev)) {
             out[n++] = ev->t - pay_at[ev->order];
             pay_at[ev->order] = -2;   /* measured once */
         }

@@ -1,12 +1,16 @@
 # reports/ (rpt): unit tests of the escapers and the writers on fixture run
 # folders, and integration tests that load what we write in real consumers:
 # xmllint against tests/junit.xsd, an npm JUnit merger, headless Chromium.
+pd_unit_test(test_rpt_detail SOURCES unit/test_rpt_detail.c LIBS rpt)
+target_include_directories(test_rpt_detail PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_escape SOURCES unit/test_rpt_escape.c LIBS rpt)
 target_include_directories(test_rpt_escape PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_group SOURCES unit/test_rpt_group.c LIBS rpt)
 target_include_directories(test_rpt_group PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_out_stream SOURCES unit/test_rpt_out_stream.c LIBS rpt pd_testsupport)
 target_include_directories(test_rpt_out_stream PRIVATE ${CMAKE_SOURCE_DIR}/reports)
+pd_unit_test(test_rpt_split SOURCES unit/test_rpt_split.c LIBS rpt)
+target_include_directories(test_rpt_split PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_strtab SOURCES unit/test_rpt_strtab.c LIBS rpt)
 target_include_directories(test_rpt_strtab PRIVATE ${CMAKE_SOURCE_DIR}/reports)
 pd_unit_test(test_rpt_writers SOURCES unit/test_rpt_writers.c LIBS rpt pd_testsupport)

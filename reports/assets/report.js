@@ -53,13 +53,25 @@
       faults: r[9].map(sx), violated: r[10].map(sx) };
   }
 
-  function decode(flat, delta) {
-    var out = [], t = BASE;
+  /* A detail as the journal has it: its template's ~k, ~o and ~t are the
+   * order's key and id and the event's out_trade_no, ~~ is a ~; any other
+   * ~ stays (reports/rpt_detail.c writes none). */
+  function expand(tmpl, key, id, otn) {
+    if (tmpl === null || tmpl.indexOf('~') < 0) return tmpl;
+    return tmpl.replace(/~([kot~])/g, function (m, c) {
+      var v = c === 'k' ? key : c === 'o' ? id : c === 't' ? otn : '~';
+      return v === null || v === undefined ? '' : v;
+    });
+  }
+
+  /* Events of order row r (null: the events of no order). */
+  function decode(flat, delta, r) {
+    var out = [], t = BASE, key = r ? r[0] : null, id = r ? r[1] : null;
     for (var i = 0; i + 4 < flat.length; i += 5) {
       t = delta ? t + flat[i] : BASE + flat[i];
-      var kl = flat[i + 1];
-      out.push({ t: t, lane: kl % 4, kind: S[Math.floor(kl / 4)], detail: ref(flat[i + 2]),
-        fault: ref(flat[i + 3]), otn: ref(flat[i + 4]) });
+      var kl = flat[i + 1], otn = ref(flat[i + 4]);
+      out.push({ t: t, lane: kl % 4, kind: S[Math.floor(kl / 4)],
+        detail: expand(ref(flat[i + 2]), key, id, otn), fault: ref(flat[i + 3]), otn: otn });
     }
     return out;
   }
@@ -67,10 +79,10 @@
   /* An order's events plus the order-less ones (process kill, restart)
    * that fall inside its span, in time order. */
   function eventsOf(k) {
-    var ev = decode(O[k][11], true);
+    var ev = decode(O[k][11], true, O[k]);
     if (ev.length === 0) return ev;
     var lo = ev[0].t, hi = ev[ev.length - 1].t;
-    decode(D.g, false).forEach(function (g) {
+    decode(D.g, false, null).forEach(function (g) {
       if (g.t >= lo && g.t <= hi) { g.global = true; ev.push(g); }
     });
     ev.sort(function (a, b) { return a.t - b.t; });
@@ -134,7 +146,7 @@
   function timeline(k) {
     var box = el('div', 'timeline');
     if (k < 0 || k >= O.length) {
-      var g = decode(D.g, false);
+      var g = decode(D.g, false, null);
       box.appendChild(el('div', 'muted', 'No order of the export matches this violation (a run-level one, ' +
         'or a trade with no order): ' + (g.length ? 'the run\'s events of no order follow.' : 'no timeline.')));
       if (g.length) box.appendChild(eventTable(g));

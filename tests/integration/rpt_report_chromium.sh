@@ -9,6 +9,9 @@
 #    data-pwned attribute, no element with a pwned-* id exists, and the
 #    hostile id shows as text. A control page that embeds the same payload
 #    raw does get pwned, so these checks can fail;
+#  - every detail of the drawn timelines (the hostile order's holds a
+#    literal ~k, ~~ and its own key) shows exactly as the journal has it,
+#    though report.html carries details as templates (rpt_dom_details.py);
 #  - the 10,000-order report renders all its orders (paged).
 # The screenshot (report-violation.png) stays in the work folder.
 source "$(dirname "$0")/rpt_lib.sh"
@@ -45,6 +48,9 @@ if [ -z "${RPT_FAIL_RUN:-}" ]; then
   has "$W/fail.dom.html" '<span class="k">seed</span><span class="v">42</span>' "banner shows the seed"
 fi
 ok "failing report: verdict, counts, violated order, table, timeline"
+python3 "$PD_SOURCE_DIR/tests/integration/rpt_dom_details.py" "$W/fail.dom.html" "$W/fail" \
+  "$FAIL_ORDER" || fail "the failing order's timeline shows its journal details"
+ok "failing report: the timeline's details expand to the journal's"
 
 # The passing report and the index are checked on their files by the unit
 # tests (the index has no script); each browser start costs seconds on a
@@ -58,6 +64,9 @@ hasnt "$W/hostile.dom.html" 'data-pwned="1"' "data script touched the body"
 hasnt "$W/hostile.dom.html" '<[a-zA-Z][^<>]*id="pwned' "data markup became an element"
 has "$W/hostile.dom.html" "&lt;/script&gt;&lt;script&gt;document.title='pwned'" "hostile id shown as text"
 ok "hostile report: nothing from the data ran or became markup"
+python3 "$PD_SOURCE_DIR/tests/integration/rpt_dom_details.py" "$W/hostile.dom.html" "$W/hostile" \
+  || fail "the hostile order's timeline shows its journal details (literal ~k, ~~ included)"
+ok "hostile report: details with literal template codes show as written"
 
 # Control: the same payload embedded raw does run, so the checks above bite.
 {

@@ -6,8 +6,10 @@
  * markup from data, exactly our two <script> elements); a suite gives an
  * index with a row and a relative link per run and a merged junit.xml;
  * malformed inputs (missing report.json, bad JSON, wrong schema, a wrong
- * field, a bad journal line) give PD_E* codes and messages naming the
- * file and the field or line. Each test works on a fresh copy in /tmp. */
+ * field, a bad journal line, more distinct kinds and faults than an event
+ * can index, broken JSON inside the orders that are parsed one at a time,
+ * a duplicate or escaped "orders" key) give PD_E* codes and messages naming the file and the field
+ * or line. Each test works on a fresh copy in /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,8 +25,10 @@
 
 #include "pd_err.h"
 #include "pd_test.h"
+#include "pd_buf.h"
 #include "pd_util.h"
 #include "rpt.h"
+#include "rpt_internal.h"
 
 #ifndef RPT_FIXTURES
 #error "RPT_FIXTURES must name tests/data/reports"
@@ -244,7 +248,82 @@ static void test_malformed(void **state)
     assert_int_equal(access(junit, F_OK), 0);   /* junit.xml still written for CI */
     put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\"}\nnot json\n");
     expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2", "not a JSON object");
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\", \"detail\": 5}\n");
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:1", "detail");
     free(good);
+}
+
+/* Writes good with the first occurrence of from replaced by to. */
+static void put_edited(const char *dir, const char *good, const char *from, const char *to)
+{
+    const char *at = strstr(good, from);
+    assert_non_null(at);
+    size_t head = (size_t)(at - good), n = strlen(good) + strlen(to) + 1;
+    char *text = malloc(n);
+    assert_non_null(text);
+    snprintf(text, n, "%.*s%s%s", (int)head, good, to, at + strlen(from));
+    put(dir, "report.json", text);
+    free(text);
+}
+
+/* report.json's orders are parsed one element at a time (rpt_split.c):
+ * broken JSON inside them is still an error with its line, and where the
+ * cut is not clean (an "orders" key spelled with escapes first, a second
+ * "orders") the first member counts, as a whole parse has it. */
+static void test_orders_split(void **state)
+{
+    static const struct {
+        const char *from, *to, *want;
+    } broken[] = {
+        {"\"key\":", "\"key\" ", "not valid JSON (line 90,"},
+        {"\"faults\": []\n  }\n ],", "\"faults\": []\n  },\n ],", "not valid JSON"},
+        {"\"faults\": []\n  }\n ],", "\"faults\": []\n  } 7\n ],", "not valid JSON"},
+        {"\"orders\": [", "\"orders\": [,", "not valid JSON (line 88,"},
+        {"\"schema\"", "\"ord\\u0065rs\": 5, \"schema\"", "orders: must be an array"},
+        {"\"schema\"", "\"orders\": 5, \"schema\"", "orders: must be an array"},
+    };
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    char *good = slurp(dir, "report.json");
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        put_edited(dir, good, broken[i].from, broken[i].to);
+        expect_error(dir, PD_EINVAL, "pass/report.json", broken[i].want);
+    }
+    put_edited(dir, good, "\"schema\"", "\"orders\": [], \"schema\"");
+    assert_int_equal(rpt_write_run(dir), PD_OK);
+    char *html = slurp(dir, "report.html");
+    assert_non_null(strstr(html, "\"o\":[\n]"));   /* the first, empty, orders */
+    free(html);
+    put(dir, "report.json", good);
+    assert_int_equal(rpt_write_run(dir), PD_OK);
+    free(good);
+}
+
+/* An event holds a kind's or a fault's index in 14 bits: 16,383 distinct
+ * names load, one more is refused by name, never wrapped into another. */
+static void test_too_many_names(void **state)
+{
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    for (int n = RPT_NAMES_MAX; n <= RPT_NAMES_MAX + 1; n++) {
+        struct pd_buf b;
+        pd_buf_init(&b, (size_t)1 << 24);
+        for (int i = 0; i < n; i++) {   /* n names: even lines a kind, odd a fault */
+            if (i % 2 == 0)
+                pd_buf_printf(&b, "{\"t\": %d, \"lane\": \"sut\", \"kind\": \"k%d\"}\n", i, i);
+            else
+                pd_buf_printf(&b, "{\"t\": %d, \"lane\": \"sut\", \"kind\": \"k0\", "
+                                  "\"fault\": \"f%d\"}\n", i, i);
+        }
+        put(dir, "journal.ndjson", b.data);
+        pd_buf_release(&b);
+        if (n == RPT_NAMES_MAX)
+            assert_int_equal(rpt_write_run(dir), PD_OK);
+        else
+            expect_error(dir, PD_ETOOBIG, "pass/journal.ndjson:", "more than 16383 distinct");
+    }
 }
 
 /* A suite with one unreadable run still writes both files, with an error row. */
@@ -343,6 +422,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orders_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite_with_broken_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nullable_and_run_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_inputs, setup, teardown),

@@ -202,13 +202,17 @@ def make_fail():
 HOSTILE_ID = "</script><script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script>"
 HOSTILE_KEY = "<img id=\"pwned-img\" src=x onerror=\"document.title='pwned'\">"
 HOSTILE_NAME = "evil & co\" '<!-- \u2028\u2029 ]]> \x01\x07 <b id=\"pwned-b\">bold</b>"
+# report.html carries details as templates (~k, ~o, ~t, ~~ for a ~): a
+# detail holding the codes literally, and its own key beside them, must
+# still show exactly as written.
+TILDE_TRAP = " ~k ~~ ~o~t~ ~x ~"
 
 
 def make_hostile():
     key, oid = HOSTILE_KEY, HOSTILE_ID
     e, _ = happy(key, oid, T0 + 1000)
     for x in e:
-        x["detail"] = (x["detail"] or "") + " " + HOSTILE_NAME
+        x["detail"] = (x["detail"] or "") + " " + HOSTILE_NAME + TILDE_TRAP + " ~" + key + "~~"
     e[-3]["fault"] = "<svg onload=alert(1)>"
     orders = [order_row(key, oid, "PAID<script>", 2, 1, 0, 1, ["<i id=\"pwned-i\">x</i>", "callback.drop"])]
     e2, _ = happy("plain-1", "o-plain-1", T0 + 2000)

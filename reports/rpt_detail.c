@@ -1,0 +1,78 @@
+/* rpt_detail.c -- journal details as templates of their order and event.
+ *
+ * Most details repeat their order's key or order_id, or their event's
+ * out_trade_no ("original client_ref=bench-10k-17 status=201"), so as the
+ * journal writes them nearly every one is distinct: 60,006 of 130,000 at
+ * 10,000 orders, 4.0 MB interned while the reports are written and again
+ * in report.html. With those three values replaced by ~k, ~o and ~t they
+ * are 29,551. A literal ~ is written ~~, so every detail, hostile ones
+ * included, comes back byte for byte; report.js expands them the same way
+ * (docs/reports.md "Embedded data"). */
+#include <string.h>
+
+#include "pd_err.h"
+#include "rpt_internal.h"
+
+#define MARK '~'
+
+static const char CODES[RPT_TMPL_N] = {'k', 'o', 't'};
+
+/* The longest non-empty value that s starts with: its length, *which. */
+static size_t match_at(const char *s, const char *const vals[RPT_TMPL_N], size_t *which)
+{
+    size_t best = 0;
+    for (size_t v = 0; v < RPT_TMPL_N; v++) {
+        size_t len = vals[v] ? strlen(vals[v]) : 0;
+        if (len > best && s[0] == vals[v][0] && strncmp(s, vals[v], len) == 0) {
+            best = len;
+            *which = v;
+        }
+    }
+    return best;
+}
+
+int rpt__detail_template(const char *s, const char *const vals[RPT_TMPL_N], char *out,
+                         size_t out_len)
+{
+    size_t n = 0;
+    while (*s != '\0') {
+        size_t which = 0, len = match_at(s, vals, &which);
+        char a = *s, b = '\0';   /* a plain byte, or a two-byte code */
+        if (len > 0 || a == MARK) {
+            a = MARK;
+            b = len > 0 ? CODES[which] : MARK;
+        }
+        if (n + (b != '\0' ? 2 : 1) >= out_len)
+            return PD_ETOOBIG;
+        out[n++] = a;
+        if (b != '\0')
+            out[n++] = b;
+        s += len > 0 ? len : 1;
+    }
+    out[n] = '\0';
+    return PD_OK;
+}
+
+int rpt__detail_expand(const char *tmpl, const char *const vals[RPT_TMPL_N], char *out,
+                       size_t out_len)
+{
+    size_t n = 0;
+    for (const char *p = tmpl; *p != '\0'; p++) {
+        const char *piece = p;
+        size_t len = 1;
+        const char *code = p[0] == MARK && p[1] != '\0' ? memchr(CODES, p[1], RPT_TMPL_N) : NULL;
+        if (code != NULL) {
+            piece = vals[code - CODES] ? vals[code - CODES] : "";
+            len = strlen(piece);
+            p++;
+        } else if (p[0] == MARK && p[1] == MARK) {
+            p++;   /* ~~ is one ~; a ~ before anything else stays as written */
+        }
+        if (n + len >= out_len)
+            return PD_ETOOBIG;
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return PD_OK;
+}
