@@ -378,6 +378,29 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+bool pd_http_url_is_loopback(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p != NULL ? p + 3 : url;
+    const char *at = strpbrk(p, "@/?#");
+    if (at != NULL && *at == '@')
+        p = at + 1;                             /* user:password@ */
+    if (strncmp(p, "[::1]", 5) == 0)
+        return p[5] == '\0' || strchr(":/?#", p[5]) != NULL;
+    size_t n = strcspn(p, ":/?#");
+    if (n == 9 && strncasecmp(p, "localhost", 9) == 0)
+        return true;
+    /* 127.0.0.0/8: four dotted decimal parts, the first 127. */
+    unsigned a, b, c, d;
+    char host[16], tail;
+    if (n < 7 || n >= sizeof host)
+        return false;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
+}
+
 int pd_http_request(pd_http_client *client, const char *method, const char *url,
                     const char *const *headers, const char *body, size_t body_len,
                     long timeout_ms, size_t max_resp, struct pd_http_resp *out)
@@ -402,6 +425,11 @@ int pd_http_request(pd_http_client *client, const char *method, const char *url,
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &out->date_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* Every peer of a run but a --sut-url SUT is on loopback: a proxy from
+     * the environment (CI machines set http_proxy) would refuse or misroute
+     * all of it. "" also spares libcurl reading the proxy variables. */
+    if (pd_http_url_is_loopback(url))
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
     if (body != NULL) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);

@@ -106,9 +106,14 @@ struct pd_http_resp {
 pd_http_client *pd_http_client_new(void);
 void pd_http_client_free(pd_http_client *client);   /* NULL is a no-op */
 
+/* True when url's host is loopback: localhost, 127.0.0.0/8 or [::1]. */
+bool pd_http_url_is_loopback(const char *url);
+
 /* Performs one request. headers is NULL or a NULL-terminated list of
  * "Name: value" lines. body may be NULL for no body. max_resp bounds the
- * response body (0 = 64 MiB).
+ * response body (0 = 64 MiB). A loopback url never goes through a proxy,
+ * whatever http_proxy and no_proxy say; any other follows them (libcurl's
+ * rules).
  * Returns 0 when an HTTP answer arrived (any status, filled in *out),
  * PD_ETIMEDOUT when timeout_ms passed, PD_ECONNECT when the peer refused,
  * PD_ETOOBIG when the answer exceeded max_resp, PD_EIO otherwise.

@@ -164,7 +164,7 @@ static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSO
     }
     ev->order = (int32_t)order_of(r, line);
     char *otn;
-    uint32_t kind_id, fault_id = 0;
+    uint32_t kind_id = 0, fault_id = 0;
     int rc = intern_name(j, line, "kind", 64, &kind_id, why);
     if (rc == PD_OK)
         rc = intern_name(j, line, "fault", 128, &fault_id, why);

@@ -3,15 +3,21 @@
  * client parses back to the server's clock (how paydrill reads a child's
  * faked clock); bodies over the limit are refused with PD_ETOOBIG; a
  * refused connection is PD_ECONNECT; a server started until_ready answers
- * 503 "starting" until it is declared ready. */
+ * 503 "starting" until it is declared ready; a loopback peer is reached
+ * directly whatever http_proxy says, any other through the proxy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
@@ -116,12 +122,111 @@ static void test_parse_listen(void **state)
     assert_int_equal(pd_http_parse_listen("host:8x", host, &port), PD_EINVAL);
 }
 
+static void test_loopback_urls(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "http://127.0.0.1:8080/x", "http://127.0.0.1", "https://127.1.2.3/", "http://localhost:1/",
+        "http://LOCALHOST/p?q", "http://[::1]:9/", "http://[::1]", "http://u:p@127.0.0.1:5/",
+        "127.0.0.1:80", "http://127.255.255.255#f"};
+    static const char *const no[] = {
+        "http://128.0.0.1/", "http://127.0.0.1.example.com/", "http://localhost.example/",
+        "http://10.0.0.1:80/", "http://[::2]/", "http://[::1]x/", "http://127.0.0.256/",
+        "http://127.0.0/", "http://example.com/127.0.0.1", "http://example.com/?h=localhost",
+        "http://127.0.0.1@example.com/", "http://1270.0.0.1/", "", "http://"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!pd_http_url_is_loopback(yes[i]))
+            fail_msg("%s: not taken for loopback", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (pd_http_url_is_loopback(no[i]))
+            fail_msg("%s: taken for loopback", no[i]);
+}
+
+/* A one-shot HTTP proxy stand-in: accepts one connection, keeps the
+ * request's first line and answers 204. */
+struct fake_proxy {
+    int fd;
+    char line[256];
+};
+
+static void *fake_proxy_main(void *arg)
+{
+    struct fake_proxy *fp = arg;
+    int conn = accept(fp->fd, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    char buf[2048];
+    ssize_t n = recv(conn, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    snprintf(fp->line, sizeof fp->line, "%.*s", (int)strcspn(buf, "\r\n"), buf);
+    static const char reply[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n";
+    (void)!send(conn, reply, sizeof reply - 1, 0);
+    close(conn);
+    return NULL;
+}
+
+static int fake_proxy_listen(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* With http_proxy naming a port where nothing listens, a request to the
+ * loopback server still gets through (a proxied one would be refused);
+ * a request for any other host still goes to the proxy the environment
+ * names, as libcurl does by default. */
+static void test_proxy_skipped_for_loopback(void **state)
+{
+    (void)state;
+    struct pd_http_server_opts opts = {.listen = "127.0.0.1:0", .threads = 2};
+    struct mg_context *ctx = NULL;
+    int port = 0;
+    assert_int_equal(pd_http_server_start(&opts, NULL, &ctx, &port), PD_OK);
+    mg_set_request_handler(ctx, "/echo", echo_handler, NULL);
+    char url[64], proxy[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+    pd_http_client *c = pd_http_client_new();
+    struct pd_http_resp r;
+    assert_int_equal(setenv("http_proxy", "http://127.0.0.1:1", 1), 0);
+    assert_int_equal(pd_http_request(c, "POST", url, NULL, "hi", 2, 5000, 0, &r), PD_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hi");
+    pd_http_resp_release(&r);
+    mg_stop(ctx);
+
+    struct fake_proxy fp = {.fd = fake_proxy_listen(&port)};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fake_proxy_main, &fp), 0);
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    assert_int_equal(setenv("http_proxy", proxy, 1), 0);
+    /* 192.0.2.1 is TEST-NET-1: only the proxy can answer for it. */
+    assert_int_equal(pd_http_request(c, "POST", "http://192.0.2.1:9/echo", NULL, "hi", 2, 5000,
+                                     0, &r), PD_OK);
+    assert_int_equal(r.status, 204);
+    pd_http_resp_release(&r);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(fp.fd);
+    assert_string_equal(fp.line, "POST http://192.0.2.1:9/echo HTTP/1.1");
+    assert_int_equal(unsetenv("http_proxy"), 0);
+    pd_http_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_date),
         cmocka_unit_test(test_until_ready),
         cmocka_unit_test(test_parse_listen),
+        cmocka_unit_test(test_loopback_urls),
+        cmocka_unit_test(test_proxy_skipped_for_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
