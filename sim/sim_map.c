@@ -38,7 +38,7 @@ void *sim_map_get(const struct sim_map *m, const char *key)
 static int grow(struct sim_map *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 8;
-    struct sim_map n = {.cap = cap, .len = m->len};
+    struct sim_map n = {.cap = cap, .len = m->len, .key_bytes = m->key_bytes};
     n.keys = calloc(cap, sizeof *n.keys);
     n.vals = calloc(cap, sizeof *n.vals);
     if (n.keys == NULL || n.vals == NULL) {
