@@ -390,15 +390,24 @@ bool pd_http_url_is_loopback(const char *url)
     size_t n = strcspn(p, ":/?#");
     if (n == 9 && strncasecmp(p, "localhost", 9) == 0)
         return true;
-    /* 127.0.0.0/8: four dotted decimal parts, the first 127. */
-    unsigned a, b, c, d;
-    char host[16], tail;
-    if (n < 7 || n >= sizeof host)
-        return false;
-    memcpy(host, p, n);
-    host[n] = '\0';
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
+    /* 127.0.0.0/8: four parts of 1 to 3 digits, each at most 255, the
+     * first 127; nothing else (a sign or a blank makes curl look the name
+     * up in DNS, which may point anywhere). */
+    unsigned part[4] = {0};
+    size_t k = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= '0' && p[i] <= '9' && digits < 3) {
+            part[k] = part[k] * 10 + (unsigned)(p[i] - '0');
+            digits++;
+        } else if (p[i] == '.' && digits > 0 && k < 3) {
+            k++;
+            digits = 0;
+        } else {
+            return false;
+        }
+    }
+    return k == 3 && digits > 0 && part[0] == 127 && part[1] < 256 && part[2] < 256 &&
+           part[3] < 256;
 }
 
 int pd_http_request(pd_http_client *client, const char *method, const char *url,
