@@ -28,7 +28,8 @@ int sim_business_start(const struct sim_scenario *s, const struct sim_timeline *
 
 /* Stops the server and releases every caller of sim_business_wait (each
  * returns what is known); the records stay readable until
- * sim_business_free. */
+ * sim_business_free, which may run only once every such call has
+ * returned (the runner joins the driver's workers first). */
 void sim_business_stop(sim_business *b);
 void sim_business_free(sim_business *b);   /* NULL is a no-op */
 

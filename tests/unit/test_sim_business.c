@@ -35,8 +35,18 @@ struct fixture {
     sim_business *b;
     char url[128];
     pd_http_client *http;
-    pthread_t waiters[WAITERS_MAX];   /* started by start_waiter, not yet joined */
+    /* Waiters started by start_waiter and not yet joined, with their
+     * arguments here rather than in a case's frame: a failed assert leaves
+     * that frame while they still run until teardown releases them. */
+    pthread_t waiters[WAITERS_MAX];
     bool live[WAITERS_MAX];
+    struct waiting {
+        sim_business *b;
+        const char *order_id;
+        int64_t real_ms;
+        const char *got;
+        atomic_bool done;
+    } waiting[WAITERS_MAX];
 };
 
 static int setup(void **state)
@@ -94,14 +104,6 @@ static long notify(struct fixture *f, const char *secret, const char *order_id, 
     return status;
 }
 
-struct waiting {
-    sim_business *b;
-    const char *order_id;
-    int64_t real_ms;
-    const char *got;
-    atomic_bool done;
-};
-
 static void *wait_main(void *arg)
 {
     struct waiting *w = arg;
@@ -110,11 +112,20 @@ static void *wait_main(void *arg)
     return NULL;
 }
 
-/* Runs w in thread slot i of the fixture. */
-static void start_waiter(struct fixture *f, int i, struct waiting *w)
+/* Starts a waiter for order_id in slot i of the fixture; its result is
+ * f->waiting[i].got once joined. */
+static struct waiting *start_waiter(struct fixture *f, int i, const char *order_id,
+                                    int64_t real_ms)
 {
+    struct waiting *w = &f->waiting[i];
+    w->b = f->b;
+    w->order_id = order_id;
+    w->real_ms = real_ms;
+    w->got = NULL;
+    atomic_store(&w->done, false);
     assert_int_equal(pthread_create(&f->waiters[i], NULL, wait_main, w), 0);
     f->live[i] = true;
+    return w;
 }
 
 static void join_waiter(struct fixture *f, int i)
@@ -141,15 +152,14 @@ static void test_wait_times_out_without_notification(void **state)
 static void test_notification_wakes_its_waiter(void **state)
 {
     struct fixture *f = *state;
-    struct waiting w1 = {f->b, "o-1", 600000, NULL, false}, w2 = {f->b, "o-2", 600000, NULL, false};
-    start_waiter(f, 0, &w1);
-    start_waiter(f, 1, &w2);
+    struct waiting *w1 = start_waiter(f, 0, "o-1", 600000);
+    struct waiting *w2 = start_waiter(f, 1, "o-2", 600000);
     while (sim_business_waiting(f->b) < 2)      /* both parked before anything arrives */
         pd_sleep_ms(1);
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-1", "e-1"), 200);
     join_waiter(f, 0);
-    assert_non_null(w1.got);
-    assert_string_equal(w1.got, "PAID");
+    assert_non_null(w1->got);
+    assert_string_equal(w1->got, "PAID");
     assert_int_equal(sim_business_waiting(f->b), 1);    /* o-2's waiter waits on */
     assert_int_equal(sim_business_applied_count(f->b), 1);
     /* A repeat of o-1's delivery does not apply again. */
@@ -157,8 +167,8 @@ static void test_notification_wakes_its_waiter(void **state)
     assert_int_equal(sim_business_applied_count(f->b), 1);
     assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-2", "e-2"), 200);
     join_waiter(f, 1);
-    assert_non_null(w2.got);
-    assert_string_equal(w2.got, "PAID");
+    assert_non_null(w2->got);
+    assert_string_equal(w2->got, "PAID");
     /* Already applied: no wait at all. */
     assert_string_equal(sim_business_wait(f->b, "o-1", 0), "PAID");
     assert_int_equal(sim_business_applied_count(f->b), 2);
@@ -168,13 +178,12 @@ static void test_notification_wakes_its_waiter(void **state)
 static void test_forged_notification_applies_nothing(void **state)
 {
     struct fixture *f = *state;
-    struct waiting w = {f->b, "o-3", 1000, NULL, false};
-    start_waiter(f, 0, &w);
-    while (sim_business_waiting(f->b) < 1 && !atomic_load(&w.done))
+    struct waiting *w = start_waiter(f, 0, "o-3", 1000);
+    while (sim_business_waiting(f->b) < 1 && !atomic_load(&w->done))
         pd_sleep_ms(1);
     assert_int_equal(notify(f, "not-the-business-secret", "o-3", "e-3"), 401);
     join_waiter(f, 0);
-    assert_null(w.got);
+    assert_null(w->got);
     assert_null(sim_business_wait(f->b, "o-3", 0));
     assert_int_equal(sim_business_applied_count(f->b), 0);
     assert_int_equal(sim_business_deliveries(f->b), 1);     /* recorded, not applied */
@@ -187,13 +196,12 @@ static void test_forged_notification_applies_nothing(void **state)
 static void test_stop_releases_waiters(void **state)
 {
     struct fixture *f = *state;
-    struct waiting w = {f->b, "o-4", 600000, NULL, false};
-    start_waiter(f, 0, &w);
+    struct waiting *w = start_waiter(f, 0, "o-4", 600000);
     while (sim_business_waiting(f->b) < 1)
         pd_sleep_ms(1);
     sim_business_stop(f->b);
     join_waiter(f, 0);
-    assert_null(w.got);
+    assert_null(w->got);
     assert_int_equal(sim_business_waiting(f->b), 0);
     assert_null(sim_business_wait(f->b, "o-4", 600000));
 }
