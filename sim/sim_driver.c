@@ -555,7 +555,8 @@ static void *worker_main(void *arg)
  * cached after join with ~20 KB each still resident, and that stayed
  * through the checker and the report writers, paydrill's memory peak:
  * 1.3 MB at concurrency 64, 5 MB at 256. Returns the distance from one
- * stack slot to the next, or 0 when the mapping failed. */
+ * stack slot to the next, or 0 when the mapping failed (the workers then
+ * run on glibc's stacks). */
 static size_t map_stacks(struct sim_driver *d, size_t n)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -598,12 +599,17 @@ int sim_driver_start(const struct sim_driver_cfg *cfg, sim_driver **out)
         sim_driver_free(d);
         return PD_ENOMEM;
     }
+    /* Without the mapping (a tight RLIMIT_AS) glibc's stacks do as well,
+     * only with more memory kept after the run. */
     size_t slot = map_stacks(d, (size_t)n);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    for (int64_t i = 0; i < n && slot > 0; i++) {
-        pthread_attr_setstack(&attr, d->stacks + (size_t)i * slot + (slot - WORKER_STACK),
-                              WORKER_STACK);
+    pthread_attr_setstacksize(&attr, WORKER_STACK);
+    for (int64_t i = 0; i < n; i++) {
+        if (slot > 0 && pthread_attr_setstack(&attr, d->stacks + (size_t)i * slot +
+                                                         (slot - WORKER_STACK),
+                                              WORKER_STACK) != 0)
+            break;
         if (pthread_create(&d->threads[i], &attr, worker_main, d) != 0)
             break;
         d->n_threads++;
