@@ -31,9 +31,30 @@ static size_t match_at(const char *s, const char *const vals[RPT_TMPL_N], size_t
     return best;
 }
 
-int rpt__detail_template(const char *s, const char *const vals[RPT_TMPL_N], char *out,
+/* s when it is valid UTF-8 throughout, else NULL. report.html repairs each
+ * string on its own, so a value that is not (a hostile key "\xA9") could
+ * pair with the byte before it in the detail ("\xC3", making "é") before
+ * the cut and not after: such a value is never made a placeholder. */
+static const char *utf8_or_null(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t n = s ? strlen(s) : 0; n > 0;) {
+        uint32_t cp;
+        size_t len = rpt__utf8_next(p, n, &cp);
+        if (len == 1 && cp == 0xFFFD)
+            return NULL;
+        p += len;
+        n -= len;
+    }
+    return s;
+}
+
+int rpt__detail_template(const char *s, const char *const given[RPT_TMPL_N], char *out,
                          size_t out_len)
 {
+    const char *vals[RPT_TMPL_N];
+    for (size_t v = 0; v < RPT_TMPL_N; v++)
+        vals[v] = utf8_or_null(given[v]);
     size_t n = 0;
     while (*s != '\0') {
         size_t which = 0, len = match_at(s, vals, &which);

@@ -1,7 +1,8 @@
 /* Proves the detail templates of rpt_detail.c: a table of details (the
  * journal's own shapes, overlapping values, literal ~k and ~~ in the
  * detail or in a value, empty and missing values, hostile markup) gives
- * the expected template and expands back to the detail byte for byte; 200,000
+ * the expected template and expands back to the detail byte for byte (a
+ * value that is not valid UTF-8 is left in place); 200,000
  * random details and values over an alphabet dense in ~, k, o and t round-trip
  * (so no two details share a template); a detail of 400 ~ fits
  * RPT_TMPL_MAX_BYTES; a too-small buffer is PD_ETOOBIG, never an overrun;
@@ -36,6 +37,10 @@ static const struct tcase CASES[] = {
     {"", "k", "o", "t", ""},
     {"</script><b>k</b> \x01 \xE2\x80\xA8", "</script>", "<b>", "\x01", "~k~ok</b> ~t \xE2\x80\xA8"},
     {"\xC3\xA9t\xC3\xA9 ~", "\xC3\xA9", NULL, NULL, "~kt~k ~~"},
+    /* A value that is not valid UTF-8 is never a placeholder: "\xC3~k"
+     * would be drawn as two replacement characters where "é" was. */
+    {"\xC3\xA9", "\xA9", NULL, NULL, "\xC3\xA9"},
+    {"a\xFF b", "\xFF", "b", "\xC3", "a\xFF ~o"},
 };
 
 static void vals_of(const struct tcase *c, const char *vals[RPT_TMPL_N])
