@@ -31,6 +31,14 @@ static size_t match_at(const char *s, const char *const vals[RPT_TMPL_N], size_t
     return best;
 }
 
+void rpt__detail_vals(const struct rpt__order *ord, const char *otn,
+                      const char *vals[RPT_TMPL_N])
+{
+    vals[RPT_TMPL_KEY] = ord ? ord->key : NULL;
+    vals[RPT_TMPL_ORDER] = ord ? ord->order_id : NULL;
+    vals[RPT_TMPL_OTN] = otn;
+}
+
 /* s when it is valid UTF-8 throughout, else NULL. report.html repairs each
  * string on its own, so a value that is not (a hostile key "\xA9") could
  * pair with the byte before it in the detail ("\xC3", making "é") before

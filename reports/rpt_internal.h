@@ -134,6 +134,11 @@ struct rpt__order {
     const cJSON *faults;     /* non-empty array of strings, or NULL */
 };
 
+/* The template values of an event's detail (rpt__detail_template): its
+ * order's key and order_id (none when ord is NULL) and its out_trade_no. */
+void rpt__detail_vals(const struct rpt__order *ord, const char *otn,
+                      const char *vals[RPT_TMPL_N]);
+
 struct rpt__count {
     const char *name;
     int64_t value;

@@ -90,8 +90,8 @@ static int intern_detail(struct rpt__journal *j, const struct rpt__report *r,
     int rc = field_str(line, "detail", RPT_DETAIL_MAX_BYTES, &s, why);
     if (rc != PD_OK || s == NULL)
         return rc;   /* not a string: PD_EINVAL; absent: ev->detail stays 0 */
-    const struct rpt__order *ord = ev->order >= 0 ? &r->orders[ev->order] : NULL;
-    const char *vals[RPT_TMPL_N] = {ord ? ord->key : NULL, ord ? ord->order_id : NULL, otn};
+    const char *vals[RPT_TMPL_N];
+    rpt__detail_vals(ev->order >= 0 ? &r->orders[ev->order] : NULL, otn, vals);
     char tmpl[RPT_TMPL_MAX_BYTES];
     rc = rpt__detail_template(s, vals, tmpl, sizeof tmpl);
     PD_ASSERT(rc == PD_OK);   /* a cut detail's template always fits */

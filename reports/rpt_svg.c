@@ -112,12 +112,11 @@ static bool names_paid(const char *s)
 static bool detail_paid(const struct rpt__report *r, const struct rpt__journal *j,
                         const struct rpt__event *ev)
 {
-    const struct rpt__order *ord = &r->orders[ev->order];
-    const char *vals[RPT_TMPL_N] = {ord->key, ord->order_id,
-                                    ev->otn ? j->strs.strs[ev->otn - 1] : NULL};
-    char text[RPT_DETAIL_MAX_BYTES + 1];
     if (ev->detail == 0)
         return false;
+    const char *vals[RPT_TMPL_N];
+    rpt__detail_vals(&r->orders[ev->order], ev->otn ? j->strs.strs[ev->otn - 1] : NULL, vals);
+    char text[RPT_DETAIL_MAX_BYTES + 1];
     int rc = rpt__detail_expand(j->strs.strs[ev->detail - 1], vals, text, sizeof text);
     PD_ASSERT(rc == PD_OK);   /* it gives back the cut detail */
     return names_paid(text);

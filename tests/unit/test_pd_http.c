@@ -38,17 +38,24 @@ static int echo_handler(struct mg_connection *conn, void *cbdata)
     return 200;
 }
 
-static void test_roundtrip_and_date(void **state)
+/* Starts a server on a free loopback port answering /echo; its URL in url. */
+static struct mg_context *start_echo(char *url, size_t url_len)
 {
-    (void)state;
     struct pd_http_server_opts opts = {.listen = "127.0.0.1:0", .threads = 2};
     struct mg_context *ctx = NULL;
     int port = 0;
     assert_int_equal(pd_http_server_start(&opts, NULL, &ctx, &port), PD_OK);
     assert_true(port > 0);
     mg_set_request_handler(ctx, "/echo", echo_handler, NULL);
+    snprintf(url, url_len, "http://127.0.0.1:%d/echo", port);
+    return ctx;
+}
+
+static void test_roundtrip_and_date(void **state)
+{
+    (void)state;
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+    struct mg_context *ctx = start_echo(url, sizeof url);
 
     pd_http_client *c = pd_http_client_new();
     struct pd_http_resp r;
@@ -220,13 +227,9 @@ static int fake_proxy_listen(int *port)
 static void test_proxy_skipped_for_loopback(void **state)
 {
     (void)state;
-    struct pd_http_server_opts opts = {.listen = "127.0.0.1:0", .threads = 2};
-    struct mg_context *ctx = NULL;
-    int port = 0;
-    assert_int_equal(pd_http_server_start(&opts, NULL, &ctx, &port), PD_OK);
-    mg_set_request_handler(ctx, "/echo", echo_handler, NULL);
     char url[64], proxy[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+    struct mg_context *ctx = start_echo(url, sizeof url);
+    int port;
     pd_http_client *c = pd_http_client_new();
     struct pd_http_resp r;
     char *saved[N_PROXY_VARS];
