@@ -8,7 +8,10 @@
  * order cannot pass. A second model spans more than 2^32 ms (two 10 ms
  * windows 2^34 ms apart): its time offsets are shifted to fit 32 bits, so
  * times 1 ms apart share a key, and only the exact second pass over such
- * runs orders them. */
+ * runs orders them. A third model puts events at the ends of int64 time.
+ * Each model is written in one window and in windows of 1, 7 and 100 keys
+ * (the journal holds at most a window of keys at a time): every split must
+ * give the same order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,15 +53,21 @@ static uint32_t draw(uint32_t *s)
 
 /* Orders with history entries and submissions, every time in 10 ms; the
  * expected tuples go to want. Strings are interned in the model. */
-/* A time in a 10 ms window, or with wide in one of two such windows
- * 2^34 ms apart. */
-static int64_t draw_t(uint32_t *seed, bool wide)
+enum span { NARROW, WIDE, EXTREME };
+
+/* A time in a 10 ms window; WIDE: in one of two such windows 2^34 ms
+ * apart; EXTREME: also at either end of int64 (INT64_MIN is "no time"). */
+static int64_t draw_t(uint32_t *seed, enum span span)
 {
+    static const int64_t ends[] = {INT64_MIN + 1, INT64_MIN + 2, -1, 0, INT64_MAX - 1,
+                                   INT64_MAX};
     int64_t t = BASE_T + draw(seed) % 10;
-    return wide && draw(seed) % 2 ? t + ((int64_t)1 << 34) : t;
+    if (span == EXTREME && draw(seed) % 2)
+        return ends[draw(seed) % 6];
+    return span != NARROW && draw(seed) % 2 ? t + ((int64_t)1 << 34) : t;
 }
 
-static size_t build(struct sim_model *m, struct tuple *want, bool wide)
+static size_t build(struct sim_model *m, struct tuple *want, enum span wide)
 {
     uint32_t seed = 7;
     size_t n = 0;
@@ -99,7 +108,10 @@ static struct tuple parse_line(const char *line)
 {
     cJSON *j = cJSON_Parse(line);
     assert_non_null(j);
-    struct tuple t = {.t = (int64_t)cJSON_GetObjectItem(j, "t")->valuedouble};
+    struct tuple t = {0};
+    long long at;   /* read from the text: a double cannot hold every int64 */
+    assert_int_equal(sscanf(line, "{\"t\":%lld,", &at), 1);
+    t.t = at;
     const char *detail = cJSON_GetObjectItem(j, "detail")->valuestring;
     const char *p = strstr(detail, "a=");
     assert_non_null(p);
@@ -112,7 +124,7 @@ static struct tuple parse_line(const char *line)
     return t;
 }
 
-static void check_order(bool wide)
+static void check_order(enum span wide, size_t cap)
 {
     struct sim_model m;
     sim__model_init(&m);
@@ -123,7 +135,10 @@ static void check_order(bool wide)
     char dir[256], path[300], line[1024];
     pd_test_tmpdir(dir);
     snprintf(path, sizeof path, "%s/journal.ndjson", dir);
-    assert_int_equal(sim_journal_merge_write(&m, path), PD_OK);
+    if (cap == 0)
+        assert_int_equal(sim_journal_merge_write(&m, path), PD_OK);
+    else
+        assert_int_equal(sim__journal_merge_write_cap(&m, path, cap), PD_OK);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     size_t i = 0;
@@ -138,21 +153,37 @@ static void check_order(bool wide)
     sim__model_free(&m);
 }
 
+/* Every model in one window (cap 0: the default, larger than the model)
+ * and in windows of 1, 7 and 100 keys. */
+static void check_all_windows(enum span span)
+{
+    static const size_t caps[] = {0, 1, 7, 100};
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        check_order(span, caps[i]);
+}
+
 static void test_tie_order(void **state)
 {
     (void)state;
-    check_order(false);
+    check_all_windows(NARROW);
 }
 
 static void test_wide_span_order(void **state)
 {
     (void)state;
-    check_order(true);
+    check_all_windows(WIDE);
+}
+
+static void test_extreme_times_order(void **state)
+{
+    (void)state;
+    check_all_windows(EXTREME);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_tie_order),
-                                       cmocka_unit_test(test_wide_span_order)};
+                                       cmocka_unit_test(test_wide_span_order),
+                                       cmocka_unit_test(test_extreme_times_order)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
