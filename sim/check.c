@@ -90,6 +90,16 @@ static int feed_fn(void *ctx, const char *key, int index, const cJSON *item,
     return PD_OK;   /* other members ("now", "next_after"...) are not ours */
 }
 
+/* A line of the gateway journal file: its detail may stay in the file. */
+static int feed_line(void *ctx, int lineno, int64_t at, const cJSON *item,
+                     struct pd_json_err *err)
+{
+    struct feed *f = ctx;
+    char path[32];
+    snprintf(path, sizeof path, "line %d", lineno);
+    return sim__add_gjline_at(f->m, item, path, at, err);
+}
+
 static int feed_required(const struct feed *f, struct pd_json_err *err)
 {
     for (size_t i = 0; i < PD_ARRAY_LEN(members); i++) {
@@ -300,7 +310,11 @@ static int load_big(struct sim_model *m, const char *dir, const char *name, enum
     join(path, sizeof path, dir, name);
     struct feed f = {.m = m, .file = id};
     struct pd_json_err err = {{0}};
-    int rc = id == F_JOURNAL ? sim__stream_ndjson_file(path, feed_fn, &f, &err)
+    if (id == F_JOURNAL && (m->gj_file = strdup(path)) == NULL) {
+        set_error(out, name, "out of memory");
+        return PD_ENOMEM;
+    }
+    int rc = id == F_JOURNAL ? sim__stream_ndjson_file(path, feed_line, &f, &err)
                              : sim__stream_json_file(path, feed_fn, &f, &err);
     if (rc == PD_OK && id != F_JOURNAL)
         rc = feed_required(&f, &err);

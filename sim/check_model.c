@@ -258,6 +258,7 @@ void sim__model_free(struct sim_model *m)
     sim__map_free(&m->ptrade_owner);
     sim__map_free(&m->sub_original);
     free(m->intern.slots);
+    free(m->gj_file);
     cJSON_Delete(m->run.sut);
     strs_free(&m->strs);
     pd_arena_free(&m->arena);
@@ -884,10 +885,16 @@ int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path,
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
                     struct pd_json_err *err)
 {
+    return sim__add_gjline_at(m, el, path, -1, err);
+}
+
+int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
+                       struct pd_json_err *err)
+{
     struct rd r;
     if (rd_begin(&r, m, el, path, err) != PD_OK)
         return r.rc;
-    struct sim_gjline g;
+    struct sim_gjline g = {0};
     rd_i64(&r, "seq", false);
     g.at = rd_i64(&r, "at", true);
     g.op = rd_str(&r, "op", true);
@@ -896,7 +903,16 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
     g.attempt = rd_i64_or(&r, "attempt", 0);
     g.fault = rd_str(&r, "fault", false);
     g.status = rd_i64_or(&r, "status", 0);
-    g.detail = rd_str(&r, "detail", false);
+    /* Checked either way; interned only when it cannot stay in the file. */
+    const char *detail = rd_str_text(&r, "detail", false);
+    bool keep = detail == NULL || g.fault != 0 || line_at < 0 || line_at >= SIM_GJ_KEPT;
+    g.line_at = keep ? SIM_GJ_KEPT : (uint32_t)line_at;
+    if (keep) {
+        bool oom = false;
+        g.detail = sim__intern(m, detail, &oom);
+        if (oom && r.rc == PD_OK)
+            r.rc = PD_ENOMEM;
+    }
     if (r.rc != PD_OK)
         return r.rc;
     return PUSH(m->gj, g);

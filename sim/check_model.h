@@ -118,9 +118,16 @@ struct sim_submission {
 struct sim_paycall { int64_t at, status; sim_sid key, order_id, out_trade_no, body_status; };
 struct sim_payer { int64_t at, status; sim_sid key, out_trade_no, action, code; };
 
+/* A gateway journal line. Its detail is free text, unique to nearly every
+ * line (trade numbers, amounts), and only the merged journal prints it
+ * unless the line carries a fault: so a line read from a file of under
+ * 4 GiB without a fault leaves its detail there, and the merge reads it
+ * back from byte line_at of m->gj_file. */
+#define SIM_GJ_KEPT UINT32_MAX   /* line_at: the detail is in detail (or null) */
 struct sim_gjline {
     int64_t at, attempt, status;
     sim_sid op, out_trade_no, key, fault, detail;
+    uint32_t line_at;       /* where the line starts in m->gj_file, or SIM_GJ_KEPT */
 };
 
 struct sim_pevent { int64_t at; sim_sid target, action, detail; };
@@ -145,6 +152,7 @@ struct sim_model {
     struct sim_strs strs;
     struct sim_intern intern;
     struct sim_run_info run;
+    char *gj_file;              /* the gateway journal details are left in (owned) */
     SIM_VEC(struct sim_gtrade) trades;
     SIM_VEC(struct sim_porder) orders;
     SIM_VEC(struct sim_receipt) receipts;
@@ -213,6 +221,10 @@ int sim__add_paycall(struct sim_model *m, const cJSON *el, const char *path, str
 int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
+/* sim__add_gjline for the line starting at byte line_at of the journal file
+ * (m->gj_file): its detail may stay there. line_at -1: keep it. */
+int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
+                       struct pd_json_err *err);
 
 /* Trims every record vector to its length (a file's records are all in:
  * its vectors need not keep their doubling slack while the next loads). */

@@ -241,7 +241,7 @@ int sim__stream_json_file(const char *path, sim__stream_fn fn, void *ctx,
     return rc;
 }
 
-int sim__stream_ndjson_file(const char *path, sim__stream_fn fn, void *ctx,
+int sim__stream_ndjson_file(const char *path, sim__line_fn fn, void *ctx,
                             struct pd_json_err *err)
 {
     FILE *f = NULL;
@@ -252,8 +252,11 @@ int sim__stream_ndjson_file(const char *path, sim__stream_fn fn, void *ctx,
     size_t cap = 0;
     ssize_t n;
     int lineno = 0;
+    int64_t at = 0, next = 0;
     while (rc == PD_OK && (n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        at = next;
+        next += n;
         if (strspn(line, " \t\r\n") == (size_t)n)
             continue;
         cJSON *item = cJSON_ParseWithLength(line, (size_t)n);
@@ -261,7 +264,7 @@ int sim__stream_ndjson_file(const char *path, sim__stream_fn fn, void *ctx,
             rc = pd_json_fail(err, "line %d: not valid JSON", lineno);
             break;
         }
-        rc = fn(ctx, NULL, lineno, item, err);
+        rc = fn(ctx, lineno, at, item, err);
         cJSON_Delete(item);
     }
     if (rc == PD_OK && ferror(f))

@@ -26,6 +26,7 @@
 #include "pd_afile.h"
 #include "pd_assert.h"
 #include "pd_err.h"
+#include "pd_log.h"
 #include "sim_json.h"
 
 enum src {
@@ -345,7 +346,63 @@ static const char *gateway_kind(const struct sim_model *m, const struct sim_gjli
     return sim__s(m, g->op);
 }
 
-static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct line *l)
+/* The gateway journal file, for the details left in it (check_model.h). */
+struct gj_file {
+    FILE *f;
+    int64_t pos;        /* where the next getline starts */
+    char *buf;
+    size_t cap;
+    int rc;             /* the first error: the merge stops */
+};
+
+static void gj_fail(struct gj_file *gf, const struct sim_model *m, const struct sim_gjline *g,
+                    const char *what)
+{
+    if (gf->rc == PD_OK)
+        PD_LOG(PD_LOG_ERROR, "sim", "act=merge file=%s byte=%lu err=\"%s\"",
+               m->gj_file ? m->gj_file : "?", (unsigned long)g->line_at, what);
+    gf->rc = PD_EIO;
+}
+
+/* The detail of line g, read again from the file: the line must still be
+ * the one the model was built from (same at and op), else the file changed
+ * since and the merge fails. NULL on an error; the text lives in *hold. */
+static const char *gj_detail(const struct sim_model *m, struct gj_file *gf,
+                             const struct sim_gjline *g, cJSON **hold)
+{
+    if (gf->rc != PD_OK)
+        return NULL;
+    if (gf->f == NULL && (m->gj_file == NULL || (gf->f = fopen(m->gj_file, "r")) == NULL)) {
+        gj_fail(gf, m, g, "cannot be opened again");
+        return NULL;
+    }
+    if (gf->pos != (int64_t)g->line_at) {   /* lines are read mostly in order */
+        if (fseeko(gf->f, (off_t)g->line_at, SEEK_SET) != 0) {
+            gj_fail(gf, m, g, "cannot seek");
+            return NULL;
+        }
+        gf->pos = g->line_at;
+    }
+    ssize_t n = getline(&gf->buf, &gf->cap, gf->f);
+    if (n < 0) {
+        gj_fail(gf, m, g, "changed since it was read: line missing");
+        return NULL;
+    }
+    gf->pos += n;
+    cJSON *j = *hold = cJSON_ParseWithLength(gf->buf, (size_t)n);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "at");
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
+    if (!cJSON_IsNumber(at) || (int64_t)at->valuedouble != g->at || !cJSON_IsString(op) ||
+        !sim__s_eq(m, g->op, op->valuestring) || !cJSON_IsString(detail)) {
+        gj_fail(gf, m, g, "changed since it was read");
+        return NULL;
+    }
+    return detail->valuestring;
+}
+
+static void fmt_gateway(const struct sim_model *m, struct gj_file *gf, const struct ev *e,
+                        struct line *l)
 {
     const struct sim_gjline *g = &m->gj.v[e->a];
     int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
@@ -356,9 +413,13 @@ static void fmt_gateway(const struct sim_model *m, const struct ev *e, struct li
     l->out_trade_no = g->out_trade_no;
     l->kind = gateway_kind(m, g);
     l->fault = g->fault;
+    cJSON *hold = NULL;
+    const char *detail = g->line_at == SIM_GJ_KEPT ? sim__s(m, g->detail)
+                                                   : gj_detail(m, gf, g, &hold);
     snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s",
              sim__sp(m, g->op), (long long)g->status, (long long)g->attempt,
-             pre(g->detail, " "), opt(m, g->detail));
+             detail != NULL ? " " : "", detail != NULL ? detail : "");
+    cJSON_Delete(hold);
 }
 
 static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *l)
@@ -440,12 +501,13 @@ static void fmt_business(const struct sim_model *m, const struct ev *e, struct l
     }
 }
 
-static void fmt_event(const struct sim_model *m, const struct ev *e, struct line *l)
+static void fmt_event(const struct sim_model *m, struct gj_file *gf, const struct ev *e,
+                      struct line *l)
 {
     memset(l, 0, sizeof *l);
     l->t = e->t;
     if (e->src == SRC_GATEWAY) {
-        fmt_gateway(m, e, l);
+        fmt_gateway(m, gf, e, l);
     } else if (e->src <= SRC_PNOTIF) {
         fmt_sut(m, e, l);
     } else if (e->src == SRC_PROCESS) {
@@ -482,7 +544,7 @@ static uint32_t window_end(const struct evs *e, uint32_t nb, uint32_t b, size_t 
 
 /* Collects, sorts and writes the events of buckets [blo, bhi). */
 static int write_window(const struct sim_model *m, struct ev_index *ix, struct evs *e,
-                        uint32_t blo, uint32_t bhi, FILE *f)
+                        uint32_t blo, uint32_t bhi, struct gj_file *gf, FILE *f)
 {
     e->pass = PASS_FILL;
     e->n = 0;
@@ -500,17 +562,17 @@ static int write_window(const struct sim_model *m, struct ev_index *ix, struct e
         return rc;
     sort_events(m, ix, e);
     struct line l;
-    for (size_t i = 0; i < e->n; i++) {
+    for (size_t i = 0; i < e->n && gf->rc == PD_OK; i++) {
         struct ev ev = decode(m, ix, e->v[i]);
-        fmt_event(m, &ev, &l);
+        fmt_event(m, gf, &ev, &l);
         put_line(m, f, &l);
     }
-    return PD_OK;
+    return gf->rc;
 }
 
 /* Splits the events into windows of at most cap keys (see the top). */
 static int write_events(const struct sim_model *m, struct ev_index *ix, struct evs *e,
-                        size_t cap, FILE *f)
+                        size_t cap, struct gj_file *gf, FILE *f)
 {
     if (e->n == 0)
         return PD_OK;
@@ -541,7 +603,7 @@ static int write_events(const struct sim_model *m, struct ev_index *ix, struct e
     for (uint32_t b = 0, end; rc == PD_OK && b < nb; b = end) {
         end = window_end(e, nb, b, cap, &count);
         if (count > 0)
-            rc = write_window(m, ix, e, b, end, f);
+            rc = write_window(m, ix, e, b, end, gf, f);
     }
     free(e->hist);
     free(e->v);
@@ -560,7 +622,11 @@ int sim__journal_merge_write_cap(const struct sim_model *m, const char *path, si
     if (rc == PD_OK && pd_afile_open(&af, path) != PD_OK)
         rc = PD_EIO;
     if (rc == PD_OK) {
-        rc = write_events(m, &ix, &e, cap > 0 ? cap : 1, af.f);
+        struct gj_file gf = {.rc = PD_OK};
+        rc = write_events(m, &ix, &e, cap > 0 ? cap : 1, &gf, af.f);
+        if (gf.f != NULL)
+            fclose(gf.f);
+        free(gf.buf);
         if (rc == PD_OK)
             rc = pd_afile_commit(&af);
         else

@@ -16,6 +16,8 @@
 #include <sys/resource.h>
 
 #include "check.h"
+#include "pd_assert.h"
+#include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_test.h"
 #include "pd_util.h"
@@ -93,6 +95,94 @@ static void test_run_dir(void **state)
     assert_int_equal(process, 1);
     assert_int_equal(lanes, 7);
     sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+    pd_test_rmdir(dir);
+}
+
+/* The gateway journal's details, most of them left in the file by the
+ * model and read back by the merge: every gateway line of journal.ndjson
+ * has its own detail, whatever the line's place in the file (CRLF endings,
+ * blank lines, a line earlier in the file than in time), its escapes, its
+ * length (cut to the journal's 320 bytes) or whether it carries a fault
+ * (kept in memory) or a null detail. */
+static void test_gateway_details(void **state)
+{
+    (void)state;
+    static const struct { const char *json, *want; } lines[] = {
+        {"{\"seq\":1,\"at\":1767225601000,\"op\":\"create\",\"out_trade_no\":\"o-1-1\","
+         "\"key\":\"k-1\",\"attempt\":1,\"fault\":null,\"status\":200,"
+         "\"detail\":\"d1 caf\\u00e9 \\\"q\\\" back\\\\slash\"}\r\n",
+         "create status=200 attempt=1 d1 caf\xc3\xa9 \"q\" back\\slash"},
+        {"\n", NULL},
+        {"{\"seq\":2,\"at\":1767225602000,\"op\":\"create\",\"out_trade_no\":\"o-2-1\","
+         "\"key\":\"k-2\",\"attempt\":1,\"fault\":null,\"status\":200,\"detail\":null}\n",
+         "create status=200 attempt=1"},
+        /* later in time than the next line: the merge seeks back to it */
+        {"{\"seq\":3,\"at\":1767225604000,\"op\":\"pay\",\"out_trade_no\":\"o-1-1\","
+         "\"key\":\"k-1\",\"attempt\":1,\"fault\":null,\"status\":200,\"detail\":\"d3\"}\n",
+         "pay status=200 attempt=1 d3"},
+        {"{\"seq\":4,\"at\":1767225603000,\"op\":\"callback\",\"out_trade_no\":\"o-1-1\","
+         "\"key\":\"k-1\",\"attempt\":1,\"fault\":\"drop\",\"status\":0,\"detail\":\"d4 kept\"}\n",
+         "callback status=0 attempt=1 d4 kept"},
+        {"{\"seq\":5,\"at\":1767225618000,\"op\":\"callback\",\"out_trade_no\":\"o-1-1\","
+         "\"key\":\"k-1\",\"attempt\":2,\"fault\":null,\"status\":200,\"detail\":\"\"}\n",
+         "callback status=200 attempt=2 "},
+        {"{\"seq\":6,\"at\":1767225660000,\"op\":\"close\",\"out_trade_no\":\"o-2-1\","
+         "\"key\":\"k-2\",\"attempt\":1,\"fault\":null,\"status\":200,\"detail\":\"d6 LONG\"}\n",
+         "close status=200 attempt=1 d6 "},
+    };
+    _Static_assert(PD_ARRAY_LEN(lines) == 7, "found[] has a slot a line");
+    char dir[256];
+    pd_test_tmpdir(dir);
+    cJSON *fx = fx_load(NULL);
+    fx_write_dir(fx, dir);
+    struct pd_buf b;
+    pd_buf_init(&b, 1 << 16);
+    for (size_t i = 0; i < PD_ARRAY_LEN(lines); i++) {
+        const char *long_at = strstr(lines[i].json, "LONG");
+        if (long_at == NULL) {
+            pd_buf_printf(&b, "%s", lines[i].json);
+            continue;
+        }
+        pd_buf_printf(&b, "%.*s", (int)(long_at - lines[i].json), lines[i].json);
+        for (int k = 0; k < 500; k++)
+            pd_buf_printf(&b, "%c", 'a' + k % 26);
+        pd_buf_printf(&b, "%s", long_at + 4);
+    }
+    put(dir, "gateway-journal.ndjson", b.data);
+    pd_buf_release(&b);
+    struct sim_check_summary s;
+    assert_int_equal(sim_check_run(dir, &s), PD_OK);
+    sim_check_summary_release(&s);
+
+    char *text = slurp(dir, "journal.ndjson");
+    int found[7] = {0}, gateway = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *e = cJSON_Parse(line);
+        assert_non_null(e);
+        if (strcmp(cJSON_GetObjectItem(e, "lane")->valuestring, "gateway") == 0) {
+            const char *detail = cJSON_GetObjectItem(e, "detail")->valuestring;
+            size_t i = 0;
+            while (i < PD_ARRAY_LEN(lines) &&
+                   (lines[i].want == NULL || strncmp(detail, lines[i].want,
+                                                     strlen(lines[i].want)) != 0))
+                i++;
+            assert_true(i < PD_ARRAY_LEN(lines));
+            found[i]++;
+            if (strstr(lines[i].json, "LONG") != NULL) {   /* cut, not lost */
+                assert_int_equal(strlen(detail), 319);
+                assert_memory_equal(detail + strlen(lines[i].want), "abcdefghij", 10);
+            } else {
+                assert_string_equal(detail, lines[i].want);
+            }
+            gateway++;
+        }
+        cJSON_Delete(e);
+    }
+    free(text);
+    assert_int_equal(gateway, 6);
+    for (size_t i = 0; i < PD_ARRAY_LEN(lines); i++)
+        assert_int_equal(found[i], lines[i].want != NULL);
     cJSON_Delete(fx);
     pd_test_rmdir(dir);
 }
@@ -307,6 +397,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_dir),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_gateway_details),
         cmocka_unit_test(test_large_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,9 @@
  * runs orders them. A third model puts events at the ends of int64 time.
  * Each model is written in one window and in windows of 1, 7 and 100 keys
  * (the journal holds at most a window of keys at a time): every split must
- * give the same order. */
+ * give the same order. Last, a gateway journal file whose details the model
+ * leaves on disk: the merge prints them, and fails (leaving the previous
+ * journal.ndjson in place) when the file changed or went away since. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +155,84 @@ static void check_order(enum span wide, size_t cap)
     sim__model_free(&m);
 }
 
+/* ---- gateway details left in the file ---- */
+
+static const char *const gj_lines[] = {
+    "{\"at\":5,\"op\":\"create\",\"out_trade_no\":\"o-1\",\"status\":200,\"detail\":\"first\"}\n",
+    "{\"at\":3,\"op\":\"pay\",\"out_trade_no\":\"o-1\",\"status\":200,\"detail\":\"second\"}\n",
+    "{\"at\":4,\"op\":\"callback\",\"fault\":\"drop\",\"detail\":\"third\"}\n",
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_gateway_details_in_file(void **state)
+{
+    (void)state;
+    char dir[256], gj[300], out[300], text[1024] = "";
+    pd_test_tmpdir(dir);
+    snprintf(gj, sizeof gj, "%s/gateway-journal.ndjson", dir);
+    snprintf(out, sizeof out, "%s/journal.ndjson", dir);
+    struct sim_model m;
+    sim__model_init(&m);
+    m.gj_file = strdup(gj);
+    int64_t at = 0;
+    for (size_t i = 0; i < 3; i++) {
+        cJSON *el = cJSON_Parse(gj_lines[i]);
+        struct pd_json_err err = {{0}};
+        assert_int_equal(sim__add_gjline_at(&m, el, "line", at, &err), PD_OK);
+        cJSON_Delete(el);
+        at += (int64_t)strlen(gj_lines[i]);
+        strcat(text, gj_lines[i]);
+    }
+    /* Lines without a fault leave their detail in the file; the faulty one
+     * keeps it (the fault plan prints it). */
+    assert_int_equal(m.gj.v[0].detail, 0);
+    assert_int_equal(m.gj.v[0].line_at, 0);
+    assert_int_equal(m.gj.v[1].line_at, strlen(gj_lines[0]));
+    assert_int_equal(m.gj.v[2].line_at, SIM_GJ_KEPT);
+    assert_string_equal(sim__s(&m, m.gj.v[2].detail), "third");
+    write_text(gj, text);
+    assert_int_equal(sim_journal_merge_write(&m, out), PD_OK);
+    const char *got = read_text(out);
+    const char *second = strstr(got, "pay status=200 attempt=0 second");
+    const char *third = strstr(got, "callback status=0 attempt=0 third");
+    const char *first = strstr(got, "create status=200 attempt=0 first");
+    assert_true(second != NULL && third != NULL && first != NULL);
+    assert_true(second < third && third < first);      /* by time */
+    char before[4096];
+    snprintf(before, sizeof before, "%s", got);
+
+    /* The file changed since the model read it: a line's time moved. */
+    char *moved = strstr(text, "\"at\":3");
+    moved[5] = '7';
+    write_text(gj, text);
+    assert_int_equal(sim_journal_merge_write(&m, out), PD_EIO);
+    assert_string_equal(read_text(out), before);
+    /* ... or is gone. */
+    remove(gj);
+    assert_int_equal(sim_journal_merge_write(&m, out), PD_EIO);
+    assert_string_equal(read_text(out), before);
+    sim__model_free(&m);
+    pd_test_rmdir(dir);
+}
+
 /* Every model in one window (cap 0: the default, larger than the model)
  * and in windows of 1, 7 and 100 keys. */
 static void check_all_windows(enum span span)
@@ -184,6 +264,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_tie_order),
                                        cmocka_unit_test(test_wide_span_order),
-                                       cmocka_unit_test(test_extreme_times_order)};
+                                       cmocka_unit_test(test_extreme_times_order),
+                                       cmocka_unit_test(test_gateway_details_in_file)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
