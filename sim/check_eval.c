@@ -372,8 +372,8 @@ static int forged_inv(const struct sim_model *m, const struct sim_gjline *g)
 
 static void check_forged(const struct sim_model *m, struct sim_results *res)
 {
-    for (size_t i = 0; i < m->gj.n; i++) {
-        const struct sim_gjline *g = &m->gj.v[i];
+    for (size_t i = 0; i < m->gjx.n; i++) {     /* a forgery is a fault: kept whole */
+        const struct sim_gjline *g = &m->gjx.v[i];
         int inv = forged_inv(m, g);
         if (inv < 0)
             continue;
@@ -955,8 +955,9 @@ static void compute_counts(const struct sim_model *m, struct sim_results *res)
         if (m->trades.v[i].attach == 0 || *sim__s(m, m->trades.v[i].attach) == '\0')
             res->reproducible = false;
     }
-    for (size_t i = 0; i < m->gj.n; i++)
-        c->callbacks += sim__s_eq(m, m->gj.v[i].op, "callback");
+    c->callbacks = m->gj_callbacks;
+    for (size_t i = 0; i < m->gjx.n; i++)
+        c->callbacks += sim__s_eq(m, m->gjx.v[i].op, "callback");
     if (m->gj.n == 0)
         c->callbacks = attempts;
     c->notifications = (int64_t)m->receipts.n;
@@ -966,12 +967,12 @@ static void compute_counts(const struct sim_model *m, struct sim_results *res)
  * Built backwards so each chain is in input order. */
 static int index_faults(const struct sim_model *m, struct sim_results *res)
 {
-    res->gj_next = malloc((m->gj.n + 1) * sizeof *res->gj_next);
+    res->gj_next = malloc((m->gjx.n + 1) * sizeof *res->gj_next);
     res->payer_next = malloc((m->payer.n + 1) * sizeof *res->payer_next);
     if (res->gj_next == NULL || res->payer_next == NULL)
         return PD_ENOMEM;
-    for (size_t i = m->gj.n; i-- > 0;) {
-        const struct sim_gjline *g = &m->gj.v[i];
+    for (size_t i = m->gjx.n; i-- > 0;) {   /* lines with a fault are kept whole */
+        const struct sim_gjline *g = &m->gjx.v[i];
         res->gj_next[i] = SIM_NONE;
         if (g->fault == 0 || g->key == 0)
             continue;

@@ -24,7 +24,8 @@ struct sim_results {
     int64_t count[SIM_INV_COUNT];
     struct sim_check_counts counts;
     bool reproducible;
-    /* Fault index: gateway journal lines with a fault and payer calls, by key. */
+    /* Fault index by key: gateway journal lines with a fault (indexes into
+     * m->gjx, where such lines are kept whole) and unusual payer calls. */
     struct sim_map gj_first;
     int32_t *gj_next;
     struct sim_map payer_first;

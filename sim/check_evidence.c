@@ -300,7 +300,7 @@ cJSON *sim__faults_of(const struct sim_model *m, const struct sim_results *res,
     if (arr == NULL)
         return NULL;
     for (int32_t i = sim__map_get(&res->gj_first, key); i != SIM_NONE; i = res->gj_next[i]) {
-        const struct sim_gjline *g = &m->gj.v[i];
+        const struct sim_gjline *g = &m->gjx.v[i];
         snprintf(line, sizeof line, "%s.%s attempt %lld", sim__sp(m, g->op), sim__sp(m, g->fault),
                  (long long)g->attempt);
         push_line(arr, line);
@@ -357,7 +357,7 @@ cJSON *sim__fault_plan_of(const struct sim_model *m, const struct sim_results *r
     char kind[160];
     for (int32_t i = sim__map_get(&res->gj_first, key); arr && i != SIM_NONE;
          i = res->gj_next[i]) {
-        const struct sim_gjline *g = &m->gj.v[i];
+        const struct sim_gjline *g = &m->gjx.v[i];
         const char *op = sim__s(m, g->op);
         snprintf(kind, sizeof kind, "%s.%s", sim__sp(m, g->op), sim__sp(m, g->fault));
         cJSON_AddItemToArray(arr, plan_entry("gateway", kind, op, g->attempt,

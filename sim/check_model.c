@@ -250,6 +250,7 @@ void sim__model_free(struct sim_model *m)
     free(m->paycalls.v);
     free(m->payer.v);
     free(m->gj.v);
+    free(m->gjx.v);
     free(m->pevents.v);
     free(m->bqueries.v);
     sim__map_free(&m->trade_by_otn);
@@ -888,6 +889,23 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
     return sim__add_gjline_at(m, el, path, -1, err);
 }
 
+bool sim__gj_keep_whole;
+
+/* The counts a line adds to its trade (also for lines kept whole, at link). */
+static void count_gjline(struct sim_model *m, sim_sid out_trade_no, const char *op,
+                         int64_t status)
+{
+    int32_t t = sim__map_get(&m->trade_by_otn, out_trade_no);
+    if (t == SIM_NONE || op == NULL)
+        return;
+    if (strcmp(op, "callback") == 0)
+        m->trades.v[t].n_callbacks++;
+    else if (strcmp(op, "query") == 0)
+        m->trades.v[t].n_queries++;
+    else if (strcmp(op, "close") == 0 && status == 200)
+        m->trades.v[t].n_close_ok++;
+}
+
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
                        struct pd_json_err *err)
 {
@@ -897,25 +915,31 @@ int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, i
     struct sim_gjline g = {0};
     rd_i64(&r, "seq", false);
     g.at = rd_i64(&r, "at", true);
-    g.op = rd_str(&r, "op", true);
+    const char *op = rd_str_text(&r, "op", true);
     g.out_trade_no = rd_str(&r, "out_trade_no", false);
     g.key = rd_str(&r, "key", false);
     g.attempt = rd_i64_or(&r, "attempt", 0);
     g.fault = rd_str(&r, "fault", false);
     g.status = rd_i64_or(&r, "status", 0);
-    /* Checked either way; interned only when it cannot stay in the file. */
     const char *detail = rd_str_text(&r, "detail", false);
-    bool keep = detail == NULL || g.fault != 0 || line_at < 0 || line_at >= SIM_GJ_KEPT;
-    g.line_at = keep ? SIM_GJ_KEPT : (uint32_t)line_at;
-    if (keep) {
-        bool oom = false;
-        g.detail = sim__intern(m, detail, &oom);
-        if (oom && r.rc == PD_OK)
-            r.rc = PD_ENOMEM;
-    }
     if (r.rc != PD_OK)
         return r.rc;
-    return PUSH(m->gj, g);
+    struct sim_gjref ref = {.at = g.at, .line_at = SIM_GJ_WHOLE, .out_trade_no = g.out_trade_no,
+                            .key = g.key, .whole = SIM_NONE};
+    if (g.fault == 0 && line_at >= 0 && line_at < SIM_GJ_WHOLE && !sim__gj_keep_whole) {
+        ref.line_at = (uint32_t)line_at;
+        count_gjline(m, g.out_trade_no, op, g.status);
+        m->gj_callbacks += strcmp(op, "callback") == 0;
+        return PUSH(m->gj, ref);
+    }
+    bool oom = false;
+    g.op = sim__intern(m, op, &oom);
+    g.detail = sim__intern(m, detail, &oom);
+    if (oom)
+        return PD_ENOMEM;
+    ref.whole = (int32_t)m->gjx.n;
+    int rc = PUSH(m->gjx, g);
+    return rc == PD_OK ? PUSH(m->gj, ref) : rc;
 }
 
 /* ---- linking ---- */
@@ -950,6 +974,7 @@ void sim__model_trim(struct sim_model *m)
     SHRINK(m->paycalls);
     SHRINK(m->payer);
     SHRINK(m->gj);
+    SHRINK(m->gjx);
     SHRINK(m->pevents);
     SHRINK(m->bqueries);
 }
@@ -1004,17 +1029,9 @@ int sim__model_link(struct sim_model *m)
             m->orders.v[o].submission == SIM_NONE)
             m->orders.v[o].submission = (int32_t)i;
     }
-    for (size_t i = 0; i < m->gj.n; i++) {
-        const struct sim_gjline *g = &m->gj.v[i];
-        int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
-        if (t == SIM_NONE)
-            continue;
-        if (sim__s_eq(m, g->op, "callback"))
-            m->trades.v[t].n_callbacks++;
-        else if (sim__s_eq(m, g->op, "query"))
-            m->trades.v[t].n_queries++;
-        else if (sim__s_eq(m, g->op, "close") && g->status == 200)
-            m->trades.v[t].n_close_ok++;
+    for (size_t i = 0; i < m->gjx.n; i++) {
+        const struct sim_gjline *g = &m->gjx.v[i];
+        count_gjline(m, g->out_trade_no, sim__s(m, g->op), g->status);
     }
     seal(m);
     return PD_OK;

@@ -118,16 +118,26 @@ struct sim_submission {
 struct sim_paycall { int64_t at, status; sim_sid key, order_id, out_trade_no, body_status; };
 struct sim_payer { int64_t at, status; sim_sid key, out_trade_no, action, code; };
 
-/* A gateway journal line. Its detail is free text, unique to nearly every
- * line (trade numbers, amounts), and only the merged journal prints it
- * unless the line carries a fault: so a line read from a file of under
- * 4 GiB without a fault leaves its detail there, and the merge reads it
- * back from byte line_at of m->gj_file. */
-#define SIM_GJ_KEPT UINT32_MAX   /* line_at: the detail is in detail (or null) */
+/* A gateway journal line kept whole: every line with a fault (the checks,
+ * the evidence and the fault plan read those), and every line that cannot
+ * be read again from a file (the documents path, files past 4 GiB). */
 struct sim_gjline {
     int64_t at, attempt, status;
     sim_sid op, out_trade_no, key, fault, detail;
-    uint32_t line_at;       /* where the line starts in m->gj_file, or SIM_GJ_KEPT */
+};
+
+/* Every gateway journal line, in the journal's order. A line without a
+ * fault is not kept whole: only the merged journal prints its op, status,
+ * attempt and detail (the detail is free text, different on nearly every
+ * line), so the merge reads them again from byte line_at of m->gj_file,
+ * and the counts that come from such lines (a trade's callbacks, queries
+ * and closes, m->gj_callbacks) are taken while loading. */
+#define SIM_GJ_WHOLE UINT32_MAX   /* line_at of a line kept whole */
+struct sim_gjref {
+    int64_t at;
+    uint32_t line_at;           /* where the line starts in m->gj_file, or SIM_GJ_WHOLE */
+    sim_sid out_trade_no, key;
+    int32_t whole;              /* its index in m->gjx, or SIM_NONE */
 };
 
 struct sim_pevent { int64_t at; sim_sid target, action, detail; };
@@ -152,14 +162,16 @@ struct sim_model {
     struct sim_strs strs;
     struct sim_intern intern;
     struct sim_run_info run;
-    char *gj_file;              /* the gateway journal details are left in (owned) */
+    char *gj_file;              /* the gateway journal that lines are read again from (owned) */
+    int64_t gj_callbacks;       /* callback lines not kept whole */
     SIM_VEC(struct sim_gtrade) trades;
     SIM_VEC(struct sim_porder) orders;
     SIM_VEC(struct sim_receipt) receipts;
     SIM_VEC(struct sim_submission) subs;
     SIM_VEC(struct sim_paycall) paycalls;
     SIM_VEC(struct sim_payer) payer;
-    SIM_VEC(struct sim_gjline) gj;
+    SIM_VEC(struct sim_gjref) gj;
+    SIM_VEC(struct sim_gjline) gjx;
     SIM_VEC(struct sim_pevent) pevents;
     SIM_VEC(struct sim_bquery) bqueries;
     struct sim_map trade_by_otn;      /* G out_trade_no -> trade */
@@ -222,9 +234,13 @@ int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struc
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 /* sim__add_gjline for the line starting at byte line_at of the journal file
- * (m->gj_file): its detail may stay there. line_at -1: keep it. */
+ * (m->gj_file): it may be left there (struct sim_gjref). line_at -1: keep
+ * it whole. */
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
                        struct pd_json_err *err);
+
+/* Tests set it to keep every gateway line whole, to compare the outputs. */
+extern bool sim__gj_keep_whole;
 
 /* Trims every record vector to its length (a file's records are all in:
  * its vectors need not keep their doubling slack while the next loads). */

@@ -26,6 +26,7 @@
 #include "pd_afile.h"
 #include "pd_assert.h"
 #include "pd_err.h"
+#include "pd_json.h"
 #include "pd_log.h"
 #include "sim_json.h"
 
@@ -333,93 +334,142 @@ static const char *opt(const struct sim_model *m, sim_sid id)
     return id != 0 ? sim__s(m, id) : "";
 }
 
-static const char *gateway_kind(const struct sim_model *m, const struct sim_gjline *g)
+static const char *gateway_kind(const char *op, int64_t status)
 {
     static const char *const map[][2] = {{"create", "trade_created"}, {"query", "query"},
                                          {"close", "close"}, {"refund", "refund"},
                                          {"callback", "callback"}};
-    if (sim__s_eq(m, g->op, "pay"))
-        return g->status == 200 ? "charge" : "pay";
+    if (strcmp(op, "pay") == 0)
+        return status == 200 ? "charge" : "pay";
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (sim__s_eq(m, g->op, map[i][0]))
+        if (strcmp(op, map[i][0]) == 0)
             return map[i][1];
-    return sim__s(m, g->op);
+    return op;
 }
 
-/* The gateway journal file, for the details left in it (check_model.h). */
+/* The gateway journal file, for the lines not kept whole (check_model.h). */
 struct gj_file {
     FILE *f;
     int64_t pos;        /* where the next getline starts */
     char *buf;
     size_t cap;
+    cJSON *line;        /* the line read last: the event's strings point into it */
     int rc;             /* the first error: the merge stops */
 };
 
-static void gj_fail(struct gj_file *gf, const struct sim_model *m, const struct sim_gjline *g,
+static void gj_file_close(struct gj_file *gf)
+{
+    if (gf->f != NULL)
+        fclose(gf->f);
+    free(gf->buf);
+    cJSON_Delete(gf->line);
+}
+
+static void gj_fail(struct gj_file *gf, const struct sim_model *m, const struct sim_gjref *r,
                     const char *what)
 {
     if (gf->rc == PD_OK)
         PD_LOG(PD_LOG_ERROR, "sim", "act=merge file=%s byte=%lu err=\"%s\"",
-               m->gj_file ? m->gj_file : "?", (unsigned long)g->line_at, what);
+               m->gj_file ? m->gj_file : "?", (unsigned long)r->line_at, what);
     gf->rc = PD_EIO;
 }
 
-/* The detail of line g, read again from the file: the line must still be
- * the one the model was built from (same at and op), else the file changed
- * since and the merge fails. NULL on an error; the text lives in *hold. */
-static const char *gj_detail(const struct sim_model *m, struct gj_file *gf,
-                             const struct sim_gjline *g, cJSON **hold)
+/* A string member or null: *ok turns false when it is something else. */
+static const char *str_or_null(const cJSON *obj, const char *key, bool *ok)
 {
-    if (gf->rc != PD_OK)
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL || cJSON_IsNull(it))
         return NULL;
-    if (gf->f == NULL && (m->gj_file == NULL || (gf->f = fopen(m->gj_file, "r")) == NULL)) {
-        gj_fail(gf, m, g, "cannot be opened again");
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
+        *ok = false;
         return NULL;
     }
-    if (gf->pos != (int64_t)g->line_at) {   /* lines are read mostly in order */
-        if (fseeko(gf->f, (off_t)g->line_at, SEEK_SET) != 0) {
-            gj_fail(gf, m, g, "cannot seek");
-            return NULL;
+    return it->valuestring;
+}
+
+/* An integer member, dflt when null or absent: *ok turns false when it is
+ * not an integer. */
+static int64_t int_or(const cJSON *obj, const char *key, int64_t dflt, bool *ok)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL || cJSON_IsNull(it))
+        return dflt;
+    if (!pd_json_is_int(it)) {
+        *ok = false;
+        return dflt;
+    }
+    return (int64_t)it->valuedouble;
+}
+
+/* What the journal prints of a gateway line. */
+struct gj_fields { const char *op, *detail; int64_t status, attempt; };
+
+/* Reads line r again from the file into gf->line (x points into it). It
+ * must still be the line the model read (same time, trade and key, no
+ * fault, the same types), else the file changed since and the merge fails. */
+static bool gj_read(const struct sim_model *m, struct gj_file *gf, const struct sim_gjref *r,
+                    struct gj_fields *x)
+{
+    if (gf->rc != PD_OK)
+        return false;
+    if (gf->f == NULL && (m->gj_file == NULL || (gf->f = fopen(m->gj_file, "r")) == NULL)) {
+        gj_fail(gf, m, r, "cannot be opened again");
+        return false;
+    }
+    if (gf->pos != (int64_t)r->line_at) {   /* lines are read mostly in order */
+        if (fseeko(gf->f, (off_t)r->line_at, SEEK_SET) != 0) {
+            gj_fail(gf, m, r, "cannot seek");
+            return false;
         }
-        gf->pos = g->line_at;
+        gf->pos = r->line_at;
     }
     ssize_t n = getline(&gf->buf, &gf->cap, gf->f);
     if (n < 0) {
-        gj_fail(gf, m, g, "changed since it was read: line missing");
-        return NULL;
+        gj_fail(gf, m, r, "changed since it was read: line missing");
+        return false;
     }
     gf->pos += n;
-    cJSON *j = *hold = cJSON_ParseWithLength(gf->buf, (size_t)n);
-    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "at");
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
-    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
-    if (!cJSON_IsNumber(at) || (int64_t)at->valuedouble != g->at || !cJSON_IsString(op) ||
-        !sim__s_eq(m, g->op, op->valuestring) || !cJSON_IsString(detail)) {
-        gj_fail(gf, m, g, "changed since it was read");
-        return NULL;
+    cJSON_Delete(gf->line);
+    const cJSON *j = gf->line = cJSON_ParseWithLength(gf->buf, (size_t)n);
+    bool ok = cJSON_IsObject(j);
+    if (ok) {
+        bool same = int_or(j, "at", SIM_NO_TIME, &ok) == r->at &&
+                    sim__s_eq(m, r->out_trade_no, str_or_null(j, "out_trade_no", &ok)) &&
+                    sim__s_eq(m, r->key, str_or_null(j, "key", &ok)) &&
+                    str_or_null(j, "fault", &ok) == NULL;
+        x->op = str_or_null(j, "op", &ok);
+        x->detail = str_or_null(j, "detail", &ok);
+        x->status = int_or(j, "status", 0, &ok);
+        x->attempt = int_or(j, "attempt", 0, &ok);
+        ok = ok && same && x->op != NULL;
     }
-    return detail->valuestring;
+    if (!ok)
+        gj_fail(gf, m, r, "changed since it was read");
+    return ok;
 }
 
 static void fmt_gateway(const struct sim_model *m, struct gj_file *gf, const struct ev *e,
                         struct line *l)
 {
-    const struct sim_gjline *g = &m->gj.v[e->a];
-    int32_t t = sim__map_get(&m->trade_by_otn, g->out_trade_no);
+    const struct sim_gjref *r = &m->gj.v[e->a];
+    int32_t t = sim__map_get(&m->trade_by_otn, r->out_trade_no);
     int32_t o = t != SIM_NONE ? m->trades.v[t].order : SIM_NONE;
     l->lane = "gateway";
-    l->key = g->key;
+    l->key = r->key;
     l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : 0;
-    l->out_trade_no = g->out_trade_no;
-    l->kind = gateway_kind(m, g);
-    l->fault = g->fault;
-    cJSON *hold = NULL;
-    const char *detail = g->line_at == SIM_GJ_KEPT ? sim__s(m, g->detail)
-                                                   : gj_detail(m, gf, g, &hold);
-    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s",
-             sim__sp(m, g->op), (long long)g->status, (long long)g->attempt,
-             detail != NULL ? " " : "", detail != NULL ? detail : "");
-    cJSON_Delete(hold);
+    l->out_trade_no = r->out_trade_no;
+    struct gj_fields x;
+    if (r->whole != SIM_NONE) {
+        const struct sim_gjline *g = &m->gjx.v[r->whole];
+        x = (struct gj_fields){sim__sp(m, g->op), sim__s(m, g->detail), g->status, g->attempt};
+        l->fault = g->fault;
+    } else if (!gj_read(m, gf, r, &x)) {
+        return;
+    }
+    l->kind = gateway_kind(x.op, x.status);
+    snprintf(l->detail, sizeof l->detail, "%s status=%lld attempt=%lld%s%s", x.op,
+             (long long)x.status, (long long)x.attempt, x.detail != NULL ? " " : "",
+             x.detail != NULL ? x.detail : "");
 }
 
 static void fmt_sut(const struct sim_model *m, const struct ev *e, struct line *l)
@@ -624,9 +674,7 @@ int sim__journal_merge_write_cap(const struct sim_model *m, const char *path, si
     if (rc == PD_OK) {
         struct gj_file gf = {.rc = PD_OK};
         rc = write_events(m, &ix, &e, cap > 0 ? cap : 1, &gf, af.f);
-        if (gf.f != NULL)
-            fclose(gf.f);
-        free(gf.buf);
+        gj_file_close(&gf);
         if (rc == PD_OK)
             rc = pd_afile_commit(&af);
         else

@@ -201,13 +201,16 @@ static void test_gateway_details_in_file(void **state)
         at += (int64_t)strlen(gj_lines[i]);
         strcat(text, gj_lines[i]);
     }
-    /* Lines without a fault leave their detail in the file; the faulty one
-     * keeps it (the fault plan prints it). */
-    assert_int_equal(m.gj.v[0].detail, 0);
+    /* Lines without a fault stay in the file; the faulty one is kept whole
+     * (the checks and the fault plan read it). */
+    assert_int_equal(m.gj.n, 3);
+    assert_int_equal(m.gjx.n, 1);
     assert_int_equal(m.gj.v[0].line_at, 0);
+    assert_int_equal(m.gj.v[0].whole, SIM_NONE);
     assert_int_equal(m.gj.v[1].line_at, strlen(gj_lines[0]));
-    assert_int_equal(m.gj.v[2].line_at, SIM_GJ_KEPT);
-    assert_string_equal(sim__s(&m, m.gj.v[2].detail), "third");
+    assert_int_equal(m.gj.v[2].line_at, SIM_GJ_WHOLE);
+    assert_int_equal(m.gj.v[2].whole, 0);
+    assert_string_equal(sim__s(&m, m.gjx.v[0].detail), "third");
     write_text(gj, text);
     assert_int_equal(sim_journal_merge_write(&m, out), PD_OK);
     const char *got = read_text(out);
