@@ -1,6 +1,8 @@
 /* rpt_strtab.c -- string interning, so report.html carries each repeated
  * journal string (kinds, details, fault names) once. FNV-1a hashing with
- * open addressing; the table keeps its load under one half. */
+ * open addressing; the table keeps its load under three quarters (linear
+ * probing stays short, and the slots take half the memory of a table kept
+ * under one half). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +70,7 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx)
         *idx = (size_t)found;
         return PD_OK;
     }
-    if ((t->n + 1) * 2 > t->nslots && rehash(t) != PD_OK)
+    if ((t->n + 1) * 4 > t->nslots * 3 && rehash(t) != PD_OK)
         return PD_ENOMEM;
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
