@@ -410,6 +410,16 @@ bool pd_http_url_is_loopback(const char *url)
            part[3] < 256;
 }
 
+void pd_http_easy_url(CURL *easy, const char *url)
+{
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    /* A proxy from the environment (CI machines set http_proxy) would refuse
+     * or misroute loopback traffic. "" also spares libcurl reading the
+     * proxy variables. */
+    if (pd_http_url_is_loopback(url))
+        curl_easy_setopt(easy, CURLOPT_PROXY, "");
+}
+
 int pd_http_request(pd_http_client *client, const char *method, const char *url,
                     const char *const *headers, const char *body, size_t body_len,
                     long timeout_ms, size_t max_resp, struct pd_http_resp *out)
@@ -424,7 +434,7 @@ int pd_http_request(pd_http_client *client, const char *method, const char *url,
     pd_buf_init(&buf, max_resp ? max_resp : (size_t)64 << 20);
 
     curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    pd_http_easy_url(e, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
@@ -434,11 +444,6 @@ int pd_http_request(pd_http_client *client, const char *method, const char *url,
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &out->date_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    /* Every peer of a run but a --sut-url SUT is on loopback: a proxy from
-     * the environment (CI machines set http_proxy) would refuse or misroute
-     * all of it. "" also spares libcurl reading the proxy variables. */
-    if (pd_http_url_is_loopback(url))
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
     if (body != NULL) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);

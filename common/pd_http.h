@@ -8,6 +8,7 @@
 
 #include <civetweb.h>
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,12 @@ void pd_http_client_free(pd_http_client *client);   /* NULL is a no-op */
 
 /* True when url's host is loopback: localhost, 127.0.0.0/8 or [::1]. */
 bool pd_http_url_is_loopback(const char *url);
+
+/* Points a libcurl handle at url; a loopback url never goes through a
+ * proxy, whatever http_proxy and no_proxy say (every peer of a run but a
+ * --sut-url SUT is on loopback), any other follows them. Every handle of
+ * the product sets its URL with this. */
+void pd_http_easy_url(CURL *easy, const char *url);
 
 /* Performs one request. headers is NULL or a NULL-terminated list of
  * "Name: value" lines. body may be NULL for no body. max_resp bounds the

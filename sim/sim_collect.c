@@ -26,10 +26,8 @@ int sim_fetch_to_file(const char *url, const char *path, long timeout_ms)
         fclose(f);
         return PD_ENOMEM;
     }
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    pd_http_easy_url(e, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    if (pd_http_url_is_loopback(url))
-        curl_easy_setopt(e, CURLOPT_PROXY, "");   /* as pd_http_request */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_file_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
