@@ -58,6 +58,7 @@ struct evs {
     uint64_t *v;        /* PASS_FILL: the window's keys */
     size_t n, cap;      /* PASS_SPAN: every event; PASS_FILL: the window's */
     int64_t t_min, t_max;           /* PASS_SPAN's findings */
+    uint64_t lo, span;  /* PASS_HIST, PASS_FILL: the times [lo, lo + span] (as uint64) */
     uint64_t width;     /* ms a histogram bucket covers */
     uint32_t *hist;     /* PASS_HIST: events per bucket */
     uint64_t blo, bhi;  /* PASS_FILL: the window's buckets [blo, bhi) */
@@ -114,9 +115,11 @@ static int64_t src_time(const struct sim_model *m, uint32_t src, size_t a, uint3
     }
 }
 
+/* The histogram bucket of t, UINT64_MAX when t is outside [lo, lo + span]. */
 static uint64_t bucket_of(const struct evs *e, int64_t t)
 {
-    return ((uint64_t)t - (uint64_t)e->t_min) / e->width;
+    uint64_t d = (uint64_t)t - e->lo;
+    return d > e->span ? UINT64_MAX : d / e->width;
 }
 
 static void push(struct evs *e, int64_t t, uint64_t k)
@@ -128,7 +131,9 @@ static void push(struct evs *e, int64_t t, uint64_t k)
         e->t_max = e->n == 0 || t > e->t_max ? t : e->t_max;
         e->n++;
     } else if (e->pass == PASS_HIST) {
-        e->hist[bucket_of(e, t)]++;
+        uint64_t b = bucket_of(e, t);
+        if (b != UINT64_MAX)
+            e->hist[b]++;
     } else {
         uint64_t b = bucket_of(e, t);
         if (b < e->blo || b >= e->bhi)
@@ -592,15 +597,22 @@ static uint32_t window_end(const struct evs *e, uint32_t nb, uint32_t b, size_t 
     return end;
 }
 
-/* Collects, sorts and writes the events of buckets [blo, bhi). */
+/* Collects, sorts and writes the count events of buckets [blo, bhi). */
 static int write_window(const struct sim_model *m, struct ev_index *ix, struct evs *e,
-                        uint32_t blo, uint32_t bhi, struct gj_file *gf, FILE *f)
+                        uint32_t blo, uint32_t bhi, size_t count, struct gj_file *gf, FILE *f)
 {
+    if (count > e->cap) {       /* the largest window so far: no copy needed */
+        free(e->v);
+        e->cap = 0;
+        if ((e->v = malloc(count * sizeof *e->v)) == NULL)
+            return PD_ENOMEM;
+        e->cap = count;
+    }
     e->pass = PASS_FILL;
     e->n = 0;
     e->blo = blo;
     e->bhi = bhi;
-    e->t0 = (uint64_t)e->t_min + blo * e->width;
+    e->t0 = e->lo + blo * e->width;
     /* The window's times lie in [t0, t0 + (bhi - blo) * width). */
     uint64_t nbk = bhi - blo;
     uint64_t span = nbk > UINT64_MAX / e->width ? UINT64_MAX : nbk * e->width - 1;
@@ -610,6 +622,7 @@ static int write_window(const struct sim_model *m, struct ev_index *ix, struct e
     int rc = collect(m, ix, e);
     if (rc != PD_OK)
         return rc;
+    PD_ASSERT(e->n == count);
     sort_events(m, ix, e);
     struct line l;
     for (size_t i = 0; i < e->n && gf->rc == PD_OK; i++) {
@@ -620,44 +633,67 @@ static int write_window(const struct sim_model *m, struct ev_index *ix, struct e
     return gf->rc;
 }
 
-/* Splits the events into windows of at most cap keys (see the top). */
-static int write_events(const struct sim_model *m, struct ev_index *ix, struct evs *e,
-                        size_t cap, struct gj_file *gf, FILE *f)
+/* Writes the total events with times in [lo, lo + span] in windows of at
+ * most cap keys (see the top). A bucket holding more than cap events gets
+ * a histogram of its own, down to buckets of one ms: one time's events are
+ * the only window that may be larger (an outlier time must not put every
+ * event in one bucket, hence one window). Each level narrows the buckets
+ * 4096 times: at most 6 levels for a span of 2^64 ms. */
+static int write_range(const struct sim_model *m, struct ev_index *ix, struct evs *e,
+                       uint64_t lo, uint64_t span, size_t total, size_t cap,
+                       struct gj_file *gf, FILE *f)
 {
-    if (e->n == 0)
-        return PD_OK;
     /* One window when every key fits: two buckets cover any span (a
      * width of span / 2 + 1 cannot overflow), and no histogram is needed. */
-    uint32_t nb = e->n <= cap ? 2 : N_BUCKETS;
-    uint64_t span = (uint64_t)e->t_max - (uint64_t)e->t_min;
-    e->width = span / nb + 1;
-    e->hist = calloc(nb, sizeof *e->hist);
-    if (e->hist == NULL)
+    uint32_t nb = total <= cap ? 2 : N_BUCKETS;
+    uint64_t width = span / nb + 1;
+    uint32_t *hist = calloc(nb, sizeof *hist);
+    if (hist == NULL)
         return PD_ENOMEM;
+    e->lo = lo;
+    e->span = span;
+    e->width = width;
+    e->hist = hist;
     int rc = PD_OK;
     if (nb == 2) {
-        e->hist[0] = (uint32_t)e->n;    /* only the count matters: one window */
-        cap = e->n;
+        hist[0] = (uint32_t)total;      /* only the count matters: one window */
+        cap = total;
     } else {
         e->pass = PASS_HIST;
         rc = collect(m, ix, e);
     }
-    size_t most = 0, count;     /* the largest window's keys */
+    size_t count;
     for (uint32_t b = 0, end; rc == PD_OK && b < nb; b = end) {
+        e->lo = lo;             /* a level below changed them */
+        e->span = span;
+        e->width = width;
+        e->hist = hist;
         end = window_end(e, nb, b, cap, &count);
-        most = count > most ? count : most;
+        if (count > cap && width > 1)   /* one bucket (window_end), several times */
+            rc = write_range(m, ix, e, lo + b * width,
+                             width - 1 < span - b * width ? width - 1 : span - b * width,
+                             count, cap, gf, f);
+        else if (count > 0)
+            rc = write_window(m, ix, e, b, end, count, gf, f);
     }
-    if (rc == PD_OK && (e->v = malloc((most > 0 ? most : 1) * sizeof *e->v)) == NULL)
-        rc = PD_ENOMEM;
-    e->cap = most;
-    for (uint32_t b = 0, end; rc == PD_OK && b < nb; b = end) {
-        end = window_end(e, nb, b, cap, &count);
-        if (count > 0)
-            rc = write_window(m, ix, e, b, end, gf, f);
-    }
-    free(e->hist);
-    free(e->v);
+    free(hist);
     e->hist = NULL;
+    return rc;
+}
+
+size_t sim__journal_merge_peak;
+
+static int write_events(const struct sim_model *m, struct ev_index *ix, struct evs *e,
+                        size_t cap, struct gj_file *gf, FILE *f)
+{
+    sim__journal_merge_peak = 0;
+    if (e->n == 0)
+        return PD_OK;
+    e->cap = 0;
+    int rc = write_range(m, ix, e, (uint64_t)e->t_min,
+                         (uint64_t)e->t_max - (uint64_t)e->t_min, e->n, cap, gf, f);
+    sim__journal_merge_peak = e->cap;
+    free(e->v);
     e->v = NULL;
     return rc;
 }

@@ -31,3 +31,8 @@ pd_unit_test(test_sim_journal_merge
 pd_unit_test(test_sim_check_model
   SOURCES unit/test_sim_check_model.c
   LIBS sim_check TIMEOUT 60)
+pd_unit_test(test_sim_check_fuzz
+  SOURCES unit/test_sim_check_fuzz.c ${SIM_CHECK_FIXTURE}
+  LIBS sim_check pd_testsupport TIMEOUT 600)
+target_compile_definitions(test_sim_check_fuzz PRIVATE
+  FX_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data/check")

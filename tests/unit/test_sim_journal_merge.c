@@ -11,9 +11,11 @@
  * runs orders them. A third model puts events at the ends of int64 time.
  * Each model is written in one window and in windows of 1, 7 and 100 keys
  * (the journal holds at most a window of keys at a time): every split must
- * give the same order. Last, a gateway journal file whose details the model
- * leaves on disk: the merge prints them, and fails (leaving the previous
- * journal.ndjson in place) when the file changed or went away since. */
+ * give the same order, and one time far from the others must not make a
+ * window larger than SIM_MERGE_WINDOW keys. Last, a gateway journal file
+ * whose details the model leaves on disk: the merge prints them, and fails
+ * (leaving the previous journal.ndjson in place) when the file changed or
+ * went away since. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,11 +265,58 @@ static void test_extreme_times_order(void **state)
     check_all_windows(EXTREME);
 }
 
+/* One time far from the others (a clock that was never set, a record
+ * dated 1970) must not put every other event in one histogram bucket, and
+ * so in one window: the windows stay within SIM_MERGE_WINDOW keys, and
+ * the journal stays in time order. */
+static void test_outlier_keeps_windows_small(void **state)
+{
+    (void)state;
+    static const int64_t outliers[] = {0, INT64_MIN + 1, INT64_MAX, BASE_T + ((int64_t)1 << 40)};
+    const size_t n = 3 * SIM_MERGE_WINDOW;
+    char dir[256], path[300], line[1024];
+    pd_test_tmpdir(dir);
+    snprintf(path, sizeof path, "%s/journal.ndjson", dir);
+    for (size_t k = 0; k < sizeof outliers / sizeof outliers[0]; k++) {
+        struct sim_model m;
+        sim__model_init(&m);
+        bool oom = false;
+        m.subs.v = calloc(n, sizeof *m.subs.v);
+        assert_non_null(m.subs.v);
+        m.subs.n = m.subs.cap = n;
+        for (size_t a = 0; a < n; a++)   /* at most 3 events a ms, over a minute */
+            m.subs.v[a] = (struct sim_submission){.kind = sim__intern(&m, "original", &oom),
+                                                  .status = 201,
+                                                  .at = BASE_T + (int64_t)(a % 60000)};
+        assert_false(oom);
+        m.subs.v[n / 2].at = outliers[k];
+        assert_int_equal(sim_journal_merge_write(&m, path), PD_OK);
+        assert_true(sim__journal_merge_peak > 0);
+        assert_true(sim__journal_merge_peak <= SIM_MERGE_WINDOW);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t lines = 0;
+        long long prev = INT64_MIN;
+        while (fgets(line, sizeof line, f) != NULL) {
+            long long t;
+            assert_int_equal(sscanf(line, "{\"t\":%lld,", &t), 1);
+            assert_true(t >= prev);
+            prev = t;
+            lines++;
+        }
+        fclose(f);
+        assert_int_equal(lines, n);
+        sim__model_free(&m);
+    }
+    pd_test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_tie_order),
                                        cmocka_unit_test(test_wide_span_order),
                                        cmocka_unit_test(test_extreme_times_order),
+                                       cmocka_unit_test(test_outlier_keeps_windows_small),
                                        cmocka_unit_test(test_gateway_details_in_file)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
