@@ -681,7 +681,7 @@ static int write_range(const struct sim_model *m, struct ev_index *ix, struct ev
     return rc;
 }
 
-size_t sim__journal_merge_peak;
+_Thread_local size_t sim__journal_merge_peak;   /* per thread: checks of --jobs run side by side */
 
 static int write_events(const struct sim_model *m, struct ev_index *ix, struct evs *e,
                         size_t cap, struct gj_file *gf, FILE *f)

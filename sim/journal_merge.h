@@ -22,8 +22,8 @@ int sim_journal_merge_write(const struct sim_model *m, const char *path);
 /* sim_journal_merge_write with windows of at most cap keys (for tests). */
 int sim__journal_merge_write_cap(const struct sim_model *m, const char *path, size_t cap);
 
-/* The keys the largest window of the last write held (for tests). */
-extern size_t sim__journal_merge_peak;
+/* The keys the largest window of this thread's last write held (for tests). */
+extern _Thread_local size_t sim__journal_merge_peak;
 
 /* The number of events the journal of m holds (for tests). */
 size_t sim_journal_merge_count(const struct sim_model *m);
