@@ -13,9 +13,11 @@
  *
  * Nor are all the keys held at once: a histogram of the events' times
  * splits the run into windows of consecutive times holding at most
- * SIM_MERGE_WINDOW keys each (one time's events are never split), and the
- * windows are collected, sorted and written one after another, each by one
- * more walk over the model. At 10,000 orders that is 128 KiB of keys
+ * SIM_MERGE_WINDOW keys each (one time's events are never split; a
+ * bucket holding more gets a histogram of its own, so one outlying time
+ * cannot put every other event in one bucket), and the windows are
+ * collected, sorted and written one after another, each by one more walk
+ * over the model. At 10,000 orders that is 128 KiB of keys
  * instead of 1 MiB, at the journal's peak, for eight cheap walks. */
 #include "journal_merge.h"
 
