@@ -376,12 +376,15 @@ const char *sim_business_wait(sim_business *b, const char *order_id, int64_t rea
     struct timespec until = pd_mono_deadline(real_ms);
     struct waiter w = {.order_id = order_id};
     pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    /* Without a condition variable there is no waiting: the answer is what
-     * is known now, and the caller asks the SUT as after a timeout. */
-    bool can_wait = real_ms > 0 && pthread_cond_init(&w.cv, &attr) == 0;
-    pthread_condattr_destroy(&attr);
+    bool have_attr = pthread_condattr_init(&attr) == 0;
+    /* Without a condition variable on the monotonic clock (until is a
+     * monotonic deadline) there is no waiting: the answer is what is known
+     * now, and the caller asks the SUT as after a timeout. */
+    bool can_wait = real_ms > 0 && have_attr &&
+                    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                    pthread_cond_init(&w.cv, &attr) == 0;
+    if (have_attr)
+        pthread_condattr_destroy(&attr);
     pthread_mutex_lock(&b->lock);
     struct order_state *o = sim_map_get(&b->orders, order_id);
     const char *st = o ? o->status : NULL;

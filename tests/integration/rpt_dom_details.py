@@ -84,7 +84,8 @@ def journal_events(rep, run_dir, order_id):
         e = json.loads(line)
         o = by_key.get(e.get("key")) or by_id.get(e.get("order_id"))
         if o is not None and o.get("order_id") == order_id:
-            out.append((LANES[e["lane"]], e["kind"], cut(e.get("detail"), DETAIL_MAX_BYTES),
+            # report.js draws no detail for an empty one, as for null
+            out.append((LANES[e["lane"]], e["kind"], cut(e.get("detail") or None, DETAIL_MAX_BYTES),
                         cut(e.get("out_trade_no"), OTN_MAX_BYTES)))
     return out
 
