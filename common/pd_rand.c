@@ -1,19 +1,23 @@
 #include "pd_rand.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "pd_assert.h"
 
-uint64_t pd_hash_str(const char *s)
+uint64_t pd_hash_bytes(const void *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    if (s == NULL)
-        return h;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
+    for (const unsigned char *b = p; n > 0; b++, n--) {
+        h ^= *b;
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+uint64_t pd_hash_str(const char *s)
+{
+    return s == NULL ? pd_hash_bytes("", 0) : pd_hash_bytes(s, strlen(s));
 }
 
 uint64_t pd_mix64(uint64_t x)

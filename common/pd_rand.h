@@ -8,6 +8,7 @@
 #ifndef PD_RAND_H
 #define PD_RAND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 64 uniformly distributed bits. key and kind may be NULL (treated as ""). */
@@ -26,6 +27,8 @@ double pd_draw_lognormal(uint64_t seed, const char *key, const char *kind,
 
 /* FNV-1a 64 of a string; stable across runs and machines. */
 uint64_t pd_hash_str(const char *s);
+/* FNV-1a 64 of n bytes (pd_hash_str of a string is that of its bytes). */
+uint64_t pd_hash_bytes(const void *p, size_t n);
 
 /* SplitMix64 finalizer. */
 uint64_t pd_mix64(uint64_t x);

@@ -18,6 +18,7 @@
 #include "pd_err.h"
 #include "pd_json.h"
 #include "pd_log.h"
+#include "pd_rand.h"
 #include "pd_util.h"
 #include "report_json.h"
 
@@ -91,13 +92,13 @@ static int feed_fn(void *ctx, const char *key, int index, const cJSON *item,
 }
 
 /* A line of the gateway journal file: its detail may stay in the file. */
-static int feed_line(void *ctx, int lineno, int64_t at, const cJSON *item,
-                     struct pd_json_err *err)
+static int feed_line(void *ctx, int lineno, int64_t at, const char *text, size_t len,
+                     const cJSON *item, struct pd_json_err *err)
 {
     struct feed *f = ctx;
     char path[32];
     snprintf(path, sizeof path, "line %d", lineno);
-    return sim__add_gjline_at(f->m, item, path, at, err);
+    return sim__add_gjline_at(f->m, item, path, at, (uint32_t)pd_hash_bytes(text, len), err);
 }
 
 static int feed_required(const struct feed *f, struct pd_json_err *err)

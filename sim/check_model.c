@@ -886,7 +886,7 @@ int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path,
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path,
                     struct pd_json_err *err)
 {
-    return sim__add_gjline_at(m, el, path, -1, err);
+    return sim__add_gjline_at(m, el, path, -1, 0, err);
 }
 
 bool sim__gj_keep_whole;
@@ -907,7 +907,7 @@ static void count_gjline(struct sim_model *m, sim_sid out_trade_no, const char *
 }
 
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
-                       struct pd_json_err *err)
+                       uint32_t line_hash, struct pd_json_err *err)
 {
     struct rd r;
     if (rd_begin(&r, m, el, path, err) != PD_OK)
@@ -925,9 +925,10 @@ int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, i
     if (r.rc != PD_OK)
         return r.rc;
     struct sim_gjref ref = {.at = g.at, .line_at = SIM_GJ_WHOLE, .out_trade_no = g.out_trade_no,
-                            .key = g.key, .whole = SIM_NONE};
+                            .key = g.key};
     if (g.fault == 0 && line_at >= 0 && line_at < SIM_GJ_WHOLE && !sim__gj_keep_whole) {
         ref.line_at = (uint32_t)line_at;
+        ref.hash = line_hash;
         count_gjline(m, g.out_trade_no, op, g.status);
         m->gj_callbacks += strcmp(op, "callback") == 0;
         return PUSH(m->gj, ref);

@@ -137,7 +137,10 @@ struct sim_gjref {
     int64_t at;
     uint32_t line_at;           /* where the line starts in m->gj_file, or SIM_GJ_WHOLE */
     sim_sid out_trade_no, key;
-    int32_t whole;              /* its index in m->gjx, or SIM_NONE */
+    union {
+        int32_t whole;          /* line_at SIM_GJ_WHOLE: its index in m->gjx */
+        uint32_t hash;          /* else: its bytes' hash, to find it unchanged */
+    };
 };
 
 struct sim_pevent { int64_t at; sim_sid target, action, detail; };
@@ -234,10 +237,11 @@ int sim__add_payer(struct sim_model *m, const cJSON *el, const char *path, struc
 int sim__add_bquery(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, struct pd_json_err *err);
 /* sim__add_gjline for the line starting at byte line_at of the journal file
- * (m->gj_file): it may be left there (struct sim_gjref). line_at -1: keep
- * it whole. */
+ * (m->gj_file), whose bytes hash to line_hash (the low 32 bits of
+ * pd_hash_bytes): it may be left there (struct sim_gjref). line_at -1:
+ * keep it whole. */
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
-                       struct pd_json_err *err);
+                       uint32_t line_hash, struct pd_json_err *err);
 
 /* Tests set it to keep every gateway line whole, to compare the outputs. */
 extern bool sim__gj_keep_whole;

@@ -264,7 +264,7 @@ int sim__stream_ndjson_file(const char *path, sim__line_fn fn, void *ctx,
             rc = pd_json_fail(err, "line %d: not valid JSON", lineno);
             break;
         }
-        rc = fn(ctx, lineno, at, item, err);
+        rc = fn(ctx, lineno, at, line, (size_t)n, item, err);
         cJSON_Delete(item);
     }
     if (rc == PD_OK && ferror(f))

@@ -4,6 +4,7 @@
 #define SIM_CHECK_STREAM_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pd_json.h"
@@ -24,9 +25,10 @@ int sim__stream_json_file(const char *path, sim__stream_fn fn, void *ctx,
                           struct pd_json_err *err);
 
 /* Called once per NDJSON line: lineno 1-based, at the byte the line starts
- * at. item is freed after the call. Return 0 to go on. */
-typedef int (*sim__line_fn)(void *ctx, int lineno, int64_t at, const cJSON *item,
-                            struct pd_json_err *err);
+ * at, text its len bytes as read (with its line end). item is freed after
+ * the call. Return 0 to go on. */
+typedef int (*sim__line_fn)(void *ctx, int lineno, int64_t at, const char *text, size_t len,
+                            const cJSON *item, struct pd_json_err *err);
 
 /* Streams an NDJSON file line by line (blank lines skipped). */
 int sim__stream_ndjson_file(const char *path, sim__line_fn fn, void *ctx,

@@ -30,6 +30,7 @@
 #include "pd_err.h"
 #include "pd_json.h"
 #include "pd_log.h"
+#include "pd_rand.h"
 #include "sim_json.h"
 
 enum src {
@@ -412,8 +413,9 @@ static int64_t int_or(const cJSON *obj, const char *key, int64_t dflt, bool *ok)
 struct gj_fields { const char *op, *detail; int64_t status, attempt; };
 
 /* Reads line r again from the file into gf->line (x points into it). It
- * must still be the line the model read (same time, trade and key, no
- * fault, the same types), else the file changed since and the merge fails. */
+ * must still be the line the model read (its bytes' hash, then its time,
+ * trade and key, no fault, the same types), else the file changed since
+ * and the merge fails. */
 static bool gj_read(const struct sim_model *m, struct gj_file *gf, const struct sim_gjref *r,
                     struct gj_fields *x)
 {
@@ -436,6 +438,10 @@ static bool gj_read(const struct sim_model *m, struct gj_file *gf, const struct 
         return false;
     }
     gf->pos += n;
+    if ((uint32_t)pd_hash_bytes(gf->buf, (size_t)n) != r->hash) {
+        gj_fail(gf, m, r, "changed since it was read");
+        return false;
+    }
     cJSON_Delete(gf->line);
     const cJSON *j = gf->line = cJSON_ParseWithLength(gf->buf, (size_t)n);
     bool ok = cJSON_IsObject(j);
@@ -466,7 +472,7 @@ static void fmt_gateway(const struct sim_model *m, struct gj_file *gf, const str
     l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : 0;
     l->out_trade_no = r->out_trade_no;
     struct gj_fields x;
-    if (r->whole != SIM_NONE) {
+    if (r->line_at == SIM_GJ_WHOLE) {
         const struct sim_gjline *g = &m->gjx.v[r->whole];
         x = (struct gj_fields){sim__sp(m, g->op), sim__s(m, g->detail), g->status, g->attempt};
         l->fault = g->fault;

@@ -14,8 +14,8 @@
  * give the same order, and one time far from the others must not make a
  * window larger than SIM_MERGE_WINDOW keys. Last, a gateway journal file
  * whose details the model leaves on disk: the merge prints them, and fails
- * (leaving the previous journal.ndjson in place) when the file changed or
- * went away since. */
+ * (leaving the previous journal.ndjson in place) when a line changed (even
+ * only its op) or the file went away since. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +28,7 @@
 #include "check_model.h"
 #include "journal_merge.h"
 #include "pd_err.h"
+#include "pd_rand.h"
 #include "pd_test.h"
 
 #define N_ORDERS 40
@@ -198,7 +199,8 @@ static void test_gateway_details_in_file(void **state)
     for (size_t i = 0; i < 3; i++) {
         cJSON *el = cJSON_Parse(gj_lines[i]);
         struct pd_json_err err = {{0}};
-        assert_int_equal(sim__add_gjline_at(&m, el, "line", at, &err), PD_OK);
+        uint32_t hash = (uint32_t)pd_hash_bytes(gj_lines[i], strlen(gj_lines[i]));
+        assert_int_equal(sim__add_gjline_at(&m, el, "line", at, hash, &err), PD_OK);
         cJSON_Delete(el);
         at += (int64_t)strlen(gj_lines[i]);
         strcat(text, gj_lines[i]);
@@ -208,7 +210,7 @@ static void test_gateway_details_in_file(void **state)
     assert_int_equal(m.gj.n, 3);
     assert_int_equal(m.gjx.n, 1);
     assert_int_equal(m.gj.v[0].line_at, 0);
-    assert_int_equal(m.gj.v[0].whole, SIM_NONE);
+    assert_int_equal(m.gj.v[0].hash, (uint32_t)pd_hash_bytes(gj_lines[0], strlen(gj_lines[0])));
     assert_int_equal(m.gj.v[1].line_at, strlen(gj_lines[0]));
     assert_int_equal(m.gj.v[2].line_at, SIM_GJ_WHOLE);
     assert_int_equal(m.gj.v[2].whole, 0);
@@ -224,7 +226,17 @@ static void test_gateway_details_in_file(void **state)
     char before[4096];
     snprintf(before, sizeof before, "%s", got);
 
-    /* The file changed since the model read it: a line's time moved. */
+    /* The file changed since the model read it: a line's op (its time,
+     * trade and key the same), then its time. */
+    char *op = strstr(text, "\"pay\"");
+    memcpy(op, "\"PAY\"", 5);
+    write_text(gj, text);
+    assert_int_equal(sim_journal_merge_write(&m, out), PD_EIO);
+    assert_string_equal(read_text(out), before);
+    memcpy(op, "\"pay\"", 5);
+    write_text(gj, text);
+    assert_int_equal(sim_journal_merge_write(&m, out), PD_OK);   /* back as it was */
+    assert_string_equal(read_text(out), before);
     char *moved = strstr(text, "\"at\":3");
     moved[5] = '7';
     write_text(gj, text);
