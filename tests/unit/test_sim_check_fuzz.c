@@ -9,7 +9,8 @@
  * - random hand-built models with times anywhere in int64: the merged
  *   journal written in windows of a few keys is the journal written in one
  *   window, and that one is in exact (t, src, a, b) order.
- * PD_FUZZ_CASES sets the number of cases of each (default 150). */
+ * PD_FUZZ_CASES sets the number of cases of each (default 150),
+ * PD_FUZZ_SEED the seed (default: a new one each run, printed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -27,6 +29,7 @@
 #include "pd_assert.h"
 #include "pd_buf.h"
 #include "pd_err.h"
+#include "pd_rand.h"
 #include "pd_test.h"
 #include "pd_util.h"
 #include "test_sim_check_fixture.h"
@@ -55,10 +58,20 @@ static int cases(void)
     return s != NULL ? atoi(s) : 150;
 }
 
+/* PD_FUZZ_SEED, else a new seed each run (printed: a failure names the
+ * seed that reproduces it). Never 0: xorshift would stay at 0. */
 static uint64_t seed0(void)
 {
-    const char *s = getenv("PD_FUZZ_SEED");
-    return s != NULL ? strtoull(s, NULL, 0) : 0x9e3779b97f4a7c15ull;
+    static uint64_t seed;
+    if (seed == 0) {
+        const char *s = getenv("PD_FUZZ_SEED");
+        seed = s != NULL ? strtoull(s, NULL, 0)
+                         : pd_mix64((uint64_t)time(NULL) ^ (uint64_t)getpid() << 32);
+        if (seed == 0)
+            seed = 0x9e3779b97f4a7c15ull;
+        fprintf(stderr, "PD_FUZZ_SEED=0x%016" PRIx64 " reproduces this run\n", seed);
+    }
+    return seed;
 }
 
 /* The text of a file, NULL when absent. */
