@@ -906,40 +906,53 @@ static void count_gjline(struct sim_model *m, sim_sid out_trade_no, const char *
         m->trades.v[t].n_close_ok++;
 }
 
+int sim__read_gjline(const cJSON *el, const char *path, struct sim_gjtext *out,
+                     struct pd_json_err *err)
+{
+    struct rd r;
+    if (rd_begin(&r, NULL, el, path, err) != PD_OK)   /* no model: nothing is interned */
+        return r.rc;
+    rd_i64(&r, "seq", false);
+    out->at = rd_i64(&r, "at", true);
+    out->op = rd_str_text(&r, "op", true);
+    out->out_trade_no = rd_str_text(&r, "out_trade_no", false);
+    out->key = rd_str_text(&r, "key", false);
+    out->attempt = rd_i64_or(&r, "attempt", 0);
+    out->fault = rd_str_text(&r, "fault", false);
+    out->status = rd_i64_or(&r, "status", 0);
+    out->detail = rd_str_text(&r, "detail", false);
+    return r.rc;
+}
+
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
                        uint32_t line_hash, struct pd_json_err *err)
 {
-    struct rd r;
-    if (rd_begin(&r, m, el, path, err) != PD_OK)
-        return r.rc;
-    struct sim_gjline g = {0};
-    rd_i64(&r, "seq", false);
-    g.at = rd_i64(&r, "at", true);
-    const char *op = rd_str_text(&r, "op", true);
-    g.out_trade_no = rd_str(&r, "out_trade_no", false);
-    g.key = rd_str(&r, "key", false);
-    g.attempt = rd_i64_or(&r, "attempt", 0);
-    g.fault = rd_str(&r, "fault", false);
-    g.status = rd_i64_or(&r, "status", 0);
-    const char *detail = rd_str_text(&r, "detail", false);
-    if (r.rc != PD_OK)
-        return r.rc;
+    struct sim_gjtext x;
+    int rc = sim__read_gjline(el, path, &x, err);
+    if (rc != PD_OK)
+        return rc;
+    bool oom = false;
+    struct sim_gjline g = {.at = x.at, .attempt = x.attempt, .status = x.status,
+                           .out_trade_no = sim__intern(m, x.out_trade_no, &oom),
+                           .key = sim__intern(m, x.key, &oom),
+                           .fault = sim__intern(m, x.fault, &oom)};
+    if (oom)
+        return PD_ENOMEM;
     struct sim_gjref ref = {.at = g.at, .line_at = SIM_GJ_WHOLE, .out_trade_no = g.out_trade_no,
                             .key = g.key};
     if (g.fault == 0 && line_at >= 0 && line_at < SIM_GJ_WHOLE && !sim__gj_keep_whole) {
         ref.line_at = (uint32_t)line_at;
         ref.hash = line_hash;
-        count_gjline(m, g.out_trade_no, op, g.status);
-        m->gj_callbacks += strcmp(op, "callback") == 0;
+        count_gjline(m, g.out_trade_no, x.op, g.status);
+        m->gj_callbacks += strcmp(x.op, "callback") == 0;
         return PUSH(m->gj, ref);
     }
-    bool oom = false;
-    g.op = sim__intern(m, op, &oom);
-    g.detail = sim__intern(m, detail, &oom);
+    g.op = sim__intern(m, x.op, &oom);
+    g.detail = sim__intern(m, x.detail, &oom);
     if (oom)
         return PD_ENOMEM;
     ref.whole = (int32_t)m->gjx.n;
-    int rc = PUSH(m->gjx, g);
+    rc = PUSH(m->gjx, g);
     return rc == PD_OK ? PUSH(m->gj, ref) : rc;
 }
 

@@ -243,6 +243,19 @@ int sim__add_gjline(struct sim_model *m, const cJSON *el, const char *path, stru
 int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, int64_t line_at,
                        uint32_t line_hash, struct pd_json_err *err);
 
+/* A gateway journal line's fields as read and checked by the adders (the
+ * strings point into the element). */
+struct sim_gjtext {
+    int64_t at, attempt, status;
+    const char *op, *out_trade_no, *key, *fault, *detail;
+};
+
+/* Reads and checks a gateway journal line: sim__add_gjline_at's reader, and
+ * the merge's when it reads a line left in the file again. Returns 0 or
+ * PD_EINVAL (err names path and field). */
+int sim__read_gjline(const cJSON *el, const char *path, struct sim_gjtext *out,
+                     struct pd_json_err *err);
+
 /* Tests set it to keep every gateway line whole, to compare the outputs. */
 extern bool sim__gj_keep_whole;
 

@@ -28,7 +28,6 @@
 #include "pd_afile.h"
 #include "pd_assert.h"
 #include "pd_err.h"
-#include "pd_json.h"
 #include "pd_log.h"
 #include "pd_rand.h"
 #include "sim_json.h"
@@ -382,42 +381,12 @@ static void gj_fail(struct gj_file *gf, const struct sim_model *m, const struct 
     gf->rc = PD_EIO;
 }
 
-/* A string member or null: *ok turns false when it is something else. */
-static const char *str_or_null(const cJSON *obj, const char *key, bool *ok)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (it == NULL || cJSON_IsNull(it))
-        return NULL;
-    if (!cJSON_IsString(it) || it->valuestring == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    return it->valuestring;
-}
-
-/* An integer member, dflt when null or absent: *ok turns false when it is
- * not an integer. */
-static int64_t int_or(const cJSON *obj, const char *key, int64_t dflt, bool *ok)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (it == NULL || cJSON_IsNull(it))
-        return dflt;
-    if (!pd_json_is_int(it)) {
-        *ok = false;
-        return dflt;
-    }
-    return (int64_t)it->valuedouble;
-}
-
-/* What the journal prints of a gateway line. */
-struct gj_fields { const char *op, *detail; int64_t status, attempt; };
-
 /* Reads line r again from the file into gf->line (x points into it). It
  * must still be the line the model read (its bytes' hash, then its time,
  * trade and key, no fault, the same types), else the file changed since
  * and the merge fails. */
 static bool gj_read(const struct sim_model *m, struct gj_file *gf, const struct sim_gjref *r,
-                    struct gj_fields *x)
+                    struct sim_gjtext *x)
 {
     if (gf->rc != PD_OK)
         return false;
@@ -443,19 +412,13 @@ static bool gj_read(const struct sim_model *m, struct gj_file *gf, const struct 
         return false;
     }
     cJSON_Delete(gf->line);
-    const cJSON *j = gf->line = cJSON_ParseWithLength(gf->buf, (size_t)n);
-    bool ok = cJSON_IsObject(j);
-    if (ok) {
-        bool same = int_or(j, "at", SIM_NO_TIME, &ok) == r->at &&
-                    sim__s_eq(m, r->out_trade_no, str_or_null(j, "out_trade_no", &ok)) &&
-                    sim__s_eq(m, r->key, str_or_null(j, "key", &ok)) &&
-                    str_or_null(j, "fault", &ok) == NULL;
-        x->op = str_or_null(j, "op", &ok);
-        x->detail = str_or_null(j, "detail", &ok);
-        x->status = int_or(j, "status", 0, &ok);
-        x->attempt = int_or(j, "attempt", 0, &ok);
-        ok = ok && same && x->op != NULL;
-    }
+    gf->line = cJSON_ParseWithLength(gf->buf, (size_t)n);
+    struct pd_json_err err;
+    /* Read as the loader read it; the same time, trade and key besides the
+     * hash (32 bits), so a collision cannot print another line's fields. */
+    bool ok = sim__read_gjline(gf->line, "", x, &err) == PD_OK && x->at == r->at &&
+              sim__s_eq(m, r->out_trade_no, x->out_trade_no) &&
+              sim__s_eq(m, r->key, x->key) && x->fault == NULL;
     if (!ok)
         gj_fail(gf, m, r, "changed since it was read");
     return ok;
@@ -471,10 +434,11 @@ static void fmt_gateway(const struct sim_model *m, struct gj_file *gf, const str
     l->key = r->key;
     l->order_id = o != SIM_NONE ? m->orders.v[o].order_id : 0;
     l->out_trade_no = r->out_trade_no;
-    struct gj_fields x;
+    struct sim_gjtext x;
     if (r->line_at == SIM_GJ_WHOLE) {
         const struct sim_gjline *g = &m->gjx.v[r->whole];
-        x = (struct gj_fields){sim__sp(m, g->op), sim__s(m, g->detail), g->status, g->attempt};
+        x = (struct sim_gjtext){.op = sim__sp(m, g->op), .detail = sim__s(m, g->detail),
+                                .status = g->status, .attempt = g->attempt};
         l->fault = g->fault;
     } else if (!gj_read(m, gf, r, &x)) {
         return;
