@@ -5,3 +5,8 @@ add_custom_target(bench-sim
   DEPENDS paydrill payment-center mock-gateway
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
   USES_TERMINAL)
+
+# lib_rss: the resident size a process linked like paydrill starts with,
+# and what the first use of OpenSSL 3 adds (docs/benchmarks.md, "Stop 15").
+add_executable(lib_rss lib_rss.c)
+target_link_libraries(lib_rss PRIVATE pd)
