@@ -15,18 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long vm_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return kb;
-}
+#include "pd_util.h"
 
 static int one_hmac(void)
 {
@@ -56,16 +45,16 @@ int main(int argc, char **argv)
                         "HMAC-SHA256 through OpenSSL 3's EVP_MAC.\n");
         return 2;
     }
-    printf("start vm_rss_kb=%ld\n", vm_rss_kb());
+    printf("start vm_rss_kb=%ld\n", pd_proc_status_kb("VmRSS"));
     if (curl) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return 1;
-        printf("after curl_global_init vm_rss_kb=%ld\n", vm_rss_kb());
+        printf("after curl_global_init vm_rss_kb=%ld\n", pd_proc_status_kb("VmRSS"));
     }
     if (hmac) {
         if (one_hmac() != 0)
             return 1;
-        printf("after one HMAC vm_rss_kb=%ld\n", vm_rss_kb());
+        printf("after one HMAC vm_rss_kb=%ld\n", pd_proc_status_kb("VmRSS"));
     }
     return 0;
 }

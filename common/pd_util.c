@@ -120,3 +120,17 @@ int pd_strlcpy(char *dst, const char *src, size_t dst_len)
     memcpy(dst, src, n + 1);
     return PD_OK;
 }
+
+long pd_proc_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t n = strlen(field);
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}

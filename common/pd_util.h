@@ -29,4 +29,8 @@ int pd_parse_int(const char *text, long min, long max, long *out);
  * PD_ETOOBIG when src did not fit (dst then holds a truncated copy). */
 int pd_strlcpy(char *dst, const char *src, size_t dst_len);
 
+/* A size line of /proc/self/status, such as "VmRSS" or "VmHWM", in KiB;
+ * -1 when there is none. */
+long pd_proc_status_kb(const char *field);
+
 #endif

@@ -299,20 +299,6 @@ static void add_time_or_null(cJSON *o, const char *key, bool set, int64_t v)
         cJSON_AddNullToObject(o, key);
 }
 
-/* Peak resident memory of this process so far (VmHWM), in KiB, or -1. */
-static int64_t peak_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int64_t kb = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtoll(line + 6, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return kb;
-}
-
 static int write_run_json(struct run *r)
 {
     const struct sim_scenario *s = r->s;
@@ -339,7 +325,7 @@ static int write_run_json(struct run *r)
     cJSON_AddItemToObject(o, "process_events", events_json(r));
     cJSON_AddItemToObject(o, "clock", clock_json(&r->procs));
     /* Before the checker runs in this process: what the runner itself needed. */
-    pd_json_add_i64(o, "runner_peak_rss_kb", peak_rss_kb());
+    pd_json_add_i64(o, "runner_peak_rss_kb", pd_proc_status_kb("VmHWM"));
     cJSON_AddStringToObject(o, "replay", replay);
     path_in(r, "run.json", path, sizeof path);
     int rc = write_json_file(path, o);
