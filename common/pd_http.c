@@ -138,6 +138,18 @@ void pd_http_server_ready(struct mg_context *ctx)
     gate_set(mg_get_user_data(ctx), false);
 }
 
+/* Every request is authorized here: the product's messages carry their own
+ * signatures, checked by the handlers. Without an authorization handler
+ * civetweb looks for a password file on every request (with no document
+ * root, /.htpasswd at the root of the file system): one stat() a request,
+ * and a stray /.htpasswd would have every endpoint answer 401. */
+static int authorize_all(struct mg_connection *conn, void *cbdata)
+{
+    (void)conn;
+    (void)cbdata;
+    return 1;
+}
+
 int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data,
                          struct mg_context **out_ctx, int *out_port)
 {
@@ -180,6 +192,7 @@ int pd_http_server_start(const struct pd_http_server_opts *opts, void *user_data
         gate_set(user_data, false);
         return PD_EIO;
     }
+    mg_set_auth_handler(ctx, "/", authorize_all, NULL);
     *out_ctx = ctx;
     *out_port = ports[0].port;
     return PD_OK;

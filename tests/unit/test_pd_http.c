@@ -1,10 +1,12 @@
+#define _GNU_SOURCE    /* syscall(), struct stat64 */
 /* Proves the HTTP helpers over real loopback: a server on port 0 reports the
  * port it got; replies carry Content-Length and a Date header that the
  * client parses back to the server's clock (how paydrill reads a child's
  * faked clock); bodies over the limit are refused with PD_ETOOBIG; a
  * refused connection is PD_ECONNECT; a server started until_ready answers
  * 503 "starting" until it is declared ready; a loopback peer is reached
- * directly whatever http_proxy says, any other through the proxy. */
+ * directly whatever http_proxy says, any other through the proxy; a
+ * request never makes civetweb look for a password file (.htpasswd). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +18,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "pd_err.h"
 #include "pd_http.h"
 #include "pd_time.h"
+
+/* This test program's stat64() (what libcivetweb imports) comes before
+ * libc's, so the files civetweb looks at can be counted: the password files
+ * it looks for unless an authorization handler answers first. */
+static atomic_int htpasswd_stats;
+
+int stat64(const char *restrict path, struct stat64 *restrict st);
+int stat64(const char *restrict path, struct stat64 *restrict st)
+{
+    size_t n = strlen(path);
+    if (n >= 9 && strcmp(path + n - 9, ".htpasswd") == 0)
+        atomic_fetch_add(&htpasswd_stats, 1);
+    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
+}
 
 static int echo_handler(struct mg_connection *conn, void *cbdata)
 {
@@ -259,10 +279,33 @@ static void test_proxy_skipped_for_loopback(void **state)
     pd_http_client_free(c);
 }
 
+/* civetweb authorizes a request, unless a handler does, by looking for a
+ * .htpasswd file: with no document root, "/.htpasswd" at the root of the
+ * file system, one stat() per request. The product's servers sign their
+ * messages instead; a stray /.htpasswd must not make them answer 401. */
+static void test_no_password_file_lookup(void **state)
+{
+    (void)state;
+    char url[64];
+    struct mg_context *ctx = start_echo(url, sizeof url);
+    pd_http_client *c = pd_http_client_new();
+    atomic_store(&htpasswd_stats, 0);
+    for (int i = 0; i < 5; i++) {
+        struct pd_http_resp r;
+        assert_int_equal(pd_http_request(c, "POST", url, NULL, "x", 1, 5000, 0, &r), PD_OK);
+        assert_int_equal(r.status, 200);
+        pd_http_resp_release(&r);
+    }
+    assert_int_equal(atomic_load(&htpasswd_stats), 0);
+    pd_http_client_free(c);
+    mg_stop(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_date),
+        cmocka_unit_test(test_no_password_file_lookup),
         cmocka_unit_test(test_until_ready),
         cmocka_unit_test(test_parse_listen),
         cmocka_unit_test(test_loopback_urls),
