@@ -5,8 +5,10 @@
  * referred to by index; each order carries its events as one flat array of
  * five numbers per event: time delta, kind*4+lane, detail, fault,
  * out_trade_no (string index + 1, 0 = none). A detail is a template
- * (rpt_detail.c): ~k, ~o, ~t stand for the order's key and order_id and
- * the event's out_trade_no, ~~ for a ~. docs/reports.md has the layout.
+ * (rpt_detail.c): ~k, ~o, ~a stand for the order's key, order_id and
+ * amount, ~t, ~g for the event's out_trade_no and its trade_no, ~~ for a
+ * ~; "tn" gives each out_trade_no's trade_no. docs/reports.md has the
+ * layout.
  * Every string goes through rpt__json_str, which keeps < > & and
  * U+2028/2029 out of the block. */
 #include <stdlib.h>
@@ -126,6 +128,18 @@ static void global_events(struct embed *e)
     rpt__puts(e->o, "]");
 }
 
+/* Each out_trade_no's trade_no, for ~g: flat pairs of S indexes. */
+static void trade_nos(struct embed *e)
+{
+    size_t shift = e->j->names.n, n = 0;
+    rpt__puts(e->o, "[");
+    for (size_t i = 0; i < e->j->n_trade_of; i++)
+        if (e->j->trade_of[i] != 0)
+            rpt__printf(e->o, "%s%zu,%zu", n++ ? "," : "", i + shift,
+                        e->j->trade_of[i] - 1 + shift);
+    rpt__puts(e->o, "]");
+}
+
 static void strings(struct embed *e)
 {
     const struct rpt__strtab *parts[] = {&e->j->names, &e->j->strs, &e->extra};
@@ -157,12 +171,14 @@ void rpt__html_embed(struct rpt__out *o, const struct rpt__report *r,
     if (group_events(&e) != PD_OK && o->rc == PD_OK)
         o->rc = PD_ENOMEM;
     if (o->rc == PD_OK) {
-        rpt__printf(o, "{\"v\":2,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
+        rpt__printf(o, "{\"v\":3,\"base\":%lld,\"lanes\":[\"business app\",\"SUT\",\"gateway\"],"
                        "\"o\":[\n", (long long)e.base);
         for (size_t k = 0; k < r->n_orders && o->rc == PD_OK; k++)
             order_row(&e, k);
         rpt__puts(o, "],\n\"g\":");
         global_events(&e);
+        rpt__puts(o, ",\n\"tn\":");
+        trade_nos(&e);
         rpt__puts(o, ",\n\"S\":");
         strings(&e);   /* last: order rows added the extra strings */
         rpt__puts(o, "}");

@@ -90,20 +90,26 @@ int rpt__strtab_add(struct rpt__strtab *t, const char *s, size_t *idx);
 long rpt__strtab_find(const struct rpt__strtab *t, const char *s);
 
 /* Journal details as templates (rpt_detail.c): the values an event's
- * detail most often repeats, replaced by two-byte codes. */
-enum { RPT_TMPL_KEY, RPT_TMPL_ORDER, RPT_TMPL_OTN, RPT_TMPL_N };
+ * detail most often repeats, replaced by two-byte codes ~k, ~o, ~t, ~a, ~g
+ * in this order. */
+enum { RPT_TMPL_KEY, RPT_TMPL_ORDER, RPT_TMPL_OTN, RPT_TMPL_AMOUNT, RPT_TMPL_TRADE, RPT_TMPL_N };
 /* Room for the template of a detail cut at RPT_DETAIL_MAX_BYTES. */
 #define RPT_TMPL_MAX_BYTES (2 * RPT_DETAIL_MAX_BYTES + 1)
+/* Room for an amount in decimal: an int64, its sign and the NUL. */
+#define RPT_AMOUNT_CHARS 24
 
 /* Writes s into out[out_len] with each occurrence of vals[RPT_TMPL_KEY],
- * vals[RPT_TMPL_ORDER] and vals[RPT_TMPL_OTN] (the order's key and
- * order_id, the event's out_trade_no; NULL or "" = not replaced) as ~k, ~o
- * and ~t, the longest first where they overlap, and every other ~ as ~~.
- * Returns 0, or PD_ETOOBIG when out is too small. */
+ * vals[RPT_TMPL_ORDER], vals[RPT_TMPL_OTN], vals[RPT_TMPL_AMOUNT] and
+ * vals[RPT_TMPL_TRADE] (the order's key, order_id and amount, the event's
+ * out_trade_no and its trade_no; NULL, "" or not valid UTF-8 = not
+ * replaced) as ~k, ~o, ~t, ~a and ~g, the longest first where they
+ * overlap, and every other ~ as ~~. The amount and the trade_no are
+ * replaced only as whole tokens: not where the byte before or after is an
+ * ASCII letter or digit. Returns 0, or PD_ETOOBIG when out is too small. */
 int rpt__detail_template(const char *s, const char *const vals[RPT_TMPL_N], char *out,
                          size_t out_len);
-/* The inverse: ~k, ~o, ~t become vals (NULL as ""), ~~ a ~, any other ~
- * stays as written. Returns 0, or PD_ETOOBIG when out is too small. */
+/* The inverse: ~k, ~o, ~t, ~a, ~g become vals (NULL as ""), ~~ a ~, any
+ * other ~ stays as written. Returns 0, or PD_ETOOBIG when out is too small. */
 int rpt__detail_expand(const char *tmpl, const char *const vals[RPT_TMPL_N], char *out,
                        size_t out_len);
 
@@ -134,10 +140,15 @@ struct rpt__order {
     const cJSON *faults;     /* non-empty array of strings, or NULL */
 };
 
-/* The template values of an event's detail (rpt__detail_template): its
- * order's key and order_id (none when ord is NULL) and its out_trade_no. */
-void rpt__detail_vals(const struct rpt__order *ord, const char *otn,
-                      const char *vals[RPT_TMPL_N]);
+/* The template values of an event's detail (rpt__detail_template):
+ *   ord       its order: key, order_id and amount (none when NULL)
+ *   otn       its out_trade_no, or NULL
+ *   trade_no  the gateway's trade_no of otn, or NULL
+ *   amount    where the amount is written in decimal; it is left out when
+ *             |amount| >= 2^53 (report.js reads it as a double)
+ * vals points into ord, otn, trade_no and amount. */
+void rpt__detail_vals(const struct rpt__order *ord, const char *otn, const char *trade_no,
+                      char amount[RPT_AMOUNT_CHARS], const char *vals[RPT_TMPL_N]);
 
 struct rpt__count {
     const char *name;
@@ -215,7 +226,12 @@ struct rpt__journal {
     struct rpt__event *ev;
     size_t n, cap;
     struct rpt__strtab names;   /* kinds and faults, at most RPT_NAMES_MAX */
-    struct rpt__strtab strs;    /* details (templates) and out_trade_nos */
+    struct rpt__strtab strs;    /* details (templates), out_trade_nos, trade_nos */
+    /* strs index of an out_trade_no -> strs index + 1 of its trade_no (0 =
+     * none), as the first event naming both gave it; n_trade_of entries.
+     * Beside the events rather than in them: ~13 events share one. */
+    uint32_t *trade_of;
+    size_t n_trade_of;
 };
 
 /* Reads the journal and ties each event to an order of r by key, then by
@@ -223,6 +239,14 @@ struct rpt__journal {
 int rpt__journal_load(const char *path, const struct rpt__report *r,
                       struct rpt__journal *out);
 void rpt__journal_release(struct rpt__journal *j);
+/* The trade_no recorded for out_trade_no otn (strs index + 1; 0 = none),
+ * or NULL. Borrowed from j. */
+const char *rpt__journal_trade_no(const struct rpt__journal *j, uint32_t otn);
+/* The template values of ev's detail, as rpt__detail_vals; ev has an
+ * order or not. */
+void rpt__event_vals(const struct rpt__report *r, const struct rpt__journal *j,
+                     const struct rpt__event *ev, char amount[RPT_AMOUNT_CHARS],
+                     const char *vals[RPT_TMPL_N]);
 
 /* ---- writers ---- */
 

@@ -1,11 +1,14 @@
 /* rpt_journal.c -- reads journal.ndjson, the merged event journal, into
  * events tied to the orders of report.json.
  *
- * Each line is {"t", "lane", "key", "order_id", "out_trade_no", "kind",
- * "detail", "fault"}. Strings are interned, details as templates of their
- * order (rpt_detail.c), so the ~130,000 events of a 10,000-order run share
- * ~40,000 strings in memory and in report.html. An event is tied to an order by its key, then by its
- * order_id; events of no order (process kill and restart) stay global. */
+ * Each line is {"t", "lane", "key", "order_id", "out_trade_no",
+ * "trade_no", "kind", "detail", "fault"} ("trade_no" may be missing: older
+ * journals lack it). Strings are interned, details as templates of their
+ * order and event (rpt_detail.c), so the ~130,000 events of a
+ * 10,000-order run share ~20,000 strings (the out_trade_nos and trade_nos,
+ * a few dozen details) in memory and in report.html. An event is tied to
+ * an order by its key, then by its order_id; events of no order (process
+ * kill and restart) stay global. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,19 +82,58 @@ static int intern_name(struct rpt__journal *j, const cJSON *line, const char *ke
     return rc;
 }
 
-/* Interns the detail as a template of the event's order and out_trade_no
- * (rpt_detail.c): report.js knows those, and with them replaced half the
- * distinct details fold into one. otn is the interned (cut) out_trade_no. */
+/* Makes room in j->trade_of for out_trade_no otn (strs index + 1). */
+static int reserve_trade_of(struct rpt__journal *j, uint32_t otn)
+{
+    if (otn <= j->n_trade_of)
+        return PD_OK;
+    size_t n = j->n_trade_of * 2 > otn ? j->n_trade_of * 2 : (size_t)otn + 1024;
+    uint32_t *p = realloc(j->trade_of, n * sizeof *p);
+    if (p == NULL)
+        return PD_ENOMEM;
+    memset(p + j->n_trade_of, 0, (n - j->n_trade_of) * sizeof *p);
+    j->trade_of = p;
+    j->n_trade_of = n;
+    return PD_OK;
+}
+
+/* Reads the line's trade_no (the gateway's number of its out_trade_no
+ * otn, strs index + 1) and records it for otn when it is the first one
+ * met. *out is the trade_no to template the detail with: the line's when
+ * it is the one recorded for otn, else NULL (no ~g for this event). */
+static int line_trade_no(struct rpt__journal *j, const cJSON *line, uint32_t otn,
+                         const char **out, const char **why)
+{
+    char *s;
+    *out = NULL;
+    int rc = field_str(line, "trade_no", 128, &s, why);
+    if (rc != PD_OK || s == NULL || otn == 0)
+        return rc;
+    rc = reserve_trade_of(j, otn);
+    uint32_t *slot = rc == PD_OK ? &j->trade_of[otn - 1] : NULL;
+    if (slot != NULL && *slot == 0)
+        rc = intern(&j->strs, s, slot);
+    if (rc == PD_OK && strcmp(j->strs.strs[*slot - 1], s) == 0)
+        *out = j->strs.strs[*slot - 1];
+    return rc;
+}
+
+/* Interns the detail as a template of the event's order, out_trade_no and
+ * trade_no (rpt_detail.c): report.js knows those, and with them replaced
+ * nearly all distinct details fold into a few dozen. otn is the interned
+ * (cut) out_trade_no. */
 static int intern_detail(struct rpt__journal *j, const struct rpt__report *r,
                          const cJSON *line, struct rpt__event *ev, const char *otn,
-                         const char **why)
+                         const char *trade_no, const char **why)
 {
     char *s;
     int rc = field_str(line, "detail", RPT_DETAIL_MAX_BYTES, &s, why);
     if (rc != PD_OK || s == NULL)
         return rc;   /* not a string: PD_EINVAL; absent: ev->detail stays 0 */
     const char *vals[RPT_TMPL_N];
-    rpt__detail_vals(ev->order >= 0 ? &r->orders[ev->order] : NULL, otn, vals);
+    char amount[RPT_AMOUNT_CHARS];
+    rpt__detail_vals(ev->order >= 0 ? &r->orders[ev->order] : NULL, otn, trade_no, amount,
+                     vals);
     char tmpl[RPT_TMPL_MAX_BYTES];
     rc = rpt__detail_template(s, vals, tmpl, sizeof tmpl);
     PD_ASSERT(rc == PD_OK);   /* a cut detail's template always fits */
@@ -112,16 +154,24 @@ static int push_event(struct rpt__journal *j, const struct rpt__event *ev)
     return PD_OK;
 }
 
-/* Gives back the events' doubling slack: they are read-only from here, and
- * report.html is written on top of them. A failed shrink keeps the block. */
-static void trim_events(struct rpt__journal *j)
+/* Gives back the events' and trade_of's slack: they are read-only from
+ * here, and report.html is written on top of them. A failed shrink keeps
+ * the block. */
+static void trim(struct rpt__journal *j)
 {
-    if (j->n == 0 || j->n == j->cap)
-        return;
-    struct rpt__event *p = realloc(j->ev, j->n * sizeof *p);
-    if (p != NULL) {
-        j->ev = p;
-        j->cap = j->n;
+    if (j->n > 0 && j->n < j->cap) {
+        struct rpt__event *p = realloc(j->ev, j->n * sizeof *p);
+        if (p != NULL) {
+            j->ev = p;
+            j->cap = j->n;
+        }
+    }
+    if (j->strs.n > 0 && j->strs.n < j->n_trade_of) {
+        uint32_t *p = realloc(j->trade_of, j->strs.n * sizeof *p);
+        if (p != NULL) {
+            j->trade_of = p;
+            j->n_trade_of = j->strs.n;
+        }
     }
 }
 
@@ -135,6 +185,29 @@ static long order_of(const struct rpt__report *r, const cJSON *line)
             return o;
     }
     return -1;
+}
+
+/* The event's string fields: kind, fault, out_trade_no, trade_no, detail. */
+static int parse_strings(struct rpt__journal *j, const struct rpt__report *r,
+                         const cJSON *line, struct rpt__event *ev, const char **why)
+{
+    char *otn;
+    const char *trade_no = NULL;
+    uint32_t kind_id = 0, fault_id = 0;
+    int rc = intern_name(j, line, "kind", 64, &kind_id, why);
+    if (rc == PD_OK)
+        rc = intern_name(j, line, "fault", 128, &fault_id, why);
+    ev->kind = kind_id & 0x3FFF;   /* both at most RPT_NAMES_MAX, checked */
+    ev->fault = fault_id & 0xFFFF;
+    if (rc == PD_OK)
+        rc = field_str(line, "out_trade_no", 128, &otn, why);
+    if (rc == PD_OK)
+        rc = intern(&j->strs, otn, &ev->otn);
+    if (rc == PD_OK)
+        rc = line_trade_no(j, line, ev->otn, &trade_no, why);
+    if (rc == PD_OK)
+        rc = intern_detail(j, r, line, ev, otn, trade_no, why);
+    return rc;
 }
 
 /* Parses one line into an event. *why names the bad field on PD_EINVAL. */
@@ -163,20 +236,7 @@ static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSO
         return PD_EINVAL;
     }
     ev->order = (int32_t)order_of(r, line);
-    char *otn;
-    uint32_t kind_id = 0, fault_id = 0;
-    int rc = intern_name(j, line, "kind", 64, &kind_id, why);
-    if (rc == PD_OK)
-        rc = intern_name(j, line, "fault", 128, &fault_id, why);
-    ev->kind = kind_id & 0x3FFF;   /* both at most RPT_NAMES_MAX, checked */
-    ev->fault = fault_id & 0xFFFF;
-    if (rc == PD_OK)
-        rc = field_str(line, "out_trade_no", 128, &otn, why);
-    if (rc == PD_OK)
-        rc = intern(&j->strs, otn, &ev->otn);
-    if (rc == PD_OK)
-        rc = intern_detail(j, r, line, ev, otn, why);
-    return rc;
+    return parse_strings(j, r, line, ev, why);
 }
 
 static int parse_line(struct rpt__journal *j, const struct rpt__report *r, const char *path,
@@ -279,13 +339,29 @@ int rpt__journal_load(const char *path, const struct rpt__report *r, struct rpt_
     if (rc != PD_OK)
         rpt__journal_release(out);
     else
-        trim_events(out);
+        trim(out);
     return rc;
+}
+
+const char *rpt__journal_trade_no(const struct rpt__journal *j, uint32_t otn)
+{
+    uint32_t tn = otn > 0 && otn <= j->n_trade_of ? j->trade_of[otn - 1] : 0;
+    return tn > 0 ? j->strs.strs[tn - 1] : NULL;
+}
+
+void rpt__event_vals(const struct rpt__report *r, const struct rpt__journal *j,
+                     const struct rpt__event *ev, char amount[RPT_AMOUNT_CHARS],
+                     const char *vals[RPT_TMPL_N])
+{
+    rpt__detail_vals(ev->order >= 0 ? &r->orders[ev->order] : NULL,
+                     ev->otn ? j->strs.strs[ev->otn - 1] : NULL,
+                     rpt__journal_trade_no(j, ev->otn), amount, vals);
 }
 
 void rpt__journal_release(struct rpt__journal *j)
 {
     free(j->ev);
+    free(j->trade_of);
     rpt__strtab_release(&j->names);
     rpt__strtab_release(&j->strs);
     memset(j, 0, sizeof *j);

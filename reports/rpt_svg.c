@@ -115,7 +115,8 @@ static bool detail_paid(const struct rpt__report *r, const struct rpt__journal *
     if (ev->detail == 0)
         return false;
     const char *vals[RPT_TMPL_N];
-    rpt__detail_vals(&r->orders[ev->order], ev->otn ? j->strs.strs[ev->otn - 1] : NULL, vals);
+    char amount[RPT_AMOUNT_CHARS];
+    rpt__event_vals(r, j, ev, amount, vals);
     char text[RPT_DETAIL_MAX_BYTES + 1];
     int rc = rpt__detail_expand(j->strs.strs[ev->detail - 1], vals, text, sizeof text);
     PD_ASSERT(rc == PD_OK);   /* it gives back the cut detail */

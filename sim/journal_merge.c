@@ -305,6 +305,15 @@ struct line {
     char detail[320];
 };
 
+/* The gateway's trade_no of out_trade_no when G holds that trade, else 0.
+ * Every line gets it, whatever its lane: the report writers template a
+ * detail's trade number with it (docs/reports.md "Embedded data"). */
+static sim_sid trade_no_of(const struct sim_model *m, sim_sid out_trade_no)
+{
+    int32_t t = sim__map_get(&m->trade_by_otn, out_trade_no);
+    return t != SIM_NONE ? m->trades.v[t].trade_no : 0;
+}
+
 static void put_line(const struct sim_model *m, FILE *f, const struct line *l)
 {
     fprintf(f, "{\"t\":%lld,\"lane\":", (long long)l->t);
@@ -315,6 +324,8 @@ static void put_line(const struct sim_model *m, FILE *f, const struct line *l)
     put_json_str(f, sim__s(m, l->order_id));
     fputs(",\"out_trade_no\":", f);
     put_json_str(f, sim__s(m, l->out_trade_no));
+    fputs(",\"trade_no\":", f);
+    put_json_str(f, sim__s(m, trade_no_of(m, l->out_trade_no)));
     fputs(",\"kind\":", f);
     put_json_str(f, l->kind);
     fputs(",\"detail\":", f);

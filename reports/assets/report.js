@@ -10,6 +10,9 @@
   var started = Date.now();
   var D = JSON.parse(document.getElementById('rpt-data').textContent);
   var S = D.S, O = D.o, BASE = D.base, LANES = D.lanes;
+  /* S index of an out_trade_no -> its trade_no (D.tn: flat pairs of S indexes). */
+  var TN = Object.create(null);
+  for (var p = 0; p + 1 < D.tn.length; p += 2) TN[D.tn[p]] = S[D.tn[p + 1]];
   var SVGNS = 'http://www.w3.org/2000/svg';
 
   function el(tag, cls, text) {
@@ -53,25 +56,31 @@
       faults: r[9].map(sx), violated: r[10].map(sx) };
   }
 
-  /* A detail as the journal has it: its template's ~k, ~o and ~t are the
-   * order's key and id and the event's out_trade_no, ~~ is a ~; any other
-   * ~ stays (reports/rpt_detail.c writes none). */
-  function expand(tmpl, key, id, otn) {
+  /* A detail as the journal has it: its template's ~k, ~o and ~a are the
+   * order's key, id and amount, ~t and ~g the event's out_trade_no and its
+   * trade_no, ~~ is a ~; any other ~ stays (reports/rpt_detail.c writes
+   * none). v maps each code letter to its value (null: ''). */
+  function expand(tmpl, v) {
     if (tmpl === null || tmpl.indexOf('~') < 0) return tmpl;
-    return tmpl.replace(/~([kot~])/g, function (m, c) {
-      var v = c === 'k' ? key : c === 'o' ? id : c === 't' ? otn : '~';
-      return v === null || v === undefined ? '' : v;
+    return tmpl.replace(/~([kotag~])/g, function (m, c) {
+      var x = c === '~' ? '~' : v[c];
+      return x === null || x === undefined ? '' : String(x);
     });
   }
 
-  /* Events of order row r (null: the events of no order). */
+  /* Events of order row r (null: the events of no order). An amount is
+   * written as report.json has it: an integer, below 2^53 when it is a
+   * template's ~a, so String() gives the same digits. */
   function decode(flat, delta, r) {
-    var out = [], t = BASE, key = r ? r[0] : null, id = r ? r[1] : null;
+    var out = [], t = BASE;
+    var v = { k: r ? r[0] : null, o: r ? r[1] : null, a: r ? r[3] : null, t: null, g: null };
     for (var i = 0; i + 4 < flat.length; i += 5) {
       t = delta ? t + flat[i] : BASE + flat[i];
       var kl = flat[i + 1], otn = ref(flat[i + 4]);
+      v.t = otn;
+      v.g = flat[i + 4] > 0 ? TN[flat[i + 4] - 1] : null;
       out.push({ t: t, lane: kl % 4, kind: S[Math.floor(kl / 4)],
-        detail: expand(ref(flat[i + 2]), key, id, otn), fault: ref(flat[i + 3]), otn: otn });
+        detail: expand(ref(flat[i + 2]), v), fault: ref(flat[i + 3]), otn: otn });
     }
     return out;
   }

@@ -2,9 +2,10 @@
 """Checks that the timeline Chromium drew shows each journal event's detail
 exactly as journal.ndjson has it.
 
-report.html carries details as templates (~k, ~o, ~t for the order's key
-and id and the event's out_trade_no, ~~ for a ~) that report.js expands;
-a broken expansion shows the codes or the wrong value, and this fails.
+report.html carries details as templates (~k, ~o, ~a for the order's key,
+id and amount, ~t, ~g for the event's out_trade_no and its trade_no, ~~
+for a ~) that report.js expands; a broken expansion shows the codes or the
+wrong value, and this fails.
 
 Usage: rpt_dom_details.py DOM_HTML RUN_DIR [ORDER_ID]
 ORDER_ID defaults to the order of report.json's first violation. Compares, as multisets, the (lane, kind, detail, out_trade_no) of every

@@ -9,7 +9,9 @@
  * duplicate submission refused, abandoned and closed, a delayed or
  * duplicated callback, a charge after close refunded; notifications with
  * retries; a process kill every 2,000 orders. Details carry per-order
- * trade numbers, as real journals do, so the size measured is honest.
+ * trade numbers and amounts, and each line the trade_no of its
+ * out_trade_no, as the checker writes them, so the size measured is
+ * honest.
  * Deterministic: the same N gives the same files. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,15 +33,27 @@ static uint32_t draw(struct gen *g, uint32_t n)
     return (uint32_t)(g->rng >> 33) % n;
 }
 
+/* The gateway's trade_no of order k's trade, and the order's amount. */
+static unsigned trade_no(int k)
+{
+    return 420000000u + (unsigned)k * 7u;
+}
+
+static int amount(int k)
+{
+    return (10 + k % 90) * 100 + k % 100;
+}
+
 static void ev(struct gen *g, long long t, const char *lane, int k, const char *kind,
                const char *detail, const char *fault, int attempt)
 {
     fprintf(g->j, "{\"t\":%lld,\"lane\":\"%s\",\"key\":\"chaos-%d\",\"order_id\":\"o-%016x\","
                   "\"out_trade_no\":", t, lane, k, 0x5f2c0000u + (unsigned)k);
     if (attempt > 0)
-        fprintf(g->j, "\"o-%016x-%d\"", 0x5f2c0000u + (unsigned)k, attempt);
+        fprintf(g->j, "\"o-%016x-%d\",\"trade_no\":\"%u\"", 0x5f2c0000u + (unsigned)k, attempt,
+                trade_no(k));
     else
-        fputs("null", g->j);
+        fputs("null,\"trade_no\":null", g->j);
     fprintf(g->j, ",\"kind\":\"%s\",\"detail\":\"%s\",\"fault\":", kind, detail);
     if (fault)
         fprintf(g->j, "\"%s\"}\n", fault);
@@ -73,13 +87,14 @@ static void paid_story(struct gen *g, long long t, int k, int drops, const char 
                        struct story *s)
 {
     char d[160];
-    unsigned tn = 420000000u + (unsigned)k * 7u;
+    unsigned tn = trade_no(k);
     ev(g, t + 40, "business", k, "pay", "POST /orders/{id}/pay -> 200", NULL, 0);
-    snprintf(d, sizeof d, "create -> 200 trade_no %u", tn);
+    snprintf(d, sizeof d, "create status=200 attempt=1 trade_no=%u state=NOTPAY", tn);
     ev(g, t + 52, "gateway", k, "trade_created", d, NULL, 1);
     ev(g, t + 55, "sut", k, "status", "UNPAID -> PAYING (pay)", NULL, 0);
     long long at = t + 600 + draw(g, 4000);
-    snprintf(d, sizeof d, "payer paid %d.%02d CNY", 10 + k % 90, k % 100);
+    snprintf(d, sizeof d, "pay status=200 attempt=1 payer_key=chaos-%d charged amount=%d", k,
+             amount(k));
     ev(g, at, "gateway", k, "charge", d, NULL, 1);
     at += 100 + draw(g, 400);
     for (int a = 1; a <= drops; a++, at += 15000LL * a)
@@ -89,8 +104,9 @@ static void paid_story(struct gen *g, long long t, int k, int drops, const char 
         ev(g, at - 5000, "gateway", k, "query", "query -> 200 SUCCESS", NULL, 1);
         s->queries = 1;
     }
-    ev(g, at, "gateway", k, "callback", fault ? "attempt -> 200 SUCCESS (held back)"
-                                              : "attempt -> 200 SUCCESS", fault, 1);
+    snprintf(d, sizeof d, "callback status=200 attempt=%d event_id=ev-%u-SUCCESS copy=1 acked%s",
+             drops + 1, tn, fault ? " (held back)" : "");
+    ev(g, at, "gateway", k, "callback", d, fault, 1);
     if (fault && strcmp(fault, "duplicate") == 0)
         ev(g, at + 3, "gateway", k, "callback", "duplicate delivery -> 200 SUCCESS", "duplicate", 1);
     ev(g, at + 8, "sut", k, "status", "PAYING -> PAID (callback)", NULL, 0);
@@ -167,7 +183,7 @@ static void write_orders(FILE *f, struct story *st, int n, int viol_every)
                    "\"amount\":%d,\"currency\":\"CNY\",\"charges\":%d,\"callbacks\":%d,"
                    "\"queries\":%d,\"notifications\":%d,\"faults\":[",
                 k ? ",\n" : "", k, 0x5f2c0000u + (unsigned)k, s->status,
-                (10 + k % 90) * 100 + k % 100, s->charges + bad, s->callbacks, s->queries, s->notes);
+                amount(k), s->charges + bad, s->callbacks, s->queries, s->notes);
         for (int i = 0; i < 3 && s->faults[i]; i++)
             fprintf(f, "%s\"%s\"", i ? "," : "", s->faults[i]);
         fputs("]}", f);
@@ -240,7 +256,7 @@ int main(int argc, char **argv)
         order(&g, k, &st[k]);
         if (k % 2000 == 1999)
             fprintf(g.j, "{\"t\":%lld,\"lane\":\"sut\",\"key\":null,\"order_id\":null,"
-                         "\"out_trade_no\":null,\"kind\":\"process\",\"detail\":\"kill -9, "
+                         "\"out_trade_no\":null,\"trade_no\":null,\"kind\":\"process\",\"detail\":\"kill -9, "
                          "restart after 2 s\",\"fault\":\"process.kill\"}\n",
                     T0 + (long long)k * 37 + 500);
     }

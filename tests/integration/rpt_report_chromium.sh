@@ -9,9 +9,12 @@
 #    data-pwned attribute, no element with a pwned-* id exists, and the
 #    hostile id shows as text. A control page that embeds the same payload
 #    raw does get pwned, so these checks can fail;
-#  - every detail of the drawn timelines (the hostile order's holds a
-#    literal ~k, ~~ and its own key) shows exactly as the journal has it,
-#    though report.html carries details as templates (rpt_dom_details.py);
+#  - every detail of the drawn timelines shows exactly as the journal has
+#    it, though report.html carries details as templates
+#    (rpt_dom_details.py): the failing order's gateway lines (trade_created,
+#    charge, callback) with its amount and trade_no as ~a and ~g; the
+#    hostile order's with literal ~k, ~a, ~g, ~~, its own key, a markup
+#    trade_no, and its amount and trade_no inside longer numbers;
 #  - the 10,000-order report renders all its orders (paged).
 # The screenshot (report-violation.png) stays in the work folder.
 source "$(dirname "$0")/rpt_lib.sh"
@@ -48,6 +51,11 @@ if [ -z "${RPT_FAIL_RUN:-}" ]; then
   has "$W/fail.dom.html" '<span class="k">seed</span><span class="v">42</span>' "banner shows the seed"
 fi
 ok "failing report: verdict, counts, violated order, table, timeline"
+# The gateway's lines carry the order's amount and the trade's trade_no:
+# report.html has them as ~a and ~g, so the comparison below expands both.
+for tmpl in 'amount=~a' 'trade_no=~g'; do
+  has "$W/fail/report.html" "$tmpl" "report.html templates the gateway's details"
+done
 python3 "$PD_SOURCE_DIR/tests/integration/rpt_dom_details.py" "$W/fail.dom.html" "$W/fail" \
   "$FAIL_ORDER" || fail "the failing order's timeline shows its journal details"
 ok "failing report: the timeline's details expand to the journal's"
@@ -65,7 +73,7 @@ hasnt "$W/hostile.dom.html" '<[a-zA-Z][^<>]*id="pwned' "data markup became an el
 has "$W/hostile.dom.html" "&lt;/script&gt;&lt;script&gt;document.title='pwned'" "hostile id shown as text"
 ok "hostile report: nothing from the data ran or became markup"
 python3 "$PD_SOURCE_DIR/tests/integration/rpt_dom_details.py" "$W/hostile.dom.html" "$W/hostile" \
-  || fail "the hostile order's timeline shows its journal details (literal ~k, ~~ included)"
+  || fail "the hostile order's timeline shows its journal details (literal ~k, ~a, ~g, ~~ included)"
 ok "hostile report: details with literal template codes show as written"
 
 # Control: the same payload embedded raw does run, so the checks above bite.

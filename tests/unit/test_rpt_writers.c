@@ -250,7 +250,143 @@ static void test_malformed(void **state)
     expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2", "not a JSON object");
     put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\", \"detail\": 5}\n");
     expect_error(dir, PD_EINVAL, "pass/journal.ndjson:1", "detail");
+    /* trade_no: a string or null, or missing (older journals); checked on
+     * a line without an out_trade_no too. */
+    static const char *const bad_trade_no[] = {"42", "true", "[\"1\"]", "{}"};
+    for (size_t i = 0; i < sizeof bad_trade_no / sizeof bad_trade_no[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\"}\n"
+                 "{\"t\": 2, \"lane\": \"gateway\", \"kind\": \"charge\", %s"
+                 "\"trade_no\": %s}\n", i % 2 ? "" : "\"out_trade_no\": \"x-1\", ", bad_trade_no[i]);
+        put(dir, "journal.ndjson", text);
+        expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2: trade_no", "trade_no");
+    }
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"gateway\", \"kind\": \"charge\", "
+                               "\"out_trade_no\": \"x-1\"}\n{\"t\": 2, \"lane\": \"gateway\", "
+                               "\"kind\": \"charge\", \"out_trade_no\": \"x-1\", \"trade_no\": null}\n");
+    assert_int_equal(rpt_write_run(dir), PD_OK);
     free(good);
+}
+
+/* The embedded data of report.html (docs/reports.md), parsed. */
+static cJSON *embedded(const char *dir)
+{
+    char *h = slurp(dir, "report.html");
+    const char *tag = "<script type=\"application/json\" id=\"rpt-data\">";
+    char *from = strstr(h, tag), *to = from ? strstr(from, "</script>") : NULL;
+    assert_true(from != NULL && to != NULL);
+    from += strlen(tag);
+    cJSON *d = cJSON_ParseWithLength(from, (size_t)(to - from));
+    free(h);
+    assert_non_null(d);
+    return d;
+}
+
+/* What report.js shows as event e's detail of order row o (NULL: a global
+ * event): its template expanded with the row's key, id and amount, the
+ * event's out_trade_no and the trade_no "tn" gives that. */
+static void shown_detail(const cJSON *d, const cJSON *o, const cJSON *ev, int e, char *out,
+                         size_t out_len)
+{
+    const cJSON *S = cJSON_GetObjectItem(d, "S"), *tn = cJSON_GetObjectItem(d, "tn");
+    int detail = cJSON_GetArrayItem(ev, 5 * e + 2)->valueint;
+    int otn = cJSON_GetArrayItem(ev, 5 * e + 4)->valueint;
+    const char *vals[RPT_TMPL_N] = {NULL, NULL, NULL, NULL, NULL};
+    char amount[32];
+    if (o != NULL) {
+        vals[RPT_TMPL_KEY] = cJSON_GetArrayItem(o, 0)->valuestring;
+        vals[RPT_TMPL_ORDER] = cJSON_GetArrayItem(o, 1)->valuestring;
+        snprintf(amount, sizeof amount, "%.0f", cJSON_GetArrayItem(o, 3)->valuedouble);
+        vals[RPT_TMPL_AMOUNT] = amount;
+    }
+    if (otn > 0)
+        vals[RPT_TMPL_OTN] = cJSON_GetArrayItem(S, otn - 1)->valuestring;
+    for (int p = 0; otn > 0 && p + 1 < cJSON_GetArraySize(tn); p += 2)
+        if (cJSON_GetArrayItem(tn, p)->valueint == otn - 1)
+            vals[RPT_TMPL_TRADE] =
+                cJSON_GetArrayItem(S, cJSON_GetArrayItem(tn, p + 1)->valueint)->valuestring;
+    assert_true(detail > 0);
+    assert_int_equal(rpt__detail_expand(cJSON_GetArrayItem(S, detail - 1)->valuestring, vals,
+                                        out, out_len), PD_OK);
+}
+
+/* s with each # replaced by the digit k. */
+static void numbered(char *out, size_t out_len, const char *s, int k)
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n + 1 < out_len; n++)
+        out[n] = s[n] == '#' ? (char)('0' + k) : s[n];
+    out[n] = '\0';
+}
+
+/* The gateway's details carry the order's amount and the trade's trade_no
+ * (journal field "trade_no"): report.html folds them into ~a and ~g (the
+ * two orders' lines share their templates), gives each out_trade_no its
+ * first trade_no in "tn", and every event expands back to the journal's
+ * detail. A line whose trade_no is missing, null or not the first its
+ * out_trade_no had keeps its number literally; an amount inside a longer
+ * number is not a ~a. */
+static void test_trade_no_templates(void **state)
+{
+    static const char *const details[] = {   /* # is the order's number */
+        "create status=200 attempt=1 trade_no=420000000# state=NOTPAY",
+        "pay status=200 attempt=1 payer_key=happy-# charged amount=1999 of 19990",
+        "callback status=200 attempt=1 event_id=ev-420000000#-SUCCESS copy=1 acked",
+        "query status=200 attempt=1 trade_no=420000000# (no trade_no field)",
+        "query status=200 attempt=2 trade_no=420000000# (trade_no null)",
+        "close status=200 attempt=1 trade_no=420000009# (another trade_no)",
+    };
+    static const char *const fields[] = {", \"trade_no\": \"420000000#\"",
+                                         ", \"trade_no\": \"420000000#\"",
+                                         ", \"trade_no\": \"420000000#\"", "",
+                                         ", \"trade_no\": null",
+                                         ", \"trade_no\": \"420000009#\""};
+    struct fx *fx = *state;
+    char dir[512], want[12][200];
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    struct pd_buf b;
+    pd_buf_init(&b, 1 << 16);
+    for (int k = 1, n = 0; k <= 2; k++) {
+        for (int i = 0; i < 6; i++, n++) {
+            char field[64];
+            numbered(field, sizeof field, fields[i], k);
+            numbered(want[n], sizeof want[n], details[i], k);
+            pd_buf_printf(&b, "{\"t\": %d, \"lane\": \"gateway\", \"key\": \"happy-%d\", "
+                          "\"out_trade_no\": \"o-%d-1\"%s, \"kind\": \"k%d\", \"detail\": \"%s\"}\n",
+                          n, k, k, field, i, want[n]);
+        }
+    }
+    put(dir, "journal.ndjson", b.data);
+    pd_buf_release(&b);
+    write_run(fx, "pass");
+    cJSON *d = embedded(dir);
+    assert_int_equal(cJSON_GetObjectItem(d, "v")->valueint, 3);
+    char *S = cJSON_PrintUnformatted(cJSON_GetObjectItem(d, "S"));
+    assert_int_equal(count(S, "\"create status=200 attempt=1 trade_no=~g state=NOTPAY\""), 1);
+    assert_int_equal(count(S, "payer_key=~k charged amount=~a of 19990\""), 1);
+    assert_int_equal(count(S, "event_id=ev-~g-SUCCESS copy=1 acked\""), 1);
+    assert_int_equal(count(S, "~g"), 2);   /* no other line got one */
+    free(S);
+    const cJSON *tn = cJSON_GetObjectItem(d, "tn"), *strs = cJSON_GetObjectItem(d, "S");
+    assert_int_equal(cJSON_GetArraySize(tn), 4);
+    for (int p = 0; p < 4; p += 2) {
+        char otn[16], no[16];
+        snprintf(otn, sizeof otn, "o-%d-1", p / 2 + 1);
+        snprintf(no, sizeof no, "420000000%d", p / 2 + 1);
+        assert_string_equal(cJSON_GetArrayItem(strs, cJSON_GetArrayItem(tn, p)->valueint)->valuestring, otn);
+        assert_string_equal(cJSON_GetArrayItem(strs, cJSON_GetArrayItem(tn, p + 1)->valueint)->valuestring, no);
+    }
+    for (int k = 0; k < 2; k++) {
+        const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "o"), k);
+        const cJSON *ev = cJSON_GetArrayItem(o, 11);
+        assert_int_equal(cJSON_GetArraySize(ev), 5 * 6);
+        for (int e = 0; e < 6; e++) {
+            char shown[RPT_DETAIL_MAX_BYTES + 1];
+            shown_detail(d, o, ev, e, shown, sizeof shown);
+            assert_string_equal(shown, want[6 * k + e]);
+        }
+    }
+    cJSON_Delete(d);
 }
 
 /* Writes good with the first occurrence of from replaced by to. */
@@ -422,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trade_no_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite_with_broken_run, setup, teardown),

@@ -1,6 +1,7 @@
 /* Proves sim_check_run over a run folder on disk: it reads the six input
  * files, writes report.json (the same verdict as the document path) and a
- * merged journal.ndjson sorted by t with all three lanes; a missing or
+ * merged journal.ndjson sorted by t with all three lanes, every line with
+ * the gateway trade_no of its out_trade_no (null when G lacks it); a missing or
  * malformed file is refused with an error naming the file and the place;
  * and a synthetic 10,000-order run (one order deliberately lost) is checked
  * to the end, finding exactly that order. The large run prints its
@@ -41,6 +42,28 @@ static void put(const char *dir, const char *name, const char *text)
     assert_int_equal(pd_write_file(path, text, strlen(text)), PD_OK);
 }
 
+/* A journal line's trade_no: right after out_trade_no, the gateway's
+ * trade_no of that trade (ledger.json) when G holds it, else null. Returns
+ * 1 when it is a string. */
+static int check_trade_no(const char *line, const cJSON *e)
+{
+    static const char *const trades[][2] = {{"o-1-1", "4200000001"}, {"o-2-1", "4200000002"}};
+    const char *at = strstr(line, ",\"trade_no\":");
+    assert_non_null(at);
+    assert_true(strstr(line, ",\"out_trade_no\":") < at && at < strstr(line, ",\"kind\":"));
+    const cJSON *otn = cJSON_GetObjectItem(e, "out_trade_no");
+    const cJSON *tn = cJSON_GetObjectItem(e, "trade_no");
+    for (size_t i = 0; i < PD_ARRAY_LEN(trades); i++) {
+        if (cJSON_IsString(otn) && strcmp(otn->valuestring, trades[i][0]) == 0) {
+            assert_true(cJSON_IsString(tn));
+            assert_string_equal(tn->valuestring, trades[i][1]);
+            return 1;
+        }
+    }
+    assert_true(cJSON_IsNull(tn));
+    return 0;
+}
+
 /* The base run as files: pass, report.json written, journal merged. */
 static void test_run_dir(void **state)
 {
@@ -49,7 +72,11 @@ static void test_run_dir(void **state)
     pd_test_tmpdir(dir);
     const struct fx_edit edits[] = {
         {"run", "process_events", "[{'at':1767225605000,'target':'sut','action':'kill',"
-                                  "'detail':'SIGKILL'}]"}, {0}};
+                                  "'detail':'SIGKILL'}]"},
+        /* a payer call on a trade G never opened: its line's trade_no is null */
+        {"business", "payer[]", "{'key':'k-2','out_trade_no':'o-2-9','at':1767225604000,"
+                                "'action':'pay','status':404,'code':'ORDERNOTEXIST'}"},
+        {0}};
     cJSON *fx = fx_load(edits);
     fx_write_dir(fx, dir);
     put(dir, "sut.log", "log\n");
@@ -71,7 +98,7 @@ static void test_run_dir(void **state)
 
     text = slurp(dir, "journal.ndjson");
     long long prev = 0;
-    int lines = 0, lanes = 0, process = 0;
+    int lines = 0, lanes = 0, process = 0, with_trade_no = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
         cJSON *e = cJSON_Parse(line);
         assert_non_null(e);
@@ -86,13 +113,15 @@ static void test_run_dir(void **state)
             assert_string_equal(cJSON_GetObjectItem(e, "order_id")->valuestring, "o-1");
             assert_string_equal(cJSON_GetObjectItem(e, "out_trade_no")->valuestring, "o-1-1");
         }
+        with_trade_no += check_trade_no(line, e);
         cJSON_Delete(e);
     }
     free(text);
     /* 6 gateway + 8 history + 2 trades + 3 notifications + 4 submissions +
-     * 2 pay calls + 2 payer + 1 business query + 4 receipts + 3 acks +
-     * 1 process event. */
-    assert_int_equal(lines, 36);
+     * 2 pay calls + 3 payer + 1 business query + 4 receipts + 3 acks +
+     * 1 process event; 6 + 2 + 2 + 2 of them name a trade G holds. */
+    assert_int_equal(lines, 37);
+    assert_int_equal(with_trade_no, 12);
     assert_int_equal(process, 1);
     assert_int_equal(lanes, 7);
     sim_check_summary_release(&s);

@@ -16,33 +16,54 @@ INVARIANTS = ["no_lost_payment", "no_double_charge", "duplicates_rejected",
               "business_notified", "states_agree"]
 
 
+# The gateway's trade_no of each out_trade_no, as the checker writes it on
+# every journal line (null when the gateway has no such trade).
+TRADE_NOS = {}
+
+
+def trade_no(otn, given=None):
+    """The trade_no of otn: given the first time, else the next 42000000NN."""
+    if otn is not None and otn not in TRADE_NOS:
+        TRADE_NOS[otn] = given or "42%08d" % (len(TRADE_NOS) + 1)
+    return TRADE_NOS.get(otn)
+
+
 def ev(t, lane, key, oid, kind, detail=None, fault=None, otn=None):
     return {"t": t, "lane": lane, "key": key, "order_id": oid, "out_trade_no": otn,
-            "kind": kind, "detail": detail, "fault": fault}
+            "trade_no": trade_no(otn), "kind": kind, "detail": detail, "fault": fault}
 
 
-def happy(key, oid, t, callbacks=1, drop=0, queries=0):
+def happy(key, oid, t, callbacks=1, drop=0, queries=0, amount=1999):
     """A paid order: submit, pay, trade, charge, callbacks (first `drop`
-    dropped), optional queries, PAID, notification, ack."""
+    dropped), optional queries, PAID, notification, ack. The gateway's
+    details are shaped as the checker writes them, with the trade_no and
+    the amount in them."""
     otn = oid + "-1"
+    tn = trade_no(otn)
     e = [ev(t, "business", key, oid, "submit", "POST /orders -> 201", otn=None),
          ev(t + 3, "sut", key, oid, "status", "NEW -> UNPAID (submit)"),
          ev(t + 40, "business", key, oid, "pay", "POST /orders/%s/pay -> 200" % oid),
-         ev(t + 52, "gateway", key, oid, "trade_created", "create -> 200 trade_no 42000%s" % oid[-4:], otn=otn),
+         ev(t + 52, "gateway", key, oid, "trade_created",
+            "create status=200 attempt=1 trade_no=%s state=NOTPAY" % tn, otn=otn),
          ev(t + 55, "sut", key, oid, "status", "UNPAID -> PAYING (pay)"),
-         ev(t + 900, "gateway", key, oid, "charge", "payer paid 19.99 CNY", otn=otn)]
+         ev(t + 900, "gateway", key, oid, "charge",
+            "pay status=200 attempt=1 payer_key=%s charged amount=%d" % (key, amount), otn=otn)]
     at = t + 1000
     faults = []
     for a in range(1, callbacks + 1):
         if a <= drop:
-            e.append(ev(at, "gateway", key, oid, "callback", "attempt %d: not delivered" % a,
+            e.append(ev(at, "gateway", key, oid, "callback",
+                        "callback status=0 attempt=%d event_id=ev-%s-SUCCESS copy=1" % (a, tn),
                         "drop", otn))
             faults.append("callback.drop")
         else:
-            e.append(ev(at, "gateway", key, oid, "callback", "attempt %d -> 200 SUCCESS" % a, None, otn))
+            e.append(ev(at, "gateway", key, oid, "callback",
+                        "callback status=200 attempt=%d event_id=ev-%s-SUCCESS copy=1 acked" % (a, tn),
+                        None, otn))
         at += 15000 * a
     for q in range(queries):
-        e.append(ev(at - 5000 + q * 100, "gateway", key, oid, "query", "query -> 200 SUCCESS", otn=otn))
+        e.append(ev(at - 5000 + q * 100, "gateway", key, oid, "query",
+                    "query status=200 attempt=%d trade_no=%s trade_state=SUCCESS" % (q + 1, tn), otn=otn))
     paid_at = at - 14990
     e.append(ev(paid_at, "sut", key, oid, "status", "PAYING -> PAID (%s)" % ("query" if queries and drop >= callbacks else "callback")))
     e.append(ev(paid_at + 20, "sut", key, oid, "notification", "event ev-%s-1 seq 1 PAID attempt 1" % oid))
@@ -125,13 +146,23 @@ def make_fail():
         ev(t, "business", key, oid, "submit", "POST /orders -> 201"),
         ev(t + 3, "sut", key, oid, "status", "NEW -> UNPAID (submit)"),
         ev(t + 40, "business", key, oid, "pay", "POST /orders/%s/pay -> 200" % oid),
-        ev(t + 52, "gateway", key, oid, "trade_created", "create -> 200, answer lost (commit_drop)", "commit_drop", oid + "-1"),
+        ev(t + 52, "gateway", key, oid, "trade_created",
+           "create status=200 attempt=1 trade_no=%s state=NOTPAY, answer lost (commit_drop)"
+           % trade_no(oid + "-1", "4200000731"), "commit_drop", oid + "-1"),
         ev(t + 3052, "sut", key, oid, "status", "UNPAID -> PAYING (create_ambiguous)"),
-        ev(t + 3060, "gateway", key, oid, "trade_created", "create -> 200 trade_no 4200000732", None, oid + "-2"),
-        ev(t + 3900, "gateway", key, oid, "charge", "payer paid 19.99 CNY", None, oid + "-2"),
-        ev(t + 4100, "gateway", key, oid, "charge", "payer paid 19.99 CNY (late pay on the first trade)", None, oid + "-1"),
-        ev(t + 4200, "gateway", key, oid, "callback", "attempt 1 -> 200 SUCCESS", None, oid + "-2"),
-        ev(t + 4210, "gateway", key, oid, "callback", "attempt 1 -> 200 SUCCESS (duplicate)", "duplicate", oid + "-1"),
+        ev(t + 3060, "gateway", key, oid, "trade_created",
+           "create status=200 attempt=1 trade_no=%s state=NOTPAY" % trade_no(oid + "-2", "4200000732"),
+           None, oid + "-2"),
+        ev(t + 3900, "gateway", key, oid, "charge",
+           "pay status=200 attempt=1 payer_key=%s charged amount=1999" % key, None, oid + "-2"),
+        ev(t + 4100, "gateway", key, oid, "charge",
+           "pay status=200 attempt=1 payer_key=%s charged amount=1999 (late pay on the first trade)" % key,
+           None, oid + "-1"),
+        ev(t + 4200, "gateway", key, oid, "callback",
+           "callback status=200 attempt=1 event_id=ev-4200000732-SUCCESS copy=1 acked", None, oid + "-2"),
+        ev(t + 4210, "gateway", key, oid, "callback",
+           "callback status=200 attempt=1 event_id=ev-4200000731-SUCCESS copy=2 acked (duplicate)",
+           "duplicate", oid + "-1"),
         ev(t + 4215, "sut", key, oid, "status", "PAYING -> PAID (callback)"),
         ev(t + 4240, "sut", key, oid, "notification", "event ev-%s-1 seq 1 PAID attempt 1" % oid),
         ev(t + 4250, "business", key, oid, "ack", "receipt PAID applied, answered 200"),
@@ -148,14 +179,22 @@ def make_fail():
         ev(t, "business", key, oid, "submit", "POST /orders -> 201"),
         ev(t + 3, "sut", key, oid, "status", "NEW -> UNPAID (submit)"),
         ev(t + 40, "business", key, oid, "pay", "POST /orders/%s/pay -> 200" % oid),
-        ev(t + 52, "gateway", key, oid, "trade_created", "create -> 200 trade_no 4200000761", None, oid + "-1"),
+        ev(t + 52, "gateway", key, oid, "trade_created",
+           "create status=200 attempt=1 trade_no=%s state=NOTPAY" % trade_no(oid + "-1", "4200000761"),
+           None, oid + "-1"),
         ev(t + 55, "sut", key, oid, "status", "UNPAID -> PAYING (pay)"),
-        ev(t + 880, "gateway", key, oid, "charge", "payer paid 19.99 CNY", None, oid + "-1"),
-        ev(t + 1000, "gateway", key, oid, "callback", "attempt 1: not delivered", "drop", oid + "-1"),
-        ev(t + 16000, "gateway", key, oid, "callback", "attempt 2: not delivered", "drop", oid + "-1"),
-        ev(t + 31000, "gateway", key, oid, "callback", "attempt 3: not delivered", "drop", oid + "-1"),
-        ev(t + 300000, "gateway", key, oid, "query", "query -> 200 NOTPAY (stale state served)", "stale_query", oid + "-1"),
-        ev(t + 300010, "gateway", key, oid, "close", "close -> 200 (trade already SUCCESS!)", None, oid + "-1"),
+        ev(t + 880, "gateway", key, oid, "charge",
+           "pay status=200 attempt=1 payer_key=%s charged amount=1999" % key, None, oid + "-1"),
+    ] + [
+        ev(t + 1000 + 15000 * (a - 1), "gateway", key, oid, "callback",
+           "callback status=0 attempt=%d event_id=ev-4200000761-SUCCESS copy=1" % a, "drop", oid + "-1")
+        for a in (1, 2, 3)
+    ] + [
+        ev(t + 300000, "gateway", key, oid, "query",
+           "query status=200 attempt=1 trade_no=4200000761 trade_state=NOTPAY (stale state served)",
+           "stale_query", oid + "-1"),
+        ev(t + 300010, "gateway", key, oid, "close",
+           "close status=200 attempt=1 trade_no=4200000761 (trade already SUCCESS!)", None, oid + "-1"),
         ev(t + 300015, "sut", key, oid, "status", "PAYING -> CLOSED (close_confirmed)"),
         ev(t + 300030, "sut", key, oid, "notification", "event ev-%s-1 seq 1 CLOSED attempt 1" % oid),
         ev(t + 300041, "business", key, oid, "ack", "receipt CLOSED applied, answered 200"),
@@ -166,7 +205,7 @@ def make_fail():
                  {"source": "gateway", "kind": "query.stale_query", "op": "query", "attempt": 1,
                   "detail": "answer NOTPAY"}]
     journal.append({"t": T0 + 200000, "lane": "sut", "key": None, "order_id": None,
-                    "out_trade_no": None, "kind": "process", "detail": "kill -9 payment-center (restart after 2 s)",
+                    "out_trade_no": None, "trade_no": None, "kind": "process", "detail": "kill -9 payment-center (restart after 2 s)",
                     "fault": "process.kill"})
     orders.sort(key=lambda o: o["key"])
     viols = [
@@ -202,19 +241,29 @@ def make_fail():
 HOSTILE_ID = "</script><script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script>"
 HOSTILE_KEY = "<img id=\"pwned-img\" src=x onerror=\"document.title='pwned'\">"
 HOSTILE_NAME = "evil & co\" '<!-- \u2028\u2029 ]]> \x01\x07 <b id=\"pwned-b\">bold</b>"
-# report.html carries details as templates (~k, ~o, ~t, ~~ for a ~): a
-# detail holding the codes literally, and its own key beside them, must
-# still show exactly as written.
-TILDE_TRAP = " ~k ~~ ~o~t~ ~x ~"
+# report.html carries details as templates (~k, ~o, ~t, ~a, ~g, ~~ for a
+# ~): a detail holding the codes literally, its own key, amount and
+# trade_no beside them, and the amount and trade_no inside longer numbers
+# and words (not whole tokens, so not replaced), must still show exactly
+# as written.
+TILDE_TRAP = " ~k ~~ ~o~t~ ~x ~ ~a ~g ~~a ~~g a~a g~g"
+# The hostile order's trade_no is markup too; its amount is 1 (the 1 of
+# "attempt=1" is a whole token, that of "4200000001" and "x1" is not).
+HOSTILE_TRADE_NO = "42<b id=\"pwned-tn\">1</b>"
+HOSTILE_AMOUNT = 1
 
 
 def make_hostile():
     key, oid = HOSTILE_KEY, HOSTILE_ID
-    e, _ = happy(key, oid, T0 + 1000)
+    tn = trade_no(oid + "-1", HOSTILE_TRADE_NO)
+    e, _ = happy(key, oid, T0 + 1000, amount=HOSTILE_AMOUNT)
+    numbers = " %d%s 4200000001 x1 1y ~1 (1) %s0 a%s ~%s~" % (HOSTILE_AMOUNT, tn, tn, tn, tn)
     for x in e:
-        x["detail"] = (x["detail"] or "") + " " + HOSTILE_NAME + TILDE_TRAP + " ~" + key + "~~"
+        x["detail"] = ((x["detail"] or "") + " " + HOSTILE_NAME + TILDE_TRAP + " ~" + key + "~~" +
+                       numbers)
     e[-3]["fault"] = "<svg onload=alert(1)>"
-    orders = [order_row(key, oid, "PAID<script>", 2, 1, 0, 1, ["<i id=\"pwned-i\">x</i>", "callback.drop"])]
+    orders = [order_row(key, oid, "PAID<script>", 2, 1, 0, 1, ["<i id=\"pwned-i\">x</i>", "callback.drop"],
+                        amount=HOSTILE_AMOUNT)]
     e2, _ = happy("plain-1", "o-plain-1", T0 + 2000)
     orders.append(order_row("plain-1", "o-plain-1", "PAID", 1, 1, 0, 1, []))
     viols = [{"invariant": "no_double_charge</td><td id=\"pwned-td\">", "order": oid, "key": key,
