@@ -263,10 +263,12 @@ extern bool sim__gj_keep_whole;
  * its vectors need not keep their doubling slack while the next loads). */
 void sim__model_trim(struct sim_model *m);
 
-/* Links everything once all records are in: G trades to P orders, B
- * receipts and submissions to orders, journal lines to trades. Then seals
- * the model: vectors trimmed to their length, the intern table freed; no
- * adder may run after it (asserted). */
+/* Links everything once all records are in. First seals the model
+ * (vectors trimmed to their length, the intern table freed; no adder may
+ * run after it, asserted), then builds the maps only the link and the
+ * checks read (order_by_ref, ptrade_owner, sub_original), then links G
+ * trades to P orders, B receipts and submissions to orders, journal lines
+ * to trades. Returns 0 or PD_ENOMEM. */
 int sim__model_link(struct sim_model *m);
 
 #endif
