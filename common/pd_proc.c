@@ -1,6 +1,7 @@
 #include "pd_proc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -71,17 +72,31 @@ void pd_proc_kill_all(void)
     pthread_mutex_unlock(&live_mu);
 }
 
+/* True when one of env[0..n) sets the variable that var ("NAME=...") sets. */
+static bool env_has(char *const *env, size_t n, const char *var)
+{
+    const char *eq = strchr(var, '=');
+    size_t len = eq != NULL ? (size_t)(eq - var) : strlen(var);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(env[i], var, len) == 0 && env[i][len] == '=')
+            return true;
+    return false;
+}
+
 static void child_exec(const char *const *argv, const char *const *env_extra,
                        int out_fd, int log_fd)
 {
     char *envp[ENV_MAX];
     size_t n = 0;
-    /* Extra variables first so they win over inherited ones of the same name
-     * (getenv returns the first match). */
+    /* Each name once, extra variables first: getenv returns the first of a
+     * name, but a shell or Python keeps the last, so a duplicate would
+     * reach a --sut-cmd service with the other value. */
     for (size_t i = 0; env_extra != NULL && env_extra[i] != NULL && n < ENV_MAX - 1; i++)
-        envp[n++] = (char *)env_extra[i];
+        if (!env_has(envp, n, env_extra[i]))
+            envp[n++] = (char *)env_extra[i];
     for (char **e = environ; *e != NULL && n < ENV_MAX - 1; e++)
-        envp[n++] = *e;
+        if (!env_has(envp, n, *e))
+            envp[n++] = *e;
     envp[n] = NULL;
     dup2(out_fd, STDOUT_FILENO);
     if (log_fd >= 0)
@@ -96,9 +111,13 @@ static void child_exec(const char *const *argv, const char *const *env_extra,
     _exit(127);
 }
 
-/* Reads stdout until the ready line, copying everything to log_fd. */
-static int wait_ready(int fd, int log_fd, int64_t timeout_ms, char *url, size_t url_len)
+/* Reads stdout until the ready line, copying everything to log_fd. A
+ * child that ends first is noticed even when something it started still
+ * holds its stdout: *status then holds its wait status (else -1). */
+static int wait_ready(int fd, int log_fd, int64_t timeout_ms, pid_t pid, int *status,
+                      char *url, size_t url_len)
 {
+    *status = -1;
     char line[1024];
     size_t len = 0;
     int64_t deadline = pd_mono_ms() + timeout_ms;
@@ -107,9 +126,11 @@ static int wait_ready(int fd, int log_fd, int64_t timeout_ms, char *url, size_t 
         if (left <= 0)
             return PD_ETIMEDOUT;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        int pr = poll(&pfd, 1, (int)(left > 200 ? 200 : left));
         if (pr < 0 && errno == EINTR)
             continue;
+        if (pr == 0 && waitpid(pid, status, WNOHANG) == pid)
+            return PD_EIO;   /* ended without the line */
         if (pr <= 0)
             continue;
         char c;
@@ -158,6 +179,7 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
                   const char *log_path, int64_t ready_timeout_ms, struct pd_proc *out)
 {
     memset(out, 0, sizeof *out);
+    out->exit_status = -1;
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return PD_EIO;
@@ -185,7 +207,9 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
     close(pipefd[1]);
     out->pid = pid;
     pd_proc_track(pid);
-    int rc = wait_ready(pipefd[0], log_fd, ready_timeout_ms, out->url, sizeof out->url);
+    int status = -1;
+    int rc = wait_ready(pipefd[0], log_fd, ready_timeout_ms, pid, &status, out->url,
+                        sizeof out->url);
     if (rc == PD_OK) {
         /* After the ready line nobody reads the child's stdout; a detached
          * thread drains it into the log so the child never blocks on a full
@@ -206,6 +230,18 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
     if (log_fd >= 0)
         close(log_fd);
     if (rc != PD_OK) {
+        /* Stdout closed: give the child a moment to end, to say how it did. */
+        for (int i = 0; i < 20 && status < 0; i++)
+            if (waitpid(out->pid, &status, WNOHANG) != out->pid) {
+                status = -1;
+                pd_sleep_ms(5);
+            }
+        if (status >= 0) {
+            out->exit_status = status;
+            kill(-out->pid, SIGKILL);   /* what it started, if any is left */
+            untrack(out->pid);
+            out->pid = 0;
+        }
         pd_proc_kill9(out);
         return rc;
     }
@@ -216,6 +252,7 @@ void pd_proc_kill9(struct pd_proc *proc)
 {
     if (proc->pid <= 0)
         return;
+    kill(-proc->pid, SIGKILL);   /* its group: a shell's children too */
     kill(proc->pid, SIGKILL);
     while (waitpid(proc->pid, NULL, 0) < 0 && errno == EINTR) {
     }
@@ -227,6 +264,7 @@ int pd_proc_stop(struct pd_proc *proc, int64_t timeout_ms)
 {
     if (proc->pid <= 0)
         return -1;
+    kill(-proc->pid, SIGTERM);
     kill(proc->pid, SIGTERM);
     int64_t deadline = pd_mono_ms() + timeout_ms;
     int status = 0;

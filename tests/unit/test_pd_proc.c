@@ -1,7 +1,9 @@
 /* Proves pd_proc's exit clean-up: a child that pd_proc_start started and
  * nobody stopped (a test that failed half way, a run that ended on an
  * error) is killed, with its process group, when the parent process exits,
- * and pd_proc_kill_all kills at once.
+ * and pd_proc_kill_all kills at once; pd_proc_kill9 and a failed start
+ * kill what the child started too (its process group), a failed start
+ * says how the child ended, and the child sees each variable once.
  * The parent here is a forked helper; this test is a child subreaper so the
  * orphaned grandchild comes back to it to be checked and reaped. */
 #include <setjmp.h>
@@ -12,9 +14,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pd_err.h"
@@ -79,12 +84,113 @@ static void kill_all_kills_now(void **state)
     assert_int_equal(errno, ESRCH);
 }
 
+/* A temp file's path, for a shell child to write into. */
+static void temp_path(char *path, size_t len)
+{
+    snprintf(path, len, "/tmp/test_pd_proc_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+static pid_t pid_in(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+/* True when pid (a grandchild, ours to reap as subreaper once orphaned)
+ * was killed by SIGKILL within 5 s; if it is still running it is killed
+ * here and false returned. */
+static bool killed(pid_t pid)
+{
+    for (int i = 0; i < 500; i++) {
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return false;
+}
+
+static void kill9_kills_the_group(void **state)
+{
+    (void)state;
+    char path[64], cmd[256];
+    temp_path(path, sizeof path);
+    snprintf(cmd, sizeof cmd,
+             "sleep 60 & echo $! > %s; echo listening on http://127.0.0.1:1; wait", path);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct pd_proc p;
+    assert_int_equal(pd_proc_start(argv, NULL, NULL, 5000, &p), PD_OK);
+    pid_t grandchild = pid_in(path);
+    pd_proc_kill9(&p);
+    assert_true(killed(grandchild));
+    unlink(path);
+}
+
+static void failed_start_says_how_and_kills_the_group(void **state)
+{
+    (void)state;
+    char path[64], cmd[256];
+    temp_path(path, sizeof path);
+    snprintf(cmd, sizeof cmd, "sleep 60 & echo $! > %s; exit 3", path);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct pd_proc p;
+    assert_int_equal(pd_proc_start(argv, NULL, NULL, 5000, &p), PD_EIO);
+    assert_int_equal(p.pid, 0);
+    assert_true(WIFEXITED(p.exit_status));
+    assert_int_equal(WEXITSTATUS(p.exit_status), 3);
+    assert_true(killed(pid_in(path)));
+    unlink(path);
+}
+
+static void child_sees_each_variable_once(void **state)
+{
+    (void)state;
+    char path[64], cmd[256];
+    temp_path(path, sizeof path);
+    snprintf(cmd, sizeof cmd, "env > %s; echo listening on http://127.0.0.1:1; exec sleep 60",
+             path);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    const char *extra[] = {"PD_T_DUP=first", "PD_T_DUP=second", "PD_T_OTHER=x", NULL};
+    setenv("PD_T_DUP", "inherited", 1);
+    struct pd_proc p;
+    assert_int_equal(pd_proc_start(argv, extra, NULL, 5000, &p), PD_OK);
+    pd_proc_kill9(&p);
+    unsetenv("PD_T_DUP");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    int dup = 0, other = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "PD_T_DUP=", 9) == 0) {
+            dup++;
+            assert_string_equal(line, "PD_T_DUP=first\n");
+        }
+        other += strcmp(line, "PD_T_OTHER=x\n") == 0;
+    }
+    fclose(f);
+    unlink(path);
+    assert_int_equal(dup, 1);
+    assert_int_equal(other, 1);
+}
+
 int main(void)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exit_kills_children_left_running),
         cmocka_unit_test(kill_all_kills_now),
+        cmocka_unit_test(kill9_kills_the_group),
+        cmocka_unit_test(failed_start_says_how_and_kills_the_group),
+        cmocka_unit_test(child_sees_each_variable_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
