@@ -59,7 +59,9 @@ static const char usage_run[] =
     "  --out DIR         where run folders go (default: a fresh folder under ./runs/)\n"
     "  --sut-cmd CMD     the SUT is CMD, run with /bin/sh -c and the PAYDRILL_* variables\n"
     "                    of docs/sut-contract.md; it is killed and restarted for process faults\n"
-    "  --sut-url URL     the SUT is already running at URL (no process faults on it);\n"
+    "  --sut-url URL     the SUT is already running at URL and answers GET /healthz;\n"
+    "                    it runs on the real clock, so only time_scale 1 scenarios\n"
+    "                    (scenarios/examples/sut-url-smoke.json), and no process faults;\n"
     "                    use --gateway-port/--business-port to give it fixed addresses\n"
     "  --gateway-port N  mock-gateway listens on 127.0.0.1:N (default: any free port)\n"
     "  --business-port N the business receiver listens on 127.0.0.1:N (default: any)\n"
@@ -193,6 +195,10 @@ static int parse_opts(struct opts *o, int argc, char **argv, const char *usage)
     }
     if (o->sut_cmd != NULL && o->sut_url != NULL)
         return bad_usage(usage, "%s", "--sut-cmd and --sut-url exclude each other");
+    if (o->sut_url != NULL && strncmp(o->sut_url, "http://", 7) != 0 &&
+        strncmp(o->sut_url, "https://", 8) != 0)
+        return bad_usage(usage, "--sut-url needs a URL such as http://127.0.0.1:8080, got %s",
+                         o->sut_url);
     const char *env_seed = getenv("PAYDRILL_SEED");
     if (!o->has_seed && env_seed != NULL && *env_seed != '\0') {
         if (pd_parse_u64(env_seed, &o->seed) != PD_OK || o->seed > PD_JSON_INT_MAX)
@@ -553,7 +559,30 @@ static int check_tools(const struct opts *o, const struct sim_tools *tools)
     if (tools->faketime_lib[0] == '\0')
         fprintf(stderr, "paydrill: warning: libfaketime.so.1 not found (install faketime, or "
                         "set PAYDRILL_FAKETIME_LIB): simulated time will not be sped up\n");
-    if (o->sut_url != NULL)
+    return SIM_EXIT_PASS;
+}
+
+/* With --sut-url the service runs on the real clock while mock-gateway and
+ * the business receiver run on the scenario's: at any other time_scale than
+ * 1 their signatures' timestamps disagree and every message is refused as
+ * stale. Process faults on the SUT cannot be played: said once. */
+static int check_sut_url(const struct opts *o, const struct sim_scenario *sc, int n)
+{
+    if (o->sut_url == NULL)
+        return SIM_EXIT_PASS;
+    bool kills = false;
+    for (int i = 0; i < n; i++) {
+        if (sc[i].time_scale != 1.0) {
+            fprintf(stderr, "paydrill: %s: time_scale is %g, but a SUT given with --sut-url "
+                            "runs on the real clock: only time_scale 1 scenarios can run "
+                            "against it (for example scenarios/examples/sut-url-smoke.json)\n",
+                    sc[i].file, sc[i].time_scale);
+            return SIM_EXIT_USAGE;
+        }
+        for (size_t k = 0; k < sc[i].n_procs; k++)
+            kills |= sc[i].procs[k].target == SIM_TARGET_SUT;
+    }
+    if (kills)
         fprintf(stderr, "paydrill: --sut-url: the SUT is not ours to kill; process faults on "
                         "the SUT are skipped (the report says so)\n");
     return SIM_EXIT_PASS;
@@ -580,7 +609,8 @@ static int cmd_run(int argc, char **argv)
     int loaded = sc ? load_all(files, n, &tools, sc) : -1;
     for (int i = 0; i < n; i++)
         free(files[i]);
-    if (loaded < 0 || (rc = check_tools(&o, &tools)) != SIM_EXIT_PASS) {
+    if (loaded < 0 || (rc = check_tools(&o, &tools)) != SIM_EXIT_PASS ||
+        (rc = check_sut_url(&o, sc, loaded)) != SIM_EXIT_PASS) {
         for (int i = 0; i < loaded; i++)
             sim_scenario_release(&sc[i]);
         free(sc);
@@ -731,7 +761,8 @@ static int cmd_replay(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return SIM_EXIT_USAGE;
     }
-    if ((rc = check_tools(&o, &tools)) != SIM_EXIT_PASS) {
+    if ((rc = check_tools(&o, &tools)) != SIM_EXIT_PASS ||
+        (rc = check_sut_url(&o, &s, 1)) != SIM_EXIT_PASS) {
         sim_scenario_release(&s);
         return rc;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pd_err.h"
@@ -17,7 +18,8 @@
 #include "sim_scenario.h"
 
 #define READY_TIMEOUT_MS 30000
-#define RESTART_TRIES 40
+#define RESTART_TRIES 40      /* a restart: the old process's port may still be held */
+#define FIRST_START_TRIES 3   /* a first start: its port was free a moment ago */
 #define ENV_SLOTS (64 + 8)
 
 #ifndef PD_SIM_MULTIARCH
@@ -326,6 +328,27 @@ static int measure_skew(const struct sim_procs *p, const char *url, int64_t *out
     return rc;
 }
 
+/* A SUT given by URL must answer GET /healthz with 200 before the run
+ * starts, not be found missing at the collection minutes later. *http
+ * gets the status it answered (0: none). */
+static int probe_health(const char *url, int *http)
+{
+    char health[256];
+    snprintf(health, sizeof health, "%s/healthz", url);
+    pd_http_client *c = pd_http_client_new();
+    if (c == NULL)
+        return PD_ENOMEM;
+    struct pd_http_resp r;
+    int rc = pd_http_request(c, "GET", health, NULL, NULL, 0, 5000, 4096, &r);
+    *http = rc == PD_OK ? (int)r.status : 0;
+    if (rc == PD_OK) {
+        rc = r.status == 200 ? PD_OK : PD_EPROTO;
+        pd_http_resp_release(&r);
+    }
+    pd_http_client_free(c);
+    return rc;
+}
+
 static int start_once(struct sim_procs *p, int target)
 {
     return target == SIM_TARGET_GATEWAY ? start_gateway_once(p) : start_sut_once(p);
@@ -355,24 +378,53 @@ static int start_measured(struct sim_procs *p, int target)
     return PD_OK;
 }
 
-/* Starts once; on a restart the port may still be held for a moment. */
-static int start_retrying(struct sim_procs *p, int target)
+/* How the last failed start of target ended, for a log line or an error. */
+void sim_procs_start_failure(const struct sim_procs *p, int target, int rc, char *out,
+                             size_t out_len)
 {
-    int rc = PD_EIO;
-    for (int i = 0; i < RESTART_TRIES; i++) {
+    const struct pd_proc *proc = target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
+    int st = proc->exit_status;
+    if (target == SIM_TARGET_SUT && p->sut_kind == SIM_SUT_URL && st > 0)
+        snprintf(out, out_len, "GET %.100s/healthz answered HTTP %d, not 200", p->sut_url, st);
+    else if (target == SIM_TARGET_SUT && p->sut_kind == SIM_SUT_URL)
+        snprintf(out, out_len, "GET %.100s/healthz got no answer (%s): is it running there?",
+                 p->sut_url, pd_strerror(rc));
+    else if (rc == PD_ETIMEDOUT)
+        snprintf(out, out_len, "it printed no \"listening on http://HOST:PORT\" line on "
+                               "stdout within %d s", READY_TIMEOUT_MS / 1000);
+    else if (st >= 0 && WIFEXITED(st))
+        snprintf(out, out_len, "it exited with status %d before printing \"listening on "
+                               "http://HOST:PORT\" on stdout", WEXITSTATUS(st));
+    else if (st >= 0 && WIFSIGNALED(st))
+        snprintf(out, out_len, "it was killed by signal %d before printing \"listening on "
+                               "http://HOST:PORT\" on stdout", WTERMSIG(st));
+    else
+        snprintf(out, out_len, "%s", pd_strerror(rc));
+}
+
+/* Starts, trying again: a restart while the old process's port is still
+ * held, a first start only in case its free port was taken meanwhile (the
+ * child then exits; one that hangs is not tried again). */
+static int start_retrying(struct sim_procs *p, int target, bool restart)
+{
+    int rc = PD_EIO, tries = restart ? RESTART_TRIES : FIRST_START_TRIES;
+    for (int i = 0; i < tries; i++) {
         rc = start_measured(p, target);
-        if (rc == PD_OK)
+        if (rc == PD_OK || (!restart && rc == PD_ETIMEDOUT))
             return rc;
-        PD_LOG(PD_LOG_WARN, "sim", "act=start target=%s try=%d err=%s",
-               target == SIM_TARGET_GATEWAY ? "gateway" : "sut", i, pd_strerror(rc));
-        pd_sleep_ms(100 + 50 * i);
+        char why[256];
+        sim_procs_start_failure(p, target, rc, why, sizeof why);
+        PD_LOG(PD_LOG_WARN, "sim", "act=start target=%s try=%d err=%s why=\"%s\"",
+               target == SIM_TARGET_GATEWAY ? "gateway" : "sut", i, pd_strerror(rc), why);
+        if (i + 1 < tries)
+            pd_sleep_ms(100 + 50 * i);
     }
     return rc;
 }
 
 int sim_procs_start_gateway(struct sim_procs *p)
 {
-    int rc = start_retrying(p, SIM_TARGET_GATEWAY);
+    int rc = start_retrying(p, SIM_TARGET_GATEWAY, false);
     if (rc != PD_OK)
         return rc;
     pd_strlcpy(p->gateway_url, p->gateway.url, sizeof p->gateway_url);
@@ -387,9 +439,9 @@ int sim_procs_start_sut(struct sim_procs *p)
         size_t n = strlen(p->sut_url);
         if (n > 0 && p->sut_url[n - 1] == '/')
             p->sut_url[n - 1] = '\0';
-        return PD_OK;
+        return probe_health(p->sut_url, &p->sut.exit_status);
     }
-    int rc = start_retrying(p, SIM_TARGET_SUT);
+    int rc = start_retrying(p, SIM_TARGET_SUT, false);
     if (rc != PD_OK)
         return rc;
     pd_strlcpy(p->sut_url, p->sut.url, sizeof p->sut_url);
@@ -415,7 +467,7 @@ void sim_procs_kill(struct sim_procs *p, int target)
 int sim_procs_restart(struct sim_procs *p, int target)
 {
     pthread_mutex_lock(&p->lock);
-    int rc = start_retrying(p, target);
+    int rc = start_retrying(p, target, true);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }

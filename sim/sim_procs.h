@@ -89,6 +89,10 @@ void sim_procs_init(struct sim_procs *p, const struct sim_tools *tools,
 
 int sim_procs_start_gateway(struct sim_procs *p);
 int sim_procs_start_sut(struct sim_procs *p);
+/* After a failed start (rc) of target: how it ended, as a clause for an
+ * error message ("it exited with status 3 before printing ..."). */
+void sim_procs_start_failure(const struct sim_procs *p, int target, int rc, char *out,
+                             size_t out_len);
 
 /* SIGKILL of the whole process group of the target (0 sut, 1 gateway). */
 void sim_procs_kill(struct sim_procs *p, int target);

@@ -382,16 +382,20 @@ static int start_all(struct run *r, struct sim_run_result *res)
         return rc;
     }
     pd_strlcpy(r->procs.business_url, r->business_url, sizeof r->procs.business_url);
+    char why[256];
     rc = sim_procs_start_gateway(&r->procs);
     if (rc != PD_OK) {
+        sim_procs_start_failure(&r->procs, SIM_TARGET_GATEWAY, rc, why, sizeof why);
         snprintf(res->error, sizeof res->error, "mock-gateway (%s) did not start: %s; see %s/gateway.log",
-                 r->o->tools->gateway_bin, pd_strerror(rc), r->dir);
+                 r->o->tools->gateway_bin, why, r->dir);
         return rc;
     }
     rc = sim_procs_start_sut(&r->procs);
-    if (rc != PD_OK)
+    if (rc != PD_OK) {
+        sim_procs_start_failure(&r->procs, SIM_TARGET_SUT, rc, why, sizeof why);
         snprintf(res->error, sizeof res->error, "the SUT did not start: %s; see %s/sut.log",
-                 pd_strerror(rc), r->dir);
+                 why, r->dir);
+    }
     return rc;
 }
 
@@ -429,7 +433,11 @@ static void init_run(struct run *r, const struct sim_scenario *s, const struct s
     pthread_mutex_init(&r->lock, NULL);
     r->started_real_ms = pd_now_ms();
     r->started_mono_ms = pd_mono_ms();
-    sim_timeline_init(&r->tl, SIM_EPOCH_MS, r->started_mono_ms, s->time_scale);
+    /* A SUT given by URL runs on the real clock (time_scale 1 is enforced,
+     * sim_cli.c): the run's clock starts at the real time too, or every
+     * signature's timestamp would look ten months old to one side. */
+    int64_t epoch = o->sut_kind == SIM_SUT_URL ? r->started_real_ms : SIM_EPOCH_MS;
+    sim_timeline_init(&r->tl, epoch, r->started_mono_ms, s->time_scale);
     sim_procs_init(&r->procs, o->tools, &r->tl, run_dir);
     r->procs.sut_kind = o->sut_kind;
     r->procs.sut_cmd = o->sut_cmd;

@@ -4,7 +4,11 @@
  * checked by `mock-gateway --check-faults`; a real run exits 0, prints where
  * the report is and writes every run-folder file of docs/dev/interfaces.md;
  * `check` re-checks it; `replay` reruns it with the same plan; `--sut-cmd`
- * runs a command as the SUT and kills and restarts it; and a SUT with a
+ * runs a command as the SUT and kills and restarts it, gives it each
+ * variable once and says how a command that never got ready ended;
+ * `--sut-url` refuses a URL without a scheme, a scenario not at time_scale
+ * 1 and a URL where nothing answers, and passes against a payment-center
+ * started by hand as docs/paydrill.md shows; and a SUT with a
  * protection removed (payment-center-zoo --bug no-dedup) makes paydrill exit 1
  * with one line per violation naming the invariant. */
 #include <setjmp.h>
@@ -12,13 +16,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pd_err.h"
+#include "pd_proc.h"
 #include "pd_test.h"
 #include "pd_util.h"
 
@@ -197,6 +205,86 @@ static void test_sut_cmd(void **state)
                      " \"sut_env\": {\"PAYDRILL_SYNC\": \"full\"}, \"convergence_bound\": \"1h\"}");
     assert_int_equal(paydrill("run full.json --out o7"), 0);
     expect_in("o7/full/sut.log", " sync=full ");
+    /* Also through a shell, which keeps the last of two same-named
+     * variables: the command sees each PAYDRILL_* variable once. */
+    snprintf(args, sizeof args,
+             "run full.json --out o8 --sut-cmd 'env | grep -c ^PAYDRILL_SYNC= >&2; "
+             "env | grep ^PAYDRILL_SYNC= >&2; exec \"%s\"'", pc);
+    assert_int_equal(paydrill(args), 0);
+    char *log = slurp("o8/full/sut.log");
+    if (strncmp(log, "1\nPAYDRILL_SYNC=full\n", 21) != 0)
+        fail_msg("the SUT's environment has PAYDRILL_SYNC other than once, =full:\n%s", log);
+    free(log);
+    expect_in("o8/full/sut.log", " sync=full ");
+    /* A command that ends before its ready line: said how, at once. */
+    assert_int_equal(paydrill("run full.json --out o9 --sut-cmd 'sleep 300 & exit 3'"), 3);
+    expect_in("err", "the SUT did not start: it exited with status 3 before printing");
+}
+
+static void test_sut_url(void **state)
+{
+    (void)state;
+    put("small.json", small);
+    put("x1.json", "{\"name\": \"x1\", \"seed\": 2, \"time_scale\": 1,"
+                   " \"workload\": {\"orders\": 2, \"concurrency\": 2},"
+                   " \"convergence_bound\": \"1m\"}");
+    assert_int_equal(paydrill("run x1.json --sut-url localhost:9000"), 2);
+    expect_in("err", "--sut-url needs a URL such as http://");
+    /* A service started by hand runs on the real clock. */
+    assert_int_equal(paydrill("run small.json --sut-url http://127.0.0.1:9"), 2);
+    expect_in("err", "small.json: time_scale is 100, but a SUT given with --sut-url");
+    /* Nothing listening: said before the run, not at the collection. */
+    assert_int_equal(paydrill("run x1.json --sut-url http://127.0.0.1:9 --out o1"), 3);
+    expect_in("err", "GET http://127.0.0.1:9/healthz got no answer");
+}
+
+/* A free loopback port (free when asked; nothing holds it after). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* docs/paydrill.md's example: a payment-center started by hand, on the
+ * real clock, pointed at fixed ports, and paydrill run --sut-url against
+ * it with scenarios/examples/sut-url-smoke.json passes. */
+static void test_sut_url_started_by_hand(void **state)
+{
+    (void)state;
+    int gw = free_port(), biz = free_port();
+    char pc[512], data[300], gw_url[64], biz_url[64], l1[400], l2[100], l3[100];
+    pd_test_bin("payment-center", pc, sizeof pc);
+    snprintf(data, sizeof data, "%s/pc-data", tmp);
+    snprintf(gw_url, sizeof gw_url, "http://127.0.0.1:%d", gw);
+    snprintf(biz_url, sizeof biz_url, "http://127.0.0.1:%d/notify", biz);
+    snprintf(l1, sizeof l1, "PAYDRILL_DATA_DIR=%s", data);
+    snprintf(l2, sizeof l2, "PAYDRILL_GATEWAY_URL=%s", gw_url);
+    snprintf(l3, sizeof l3, "PAYDRILL_BUSINESS_URL=%s", biz_url);
+    const char *env[] = {"PAYDRILL_LISTEN=127.0.0.1:0", l1, l2, l3,
+                         "PAYDRILL_GATEWAY_SECRET=paydrill-gateway-secret",
+                         "PAYDRILL_BUSINESS_SECRET=paydrill-business-secret", NULL};
+    const char *argv[] = {pc, NULL};
+    struct pd_proc sut;
+    assert_int_equal(pd_proc_start(argv, env, NULL, 10000, &sut), PD_OK);
+    const char *src = getenv("PD_SOURCE_DIR");
+    char args[1400];
+    snprintf(args, sizeof args,
+             "run '%s/scenarios/examples/sut-url-smoke.json' --out o1 --sut-url %s"
+             " --gateway-port %d --business-port %d",
+             src ? src : "..", sut.url, gw, biz);
+    int code = paydrill(args);
+    pd_proc_stop(&sut, 5000);
+    if (code != 0) {
+        char *err = slurp("err");
+        fail_msg("paydrill run --sut-url exited %d:\n%s", code, err);
+    }
+    expect_in("err", "PASS");
+    expect_in("o1/sut-url-smoke/run.json", "\"kind\":\t\"url\"");
 }
 
 /* "run SCENARIO --out OUT --sut-cmd 'exec ZOO --bug BUG'" into args, with
@@ -260,6 +348,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenario_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_check_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sut_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sut_url_started_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_sut_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_sut_diagnosed, setup, teardown),
     };
