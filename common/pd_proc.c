@@ -89,8 +89,8 @@ static void child_exec(const char *const *argv, const char *const *env_extra,
     char *envp[ENV_MAX];
     size_t n = 0;
     /* Each name once, extra variables first: getenv returns the first of a
-     * name, but a shell or Python keeps the last, so a duplicate would
-     * reach a --sut-cmd service with the other value. */
+     * name, but /bin/sh keeps the last, so through a --sut-cmd shell a
+     * duplicate would reach the service with the other value. */
     for (size_t i = 0; env_extra != NULL && env_extra[i] != NULL && n < ENV_MAX - 1; i++)
         if (!env_has(envp, n, env_extra[i]))
             envp[n++] = (char *)env_extra[i];
