@@ -310,7 +310,8 @@ static bool reserved_env(const char *name)
     static const char *const names[] = {
         "PAYDRILL_LISTEN", "PAYDRILL_DATA_DIR", "PAYDRILL_GATEWAY_URL", "PAYDRILL_GATEWAY_SECRET",
         "PAYDRILL_BUSINESS_URL", "PAYDRILL_BUSINESS_SECRET", "PAYDRILL_DEDUP_WINDOW",
-        "PAYDRILL_PAYMENT_EXPIRY", "LD_PRELOAD", "FAKETIME", "TZ", "GW_LISTEN", "GW_SECRET",
+        "PAYDRILL_PAYMENT_EXPIRY", "PAYDRILL_TIME_SCALE", "LD_PRELOAD", "FAKETIME",
+        "FAKETIME_SHARED", "FAKETIME_DONT_RESET", "TZ", "GW_LISTEN", "GW_SECRET",
         "GW_SEED", "GW_FAULTS", "GW_DATA_DIR", "GW_EPOCH_MS", NULL};
     for (size_t i = 0; names[i] != NULL; i++)
         if (strcmp(name, names[i]) == 0)

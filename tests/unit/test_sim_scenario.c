@@ -53,6 +53,8 @@ static const struct {
     {"{\"name\": \"x\", \"process_faults\": [{\"target\": \"sut\", \"at\": \"1m\", \"repeat\": 2, \"every\": \"1s\", \"restart_after\": \"5s\"}]}", "process_faults[0].every: must be longer"},
     {"{\"name\": \"x\", \"sut_env\": {\"lower\": \"1\"}}", "sut_env.lower: name must be"},
     {"{\"name\": \"x\", \"sut_env\": {\"PAYDRILL_LISTEN\": \"1\"}}", "sut_env.PAYDRILL_LISTEN: set by paydrill"},
+    {"{\"name\": \"x\", \"sut_env\": {\"PAYDRILL_TIME_SCALE\": \"1\"}}", "sut_env.PAYDRILL_TIME_SCALE: set by paydrill"},
+    {"{\"name\": \"x\", \"sut_env\": {\"FAKETIME_SHARED\": \"x\"}}", "sut_env.FAKETIME_SHARED: set by paydrill"},
     {"{\"name\": \"x\", \"sut_env\": {\"A\": 1}}", "sut_env.A: must be a string"},
     {"{\"name\": \"x\", \"gateway_env\": {\"GW_SEED\": \"3\"}}", "gateway_env.GW_SEED: set by paydrill"},
     {"{\"name\": \"x\", \"gateway_faults\": [1]}", "gateway_faults: must be an object"},
