@@ -175,16 +175,24 @@ static void trim(struct rpt__journal *j)
     }
 }
 
-static long order_of(const struct rpt__report *r, const cJSON *line)
+/* The event's order: by its key, then by its order_id (each a string, or
+ * null or missing); -1 for none. Another type is PD_EINVAL with *why. */
+static int order_of(const struct rpt__report *r, const cJSON *line, int32_t *out,
+                    const char **why)
 {
-    const char *fields[] = {"key", "order_id"};
+    static const char *const fields[] = {"key", "order_id"};
+    *out = -1;
     for (size_t i = 0; i < 2; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(line, fields[i]);
+        if (it != NULL && !cJSON_IsNull(it) && !cJSON_IsString(it)) {
+            *why = fields[i];
+            return PD_EINVAL;
+        }
         long o = cJSON_IsString(it) ? rpt__order_find(r, it->valuestring) : -1;
-        if (o >= 0)
-            return o;
+        if (o >= 0 && *out < 0)
+            *out = (int32_t)o;
     }
-    return -1;
+    return PD_OK;
 }
 
 /* The event's string fields: kind, fault, out_trade_no, trade_no, detail. */
@@ -235,8 +243,8 @@ static int parse_event(struct rpt__journal *j, const struct rpt__report *r, cJSO
         *why = "kind: must be a non-empty string";
         return PD_EINVAL;
     }
-    ev->order = (int32_t)order_of(r, line);
-    return parse_strings(j, r, line, ev, why);
+    int rc = order_of(r, line, &ev->order, why);
+    return rc != PD_OK ? rc : parse_strings(j, r, line, ev, why);
 }
 
 static int parse_line(struct rpt__journal *j, const struct rpt__report *r, const char *path,

@@ -261,6 +261,12 @@ static void test_malformed(void **state)
         put(dir, "journal.ndjson", text);
         expect_error(dir, PD_EINVAL, "pass/journal.ndjson:2: trade_no", "trade_no");
     }
+    /* key and order_id: a string or null, or missing; not another type. */
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\", \"key\": 7}\n");
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:1: key", "key");
+    put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"sut\", \"kind\": \"status\", "
+                               "\"key\": null, \"order_id\": [1]}\n");
+    expect_error(dir, PD_EINVAL, "pass/journal.ndjson:1: order_id", "order_id");
     put(dir, "journal.ndjson", "{\"t\": 1, \"lane\": \"gateway\", \"kind\": \"charge\", "
                                "\"out_trade_no\": \"x-1\"}\n{\"t\": 2, \"lane\": \"gateway\", "
                                "\"kind\": \"charge\", \"out_trade_no\": \"x-1\", \"trade_no\": null}\n");
