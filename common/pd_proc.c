@@ -236,13 +236,14 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
                 status = -1;
                 pd_sleep_ms(5);
             }
-        if (status >= 0) {
+        if (status >= 0) {      /* reaped: only what it started may be left */
             out->exit_status = status;
-            kill(-out->pid, SIGKILL);   /* what it started, if any is left */
+            kill(-out->pid, SIGKILL);
             untrack(out->pid);
             out->pid = 0;
+        } else {
+            pd_proc_kill9(out);
         }
-        pd_proc_kill9(out);
         return rc;
     }
     return PD_OK;

@@ -384,8 +384,9 @@ void sim_procs_start_failure(const struct sim_procs *p, int target, int rc, char
 {
     const struct pd_proc *proc = target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
     int st = proc->exit_status;
-    if (target == SIM_TARGET_SUT && p->sut_kind == SIM_SUT_URL && st > 0)
-        snprintf(out, out_len, "GET %.100s/healthz answered HTTP %d, not 200", p->sut_url, st);
+    if (target == SIM_TARGET_SUT && p->sut_kind == SIM_SUT_URL && p->sut_health_http > 0)
+        snprintf(out, out_len, "GET %.100s/healthz answered HTTP %d, not 200", p->sut_url,
+                 p->sut_health_http);
     else if (target == SIM_TARGET_SUT && p->sut_kind == SIM_SUT_URL)
         snprintf(out, out_len, "GET %.100s/healthz got no answer (%s): is it running there?",
                  p->sut_url, pd_strerror(rc));
@@ -439,7 +440,7 @@ int sim_procs_start_sut(struct sim_procs *p)
         size_t n = strlen(p->sut_url);
         if (n > 0 && p->sut_url[n - 1] == '/')
             p->sut_url[n - 1] = '\0';
-        return probe_health(p->sut_url, &p->sut.exit_status);
+        return probe_health(p->sut_url, &p->sut_health_http);
     }
     int rc = start_retrying(p, SIM_TARGET_SUT, false);
     if (rc != PD_OK)
@@ -458,9 +459,7 @@ void sim_procs_kill(struct sim_procs *p, int target)
 {
     struct pd_proc *proc = target == SIM_TARGET_GATEWAY ? &p->gateway : &p->sut;
     pthread_mutex_lock(&p->lock);
-    if (proc->pid > 0)
-        kill(-proc->pid, SIGKILL);   /* the child leads its own group (pd_proc) */
-    pd_proc_kill9(proc);
+    pd_proc_kill9(proc);   /* the child leads its own group: all of it */
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -50,6 +50,7 @@ struct sim_procs {
     int sut_kind;
     const char *sut_cmd;        /* for SIM_SUT_COMMAND */
     const char *sut_url_given;  /* for SIM_SUT_URL */
+    int sut_health_http;        /* SIM_SUT_URL: what GET /healthz answered (0: nothing) */
     char run_dir[1024];
     char business_url[256];
     char faults_file[1100];     /* "" = none */
