@@ -1,6 +1,7 @@
 /* paydrill -- runs payment-system fault scenarios end to end and checks
  * that no order is lost, none is paid twice and duplicates are rejected. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,58 +9,92 @@
 
 #include "sim_cli.h"
 
-#define TUNABLES "GLIBC_TUNABLES"
-#define NO_STACK_CACHE "glibc.pthread.stack_cache_size=0"
-/* Set only across the one exec below: "" when the caller had no
- * GLIBC_TUNABLES, "=VALUE" when it had. */
-#define SAVED "PAYDRILL_SAVED_TUNABLES"
+/* Settings that only take effect when a program starts, so paydrill sets
+ * them and starts itself once more (one exec of /proc/self/exe):
+ * - glibc keeps the stacks of exited threads for reuse, up to 40 MiB. After
+ *   a run the business receiver's 49 civetweb threads leave ~620 KB of them
+ *   resident, which the checker and the report writers then sit on (they
+ *   start no threads). The cache size is a glibc tunable.
+ * - libcurl's dependencies (librtmp, libldap) load GnuTLS, whose library
+ *   constructor initialises it (and p11-kit) in every process: ~580 KB
+ *   resident, for a TLS library paydrill never calls (its libcurl uses
+ *   OpenSSL; RTMP and LDAP are not used). GNUTLS_NO_IMPLICIT_INIT skips it.
+ * Each is left alone when the caller set it. The children (the SUT,
+ * mock-gateway) get the caller's environment back: unset, or as it was.
+ * If the exec fails paydrill runs as it is. */
+struct lean {
+    const char *name;
+    const char *already;    /* the caller's value containing this: left alone */
+    const char *add;        /* appended after ':' (GLIBC_TUNABLES) or set */
+    const char *saved;      /* across the exec: "" unset, "=VALUE" the caller's */
+};
 
-static void restore_tunables(const char *saved)
+static const struct lean leans[] = {
+    {"GLIBC_TUNABLES", "glibc.pthread.stack_cache_size", "glibc.pthread.stack_cache_size=0",
+     "PAYDRILL_SAVED_TUNABLES"},
+    {"GNUTLS_NO_IMPLICIT_INIT", "", "1", "PAYDRILL_SAVED_GNUTLS"},
+};
+
+#define N_LEANS (sizeof leans / sizeof leans[0])
+
+/* Gives the variables their saved values back; true when any was saved
+ * (this is the second start). */
+static bool restore(void)
 {
-    if (saved[0] == '=')
-        setenv(TUNABLES, saved + 1, 1);
-    else
-        unsetenv(TUNABLES);
-    unsetenv(SAVED);
+    bool any = false;
+    for (size_t i = 0; i < N_LEANS; i++) {
+        const char *saved = getenv(leans[i].saved);
+        if (saved == NULL)
+            continue;
+        any = true;
+        char *copy = strdup(saved);
+        if (copy != NULL && copy[0] == '=')
+            setenv(leans[i].name, copy + 1, 1);
+        else
+            unsetenv(leans[i].name);
+        free(copy);
+        unsetenv(leans[i].saved);
+    }
+    return any;
 }
 
-/* glibc keeps the stacks of exited threads for reuse, up to 40 MiB. After a
- * run the business receiver's 49 civetweb threads leave ~620 KB of them
- * resident, which the checker and the report writers then sit on (they
- * start no threads). The cache size is a glibc tunable, read only at
- * start-up, so paydrill starts itself once more with it set to 0, then
- * gives its own children (the SUT, mock-gateway) the caller's
- * GLIBC_TUNABLES back. A caller who set the tunable is left alone; if the
- * exec fails paydrill runs as it is, with the cache. */
-static void without_stack_cache(char **argv)
+/* Sets variable i for the second start and records its old value. */
+static bool lean_set(size_t i)
 {
-    const char *saved = getenv(SAVED);
-    if (saved != NULL) {
-        char *copy = strdup(saved);
-        if (copy != NULL) {
-            restore_tunables(copy);
-            free(copy);
-        }
-        return;
-    }
-    const char *t = getenv(TUNABLES);
-    if (t != NULL && strstr(t, "glibc.pthread.stack_cache_size") != NULL)
-        return;
+    const struct lean *l = &leans[i];
+    const char *old = getenv(l->name);
+    if (old != NULL && strstr(old, l->already) != NULL)
+        return false;
     char value[4096], keep[4096];
-    int n = snprintf(value, sizeof value, "%s%s" NO_STACK_CACHE, t != NULL ? t : "",
-                     t != NULL && t[0] != '\0' ? ":" : "");
-    int k = snprintf(keep, sizeof keep, "%s%s", t != NULL ? "=" : "", t != NULL ? t : "");
+    bool append = old != NULL && old[0] != '\0' && strcmp(l->name, "GLIBC_TUNABLES") == 0;
+    int n = snprintf(value, sizeof value, "%s%s%s", append ? old : "", append ? ":" : "", l->add);
+    int k = snprintf(keep, sizeof keep, "%s%s", old != NULL ? "=" : "", old != NULL ? old : "");
     if (n < 0 || (size_t)n >= sizeof value || k < 0 || (size_t)k >= sizeof keep)
+        return false;
+    if (setenv(l->saved, keep, 1) != 0)
+        return false;
+    if (setenv(l->name, value, 1) != 0) {
+        unsetenv(l->saved);
+        return false;
+    }
+    return true;
+}
+
+static void lean_start(char **argv)
+{
+    if (restore())
         return;
-    if (setenv(SAVED, keep, 1) != 0)
+    bool changed = false;
+    for (size_t i = 0; i < N_LEANS; i++)
+        changed |= lean_set(i);
+    if (!changed)
         return;
-    if (setenv(TUNABLES, value, 1) == 0)
-        execv("/proc/self/exe", argv);
-    restore_tunables(keep);
+    execv("/proc/self/exe", argv);
+    restore();
 }
 
 int main(int argc, char **argv)
 {
-    without_stack_cache(argv);
+    lean_start(argv);
     return sim_cli_main(argc, argv);
 }

@@ -217,24 +217,33 @@ static void test_sut_cmd(void **state)
     free(log);
     expect_in("o8/full/sut.log", " sync=full ");
     /* paydrill starts itself once more with glibc's thread-stack cache off
-     * (sim/main.c): its own start-up environment says so, and its children
-     * get the caller's GLIBC_TUNABLES back, unset or as it was. */
+     * and GnuTLS's implicit initialisation skipped (sim/main.c): its own
+     * start-up environment says so, and its children get the caller's
+     * variables back, unset or as they were. */
     snprintf(args, sizeof args,
-             "run full.json --out o10 --sut-cmd 'env | grep TUNABLES >&2; echo parent: >&2; "
-             "tr \"\\0\" \"\\n\" </proc/$PPID/environ | grep TUNABLES >&2; exec \"%s\"'",
+             "run full.json --out o10 --sut-cmd 'env | grep \"TUNABLES\\|GNUTLS\" | sort >&2; "
+             "echo parent: >&2; tr \"\\0\" \"\\n\" </proc/$PPID/environ | "
+             "grep \"TUNABLES\\|GNUTLS\" | sort >&2; exec \"%s\"'",
              pc);
     assert_int_equal(paydrill(args), 0);
     log = slurp("o10/full/sut.log");
     if (strncmp(log, "parent:\n", 8) != 0 ||
         strstr(log, "\nGLIBC_TUNABLES=glibc.pthread.stack_cache_size=0\n") == NULL ||
+        strstr(log, "\nGNUTLS_NO_IMPLICIT_INIT=1\n") == NULL ||
+        strstr(log, "\nPAYDRILL_SAVED_GNUTLS=\n") == NULL ||
         strstr(log, "\nPAYDRILL_SAVED_TUNABLES=\n") == NULL)
-        fail_msg("paydrill did not restart without the stack cache, or passed it on:\n%s", log);
+        fail_msg("paydrill did not restart with its start-up settings, or passed them on:\n%s",
+                 log);
     free(log);
-    assert_int_equal(paydrill_env(args, "GLIBC_TUNABLES=glibc.malloc.arena_max=8"), 0);
+    assert_int_equal(
+        paydrill_env(args, "GLIBC_TUNABLES=glibc.malloc.arena_max=8 GNUTLS_NO_IMPLICIT_INIT=0"), 0);
     log = slurp("o10/full-2/sut.log");
-    if (strncmp(log, "GLIBC_TUNABLES=glibc.malloc.arena_max=8\nparent:\n", 47) != 0 ||
-        strstr(log, "\nPAYDRILL_SAVED_TUNABLES==glibc.malloc.arena_max=8\n") == NULL)
-        fail_msg("the caller's GLIBC_TUNABLES did not reach the SUT as it was:\n%s", log);
+    if (strncmp(log, "GLIBC_TUNABLES=glibc.malloc.arena_max=8\nGNUTLS_NO_IMPLICIT_INIT=0\nparent:\n",
+                74) != 0 ||
+        strstr(log, "\nPAYDRILL_SAVED_TUNABLES==glibc.malloc.arena_max=8\n") == NULL ||
+        strstr(log, "PAYDRILL_SAVED_GNUTLS") != NULL)
+        fail_msg("the caller's GLIBC_TUNABLES and GNUTLS_NO_IMPLICIT_INIT did not reach the SUT "
+                 "as they were:\n%s", log);
     free(log);
     /* A command that ends before its ready line: said how, at once. */
     assert_int_equal(paydrill("run full.json --out o9 --sut-cmd 'sleep 300 & exit 3'"), 3);
