@@ -11,9 +11,13 @@
 
 #include "check_model.h"
 
+struct sim_clock_sample {
+    int64_t at;     /* driver send time */
+    int64_t off;    /* P created_at minus send time */
+};
+
 struct sim_clock_map {
-    int64_t *at;    /* driver send times, ascending */
-    int64_t *off;   /* P created_at minus send time, same order */
+    struct sim_clock_sample *s;   /* by send time, ascending */
     size_t n;
 };
 

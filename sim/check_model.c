@@ -317,6 +317,21 @@ static sim_sid rd_str(struct rd *r, const char *key, bool required)
     return id;
 }
 
+/* rd_str for a string that is only ever printed, never compared or looked
+ * up (the gateway's trade_no): stored without a slot in the intern table,
+ * so its id is not shared with an equal string. */
+static sim_sid rd_str_kept(struct rd *r, const char *key, bool required)
+{
+    const char *text = rd_str_text(r, key, required);
+    if (text == NULL || r->rc != PD_OK)
+        return 0;
+    PD_ASSERT(!r->m->sealed);
+    sim_sid id = strs_add(&r->m->strs, text, strlen(text));
+    if (id == 0)
+        r->rc = PD_ENOMEM;
+    return id;
+}
+
 /* rd_str as a pointer, for the run's few one-off strings. */
 static const char *rd_cstr(struct rd *r, const char *key, bool required)
 {
@@ -627,7 +642,7 @@ int sim__add_trade(struct sim_model *m, const cJSON *el, const char *path,
         return r.rc;
     struct sim_gtrade t = {.order = SIM_NONE, .next_of_order = SIM_NONE};
     t.out_trade_no = rd_str(&r, "out_trade_no", true);
-    t.trade_no = rd_str(&r, "trade_no", false);
+    t.trade_no = rd_str_kept(&r, "trade_no", false);
     rd_str_text(&r, "merchant_id", false);
     t.attach = rd_str(&r, "attach", false);
     t.amount = rd_i64(&r, "amount", true);

@@ -6,8 +6,9 @@
  * and copied into fixed structs whose strings are interned (an
  * out_trade_no or a workload key met twenty times is stored once). A record
  * names a string by a 4-byte id (sim_sid) into the model's string chunks,
- * not by an 8-byte pointer; equal strings have equal ids, and maps are keyed
- * by id. All memory of a model is freed at once. */
+ * not by an 8-byte pointer; equal strings have equal ids (except the
+ * gateway's trade_no, only ever printed, which skips the intern table),
+ * and maps are keyed by id. All memory of a model is freed at once. */
 #ifndef SIM_CHECK_MODEL_H
 #define SIM_CHECK_MODEL_H
 
@@ -68,7 +69,7 @@ struct sim_gtrade {
     int64_t amount, created_at, closed_at, refunded_amount, cb_attempts;
     struct sim_charge *charges;
     struct sim_grefund *refunds;
-    sim_sid out_trade_no, trade_no, attach, currency, state;
+    sim_sid out_trade_no, trade_no, attach, currency, state;   /* trade_no: not interned */
     uint32_t n_charges, n_refunds;
     int32_t order;          /* owning P order, SIM_NONE when none */
     int32_t next_of_order;  /* next G trade of the same order */

@@ -188,7 +188,9 @@ static cJSON *process_plan(const struct sim_model *m)
 }
 
 /* fault_plan: P's workload keys in export order, then keys only G or the
- * payer knew, then "*" for the run-wide process events. */
+ * payer knew, then "*" for the run-wide process events. A key of P is
+ * written at the first order carrying it (order_by_ref keeps the first), so
+ * only the keys P lacks need a map of their own. */
 static int put_fault_plan(const struct sim_model *m, const struct sim_results *res,
                           FILE *out)
 {
@@ -197,15 +199,13 @@ static int put_fault_plan(const struct sim_model *m, const struct sim_results *r
     int rc = put(out, ",\"fault_plan\":{");
     for (size_t i = 0; rc == PD_OK && i < m->orders.n; i++) {
         sim_sid key = m->orders.v[i].client_ref;
-        if (key == 0 || sim__map_get(&seen, key) != SIM_NONE)
-            continue;
-        rc = sim__map_put(&seen, key, 1);
-        if (rc == PD_OK)
+        if (key != 0 && sim__map_get(&m->order_by_ref, key) == (int32_t)i)
             rc = put_plan_key(m, res, key, &first, out);
     }
     for (size_t i = 0; rc == PD_OK && i < m->gj.n + m->payer.n; i++) {
         sim_sid key = i < m->gj.n ? m->gj.v[i].key : m->payer.v[i - m->gj.n].key;
-        if (key == 0 || sim__map_get(&seen, key) != SIM_NONE)
+        if (key == 0 || sim__map_get(&m->order_by_ref, key) != SIM_NONE ||
+            sim__map_get(&seen, key) != SIM_NONE)
             continue;
         rc = sim__map_put(&seen, key, 1);
         if (rc == PD_OK)

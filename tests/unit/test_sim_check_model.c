@@ -12,7 +12,10 @@
  * are zeroed, 8-byte aligned and packed (no rounding to 16). Records keep
  * no padding between members: each struct is the sum of its fields,
  * rounded to 8. Fields the model does not keep are still type-checked:
- * a wrong type in one fails the record with the field named. */
+ * a wrong type in one fails the record with the field named. The clock
+ * map (SUT clock minus driver clock) holds every original accepted on its
+ * first try, sorted by send time then offset whatever the input order, and
+ * answers the median of the samples nearest a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_clock.h"
 #include "check_model.h"
 #include "pd_err.h"
 
@@ -32,7 +36,9 @@ static void add(struct sim_model *m, const char *json,
     struct pd_json_err err = {{0}};
     cJSON *el = cJSON_Parse(json);
     assert_non_null(el);
-    assert_int_equal(adder(m, el, "x", &err), PD_OK);
+    int rc = adder(m, el, "x", &err);
+    if (rc != PD_OK)
+        fail_msg("%s: %s", json, err.text);
     cJSON_Delete(el);
 }
 
@@ -228,6 +234,81 @@ static void test_map_by_id(void **state)
     sim__map_free(&map);
 }
 
+/* 600 originals sent in a shuffled order, each with its own offset; every
+ * seventh retried or refused (no sample). Two share a send time. */
+static void test_clock_map(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    struct sim_model m;
+    sim__model_init(&m);
+    static int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    uint32_t x = 12345;
+    for (int i = N - 1; i > 0; i--) {
+        x = x * 1103515245u + 12345u;
+        int j = (int)((x >> 8) % (uint32_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    char json[400];
+    size_t expected = 0;
+    for (int k = 0; k < N; k++) {
+        int i = order[k];
+        long long at = i == 301 ? 3000 : 10LL * i;        /* 300 and 301 tie */
+        long long off = 500 + (i * 37) % 101;
+        bool sampled = i % 7 != 3;
+        expected += sampled;
+        snprintf(json, sizeof json,
+                 "{\"order_id\":\"o-%d\",\"amount\":5,\"currency\":\"CNY\","
+                 "\"status\":\"UNPAID\",\"created_at\":%lld,\"history\":[]}", i, at + off);
+        add(&m, json, sim__add_order);
+        snprintf(json, sizeof json,
+                 "{\"key\":\"k-%d\",\"kind\":\"original\",\"at\":%lld,\"status\":%d,"
+                 "\"order_id\":\"o-%d\",\"retried\":%s}", i, at, i % 14 == 3 ? 409 : 201,
+                 i, i % 14 == 10 ? "true" : "false");
+        add(&m, json, sim__add_submission);
+    }
+    assert_int_equal(sim__model_link(&m), PD_OK);
+    struct sim_clock_map cm;
+    assert_int_equal(sim__clock_map_build(&m, &cm), PD_OK);
+    assert_int_equal(cm.n, expected);
+    for (size_t i = 1; i < cm.n; i++)
+        assert_true(cm.s[i - 1].at < cm.s[i].at ||
+                    (cm.s[i - 1].at == cm.s[i].at && cm.s[i - 1].off <= cm.s[i].off));
+    assert_int_equal(cm.s[0].at, 0);
+    assert_int_equal(cm.s[0].off, 500);
+    /* Near 3000: the three samples before the first sent at 3000 and the
+     * three from it (both tied at 3000, smaller offset first); the answer
+     * is the upper median of their offsets, the spread max - min. */
+    size_t first = 0;
+    while (cm.s[first].at < 3000)
+        first++;
+    assert_int_equal(cm.s[first].at, 3000);
+    assert_int_equal(cm.s[first + 1].at, 3000);
+    assert_true(cm.s[first].off < cm.s[first + 1].off);
+    int64_t near[6];
+    for (size_t i = 0; i < 6; i++)
+        near[i] = cm.s[first - 3 + i].off;
+    for (size_t i = 1; i < 6; i++)            /* insertion sort of six */
+        for (size_t j = i; j > 0 && near[j - 1] > near[j]; j--) {
+            int64_t t = near[j];
+            near[j] = near[j - 1];
+            near[j - 1] = t;
+        }
+    int64_t off = 0, spread = 0;
+    assert_true(sim__clock_map_at(&cm, 3000, &off, &spread));
+    assert_int_equal(off, near[3]);
+    assert_int_equal(spread, near[5] - near[0]);
+    int64_t lo = 0;
+    assert_true(sim__clock_map_min(&cm, &lo));
+    assert_int_equal(lo, 500);
+    sim__clock_map_free(&cm);
+    sim__model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_seals),
@@ -235,6 +316,7 @@ int main(void)
                                        cmocka_unit_test(test_string_chunks),
                                        cmocka_unit_test(test_record_sizes),
                                        cmocka_unit_test(test_unkept_fields_checked),
-                                       cmocka_unit_test(test_map_by_id)};
+                                       cmocka_unit_test(test_map_by_id),
+                                       cmocka_unit_test(test_clock_map)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
