@@ -157,19 +157,40 @@ static int fill_summary(const struct sim_model *m, const struct sim_results *res
         out->violations[i] = res->count[i];
         out->pass = out->pass && res->count[i] == 0;
     }
+    out->pass = out->pass && res->expect_unmet == 0;
+    out->expect_unmet = res->expect_unmet;
     out->counts = res->counts;
     out->fault_plan_reproducible = res->reproducible;
-    out->lines = calloc(res->v.n + 1, sizeof *out->lines);
+    out->lines = calloc(res->v.n + res->expect_unmet + 1, sizeof *out->lines);
     if (out->lines == NULL)
         return PD_ENOMEM;
+    /* First what the scenario expected and the run did not show: without
+     * its story, the run's invariants were not put to the test it names. */
+    char what[256];
+    for (size_t i = 0; i < m->n_expect; i++) {
+        const struct sim_expect *e = &m->expect[i];
+        if (res->expect_seen[i] >= e->at_least)
+            continue;
+        sim_expect_describe(e, what, sizeof what);
+        struct pd_buf b;
+        pd_buf_init(&b, 512);
+        pd_buf_printf(&b, "%s expectation - %s: seen %lld, expected at least %lld: the "
+                          "scenario's story did not happen%s%s%s", out->scenario, what,
+                      (long long)res->expect_seen[i], (long long)e->at_least,
+                      e->why[0] ? " (" : "", e->why, e->why[0] ? ")" : "");
+        out->lines[out->n_lines] = pd_buf_take(&b);
+        if (out->lines[out->n_lines] == NULL)
+            return PD_ENOMEM;
+        out->n_lines++;
+    }
     for (size_t i = 0; i < res->v.n; i++) {
         const struct sim_violation *v = &res->v.v[i];
         struct pd_buf b;
         pd_buf_init(&b, 4096);
         pd_buf_printf(&b, "%s %s %s %s", out->scenario, inv_names[v->inv], v->order,
                       v->summary);
-        out->lines[i] = pd_buf_take(&b);
-        if (out->lines[i] == NULL)
+        out->lines[out->n_lines] = pd_buf_take(&b);
+        if (out->lines[out->n_lines] == NULL)
             return PD_ENOMEM;
         out->n_lines++;
     }
@@ -193,9 +214,10 @@ void sim_check_print_violations(const struct sim_check_summary *summary, FILE *f
         total += summary->violations[i];
     for (size_t i = 0; i < summary->n_lines; i++)
         fprintf(f, "%s\n", summary->lines[i]);
-    if (total > (int64_t)summary->n_lines)
+    int64_t listed = (int64_t)summary->n_lines - (int64_t)summary->expect_unmet;
+    if (total > listed)
         fprintf(f, "%s ... and %lld more violations (see report.json)\n", summary->scenario,
-                (long long)(total - (int64_t)summary->n_lines));
+                (long long)(total - listed));
 }
 
 /* ---- documents ---- */

@@ -55,14 +55,16 @@ struct sim_check_counts {
 /* What sim_check_run found. Caller-owned struct; release with
  * sim_check_summary_release. */
 struct sim_check_summary {
-    bool pass;                              /* every invariant holds */
+    bool pass;                              /* every invariant holds, every expectation met */
     char scenario[128];                     /* scenario name */
     int64_t checked[SIM_INV_COUNT];         /* items each invariant looked at */
     int64_t violations[SIM_INV_COUNT];      /* exact count per invariant */
     struct sim_check_counts counts;
     bool fault_plan_reproducible;
-    /* One line per listed violation, "scenario invariant order evidence",
-     * no newline; malloc'd, owned by the summary. */
+    size_t expect_unmet;                    /* the scenario's expectations not met */
+    /* One line per unmet expectation ("scenario expectation - what: seen N,
+     * expected at least M..."), then one per listed violation, "scenario
+     * invariant order evidence"; no newline; malloc'd, owned by the summary. */
     char **lines;
     size_t n_lines;
     /* Set when sim_check_run fails: names the file and what is wrong,

@@ -11,6 +11,7 @@
 
 #include "check_clock.h"
 #include "check_evidence.h"
+#include "pd_assert.h"
 #include "pd_err.h"
 
 #define SUMMARY_LEN 400
@@ -992,6 +993,38 @@ static int index_faults(const struct sim_model *m, struct sim_results *res)
     return PD_OK;
 }
 
+/* ---- expectations: did the scenario's story happen? ---- */
+
+static int64_t count_named(const struct sim_check_counts *c, const char *name)
+{
+    const int64_t v[] = {c->orders, c->submissions, c->duplicates_sent, c->duplicates_rejected,
+                         c->paid, c->closed, c->charges, c->refunds, c->callbacks,
+                         c->notifications};
+    for (size_t i = 0; i < PD_ARRAY_LEN(v) && sim_expect_counts[i] != NULL; i++)
+        if (strcmp(sim_expect_counts[i], name) == 0)
+            return v[i];
+    return 0;
+}
+
+static void check_expectations(const struct sim_model *m, struct sim_results *res)
+{
+    for (size_t i = 0; i < m->n_expect; i++) {
+        const struct sim_expect *e = &m->expect[i];
+        int64_t seen = 0;
+        if (e->kind == SIM_EXPECT_GATEWAY) {
+            seen = m->expect_gateway_seen[i];
+        } else if (e->kind == SIM_EXPECT_COUNT) {
+            seen = count_named(&res->counts, e->count);
+        } else {
+            for (size_t k = 0; k < m->pevents.n; k++)
+                seen += sim__s_eq(m, m->pevents.v[k].target, e->target) &&
+                        sim__s_eq(m, m->pevents.v[k].action, e->action);
+        }
+        res->expect_seen[i] = seen;
+        res->expect_unmet += seen < e->at_least;
+    }
+}
+
 int sim__evaluate(const struct sim_model *m, struct sim_results *res)
 {
     memset(res, 0, sizeof *res);
@@ -1011,6 +1044,7 @@ int sim__evaluate(const struct sim_model *m, struct sim_results *res)
     check_dups(m, res);
     check_history(m, res);
     check_convergence(m, res);
+    check_expectations(m, res);
     return res->rc;
 }
 

@@ -31,6 +31,10 @@ struct sim_results {
     struct sim_map payer_first;
     int32_t *payer_next;
     int rc;                 /* first PD_ENOMEM met while recording */
+    /* The scenario's expectations (m->expect): what the run showed of each,
+     * and how many fell short of their at_least. */
+    int64_t expect_seen[SIM_MAX_EXPECT];
+    size_t expect_unmet;
 };
 
 /* Returns 0 or PD_ENOMEM. res is initialised by the call; free it with

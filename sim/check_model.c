@@ -486,6 +486,8 @@ int sim__add_scenario(struct sim_model *m, const cJSON *doc, struct pd_json_err 
     biz_faults(&r);
     if (r.rc != PD_OK)
         return r.rc;
+    if (sim_expect_parse(doc, m->expect, &m->n_expect, err) != PD_OK)
+        return PD_EINVAL;
     m->run.name = name;
     if (desc != NULL)
         m->run.description = desc;
@@ -940,6 +942,9 @@ int sim__add_gjline_at(struct sim_model *m, const cJSON *el, const char *path, i
     int rc = sim__read_gjline(el, path, &x, err);
     if (rc != PD_OK)
         return rc;
+    for (size_t i = 0; i < m->n_expect; i++)
+        m->expect_gateway_seen[i] +=
+            sim_expect_gateway_match(&m->expect[i], x.op, x.status, x.detail, x.fault);
     bool oom = false;
     struct sim_gjline g = {.at = x.at, .attempt = x.attempt, .status = x.status,
                            .out_trade_no = sim__intern(m, x.out_trade_no, &oom),

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "pd_arena.h"
 #include "pd_json.h"
+#include "sim_expect.h"
 
 #define SIM_NONE (-1)          /* "no index" */
 #define SIM_NO_TIME INT64_MIN  /* a null time */
@@ -183,6 +184,9 @@ struct sim_model {
     struct sim_map order_by_ref;      /* P client_ref -> order */
     struct sim_map ptrade_owner;      /* out_trade_no listed in P -> order */
     struct sim_map sub_original;      /* workload key -> its original submission */
+    struct sim_expect expect[SIM_MAX_EXPECT];   /* scenario.json's expectations */
+    size_t n_expect;
+    int64_t expect_gateway_seen[SIM_MAX_EXPECT];   /* journal lines each gateway one matched */
     bool have_scenario, have_run, have_ledger, have_journal, have_export, have_business;
     bool sealed;            /* linked: read-only, no intern table (sim__model_link) */
 };

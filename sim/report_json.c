@@ -48,12 +48,35 @@ static cJSON *counts_json(const struct sim_check_counts *c)
     return o;
 }
 
+/* Pass: every invariant held and every expectation of the scenario was met
+ * (its story happened). */
 static bool verdict_pass(const struct sim_results *res)
 {
     for (int i = 0; i < SIM_INV_COUNT; i++)
         if (res->count[i] > 0)
             return false;
-    return true;
+    return res->expect_unmet == 0;
+}
+
+/* expectations: each of the scenario's, as written, with what the run
+ * showed of it. */
+static cJSON *expectations_json(const struct sim_model *m, const struct sim_results *res)
+{
+    cJSON *a = cJSON_CreateArray();
+    char what[256];
+    for (size_t i = 0; a != NULL && i < m->n_expect; i++) {
+        const struct sim_expect *e = &m->expect[i];
+        cJSON *x = cJSON_CreateObject();
+        if (x == NULL)
+            break;
+        sim_expect_describe(e, what, sizeof what);
+        cJSON_AddStringToObject(x, "what", what);
+        cJSON_AddItemToObject(x, "expect", sim_expect_to_json(e));
+        pd_json_add_i64(x, "seen", res->expect_seen[i]);
+        cJSON_AddBoolToObject(x, "met", res->expect_seen[i] >= e->at_least);
+        cJSON_AddItemToArray(a, x);
+    }
+    return a;
 }
 
 static cJSON *invariants_json(const struct sim_results *res)
@@ -110,6 +133,7 @@ static int put_head(const struct sim_model *m, const struct sim_results *res,
     cJSON_AddItemToObject(h, "counts", counts_json(&res->counts));
     cJSON_AddStringToObject(h, "verdict", verdict_pass(res) ? "pass" : "fail");
     cJSON_AddItemToObject(h, "invariants", invariants_json(res));
+    cJSON_AddItemToObject(h, "expectations", expectations_json(m, res));
     char *text = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     if (text == NULL)

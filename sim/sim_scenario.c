@@ -371,7 +371,8 @@ static int parse_top(struct ctx *c, const cJSON *root, struct sim_scenario *s)
     static const char *const keys[] = {
         "name", "description", "seed", "time_scale", "workload", "payer", "gateway_faults",
         "business_faults", "process_faults", "sut_env", "gateway_env", "dedup_window", "payment_expiry",
-        "notify_timeout", "convergence_bound", "settle", "wait_callbacks", "$schema", NULL};
+        "notify_timeout", "convergence_bound", "settle", "wait_callbacks", "expect", "$schema",
+        NULL};
     int rc = pd_json_only_keys(root, keys, "", &c->err);
     if (rc == PD_OK)
         rc = parse_name(c, root, s);
@@ -393,6 +394,8 @@ static int parse_top(struct ctx *c, const cJSON *root, struct sim_scenario *s)
         rc = get_dur(c, root, "settle", "", 0, &s->settle_ms);
     if (rc == PD_OK)
         rc = pd_json_bool(root, "wait_callbacks", false, "", &s->wait_callbacks, &c->err);
+    if (rc == PD_OK)
+        rc = sim_expect_parse(root, s->expect, &s->n_expect, &c->err);
     return rc;
 }
 
@@ -684,6 +687,11 @@ cJSON *sim_scenario_to_json(const struct sim_scenario *s)
     add_dur(o, "convergence_bound", s->convergence_bound_ms);
     add_dur(o, "settle", s->settle_ms);
     cJSON_AddBoolToObject(o, "wait_callbacks", s->wait_callbacks);
+    if (s->n_expect > 0) {
+        cJSON *a = cJSON_AddArrayToObject(o, "expect");
+        for (size_t i = 0; a != NULL && i < s->n_expect; i++)
+            cJSON_AddItemToArray(a, sim_expect_to_json(&s->expect[i]));
+    }
     return o;
 }
 

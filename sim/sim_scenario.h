@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim_expect.h"
+
 #define SIM_NAME_MAX 64
 #define SIM_PATH_MAX 1024
 #define SIM_ERR_MAX 1400
@@ -93,6 +95,8 @@ struct sim_scenario {
     int64_t convergence_bound_ms;
     int64_t settle_ms;          /* simulated time the run waits before it may be quiet */
     bool wait_callbacks;        /* quiet waits for the gateway's owed callbacks (default) */
+    struct sim_expect expect[SIM_MAX_EXPECT];   /* what shows the story happened */
+    size_t n_expect;
 };
 
 /* Parses text (the contents of file) into *out. On error returns PD_EINVAL
