@@ -458,6 +458,84 @@ static void test_report_shape(void **state)
     cJSON_Delete(fx);
 }
 
+/* A scenario's expectations: the base run dropped one callback, charged
+ * once, paid one order and refunded none; the SUT was killed once (an edit).
+ * Two expectations the run does not meet fail it although every invariant
+ * holds, each with its line; met ones alone pass. */
+static void test_expectations(void **state)
+{
+    (void)state;
+    const struct fx_edit edits[] = {
+        {"scenario", "expect",
+         "[{'gateway': {'op': 'callback', 'fault': 'drop'}},"
+         " {'gateway': {'op': 'pay', 'status': 200, 'detail': 'charged'}, 'at_least': 2,"
+         "  'why': 'the payer pays twice'},"
+         " {'count': 'paid'}, {'count': 'refunds', 'why': 'money back'},"
+         " {'process': {'target': 'sut', 'action': 'kill'}},"
+         " {'process': {'target': 'gateway', 'action': 'kill'}, 'at_least': 1}]"},
+        {"run", "process_events",
+         "[{'at': " T(30) ", 'target': 'sut', 'action': 'kill', 'detail': 'x'}]"},
+        {0}};
+    cJSON *fx = fx_load(edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    cJSON *r = NULL;
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    for (int i = 0; i < SIM_INV_COUNT; i++)
+        assert_int_equal(s.violations[i], 0);
+    assert_false(s.pass);
+    assert_int_equal(s.expect_unmet, 3);
+    assert_int_equal(s.n_lines, 3);
+    assert_string_equal(s.lines[0],
+                        "unit expectation - gateway op=pay status=200 detail~charged: seen 1, "
+                        "expected at least 2: the scenario's story did not happen (the payer "
+                        "pays twice)");
+    assert_string_equal(s.lines[1], "unit expectation - count refunds: seen 0, expected at "
+                                    "least 1: the scenario's story did not happen (money back)");
+    assert_string_equal(s.lines[2], "unit expectation - process kill gateway: seen 0, expected "
+                                    "at least 1: the scenario's story did not happen");
+    assert_string_equal(cJSON_GetObjectItem(r, "verdict")->valuestring, "fail");
+    const cJSON *ex = cJSON_GetObjectItem(r, "expectations");
+    assert_int_equal(cJSON_GetArraySize(ex), 6);
+    const int64_t seen[] = {1, 1, 1, 0, 1, 0};
+    const bool met[] = {true, false, true, false, true, false};
+    for (int i = 0; i < 6; i++) {
+        const cJSON *e = cJSON_GetArrayItem(ex, i);
+        assert_int_equal(cJSON_GetObjectItem(e, "seen")->valueint, seen[i]);
+        assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(e, "met")), met[i]);
+    }
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ex, 0), "what")->valuestring,
+                        "gateway op=callback fault=drop");
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+
+    const struct fx_edit met_only[] = {
+        {"scenario", "expect", "[{'gateway': {'op': 'callback', 'fault': 'drop'}},"
+                               " {'count': 'closed', 'at_least': 2}]"},
+        {0}};
+    fx = fx_load(met_only);
+    docs = fx_docs(fx);
+    assert_int_equal(sim_check_eval(&docs, &r, &s), PD_OK);
+    assert_true(s.pass);
+    assert_int_equal(s.n_lines, 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "verdict")->valuestring, "pass");
+    cJSON_Delete(r);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+
+    const struct fx_edit bad[] = {
+        {"scenario", "expect", "[{'count': 'money'}]"}, {0}};
+    fx = fx_load(bad);
+    docs = fx_docs(fx);
+    assert_int_not_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
+    if (strstr(s.error, "scenario.json") == NULL ||
+        strstr(s.error, "expect[0].count: must be one of") == NULL)
+        fail_msg("a malformed expectation in scenario.json: %s", s.error);
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
 /* A business app that refuses the same delivery again and again shows as
  * one fault-plan entry with the count, not one per delivery. */
 static void test_nack_runs(void **state)
@@ -653,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_not_reproducible),
         cmocka_unit_test(test_malformed_docs),
         cmocka_unit_test(test_report_samples),
+        cmocka_unit_test(test_expectations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,21 @@ static const struct {
     {"{\"name\": \"x\", \"convergence_bound\": \"10ms\"}", "convergence_bound: too short"},
     {"{\"name\": \"x\", \"dedup_window\": \"400d\"}", "dedup_window: longer than 366d"},
     {"{\"name\": \"x\", \"wait_callbacks\": 1}", "wait_callbacks: must be true or false"},
+    {"{\"name\": \"x\", \"expect\": {}}", "expect: must be an array"},
+    {"{\"name\": \"x\", \"expect\": [3]}", "expect[0]: must be an object"},
+    {"{\"name\": \"x\", \"expect\": [{}]}", "expect[0]: needs exactly one of gateway, count and process"},
+    {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"process\": {}}]}", "expect[0]: needs exactly one of"},
+    {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"atleast\": 1}]}", "expect[0].atleast: unknown field"},
+    {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\"}, {\"count\": \"money\"}]}", "expect[1].count: must be one of orders"},
+    {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"at_least\": 0}]}", "expect[0].at_least: must be between"},
+    {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"why\": 5}]}", "expect[0].why: must be a string"},
+    {"{\"name\": \"x\", \"expect\": [{\"gateway\": \"close\"}]}", "expect[0].gateway: must be an object"},
+    {"{\"name\": \"x\", \"expect\": [{\"gateway\": {\"status\": 409}}]}", "expect[0].gateway.op: required"},
+    {"{\"name\": \"x\", \"expect\": [{\"gateway\": {\"op\": \"close\", \"status\": 4090}}]}", "expect[0].gateway.status: must be between"},
+    {"{\"name\": \"x\", \"expect\": [{\"gateway\": {\"op\": \"close\", \"state\": 1}}]}", "expect[0].gateway.state: unknown field"},
+    {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"db\", \"action\": \"kill\"}}]}", "expect[0].process.target: must be sut or gateway"},
+    {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"sut\", \"action\": \"stop\"}}]}", "expect[0].process.action: must be kill, restart"},
+    {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"sut\"}}]}", "expect[0].process.action: required"},
 };
 
 static void test_errors_name_file_and_field(void **state)
@@ -91,7 +106,10 @@ static const char full[] =
     "   \"repeat\": 2, \"every\": \"1m\"}],"
     " \"sut_env\": {\"PAYDRILL_QUERY_SCHEDULE\": \"1s,2s\"}, \"gateway_env\": {\"GW_THREADS\": \"8\"},"
     " \"dedup_window\": \"5m\", \"payment_expiry\": \"7m\", \"notify_timeout\": \"30s\","
-    " \"convergence_bound\": \"3h\", \"settle\": \"10s\", \"wait_callbacks\": false}";
+    " \"convergence_bound\": \"3h\", \"settle\": \"10s\", \"wait_callbacks\": false,"
+    " \"expect\": [{\"gateway\": {\"op\": \"close\", \"status\": 409, \"detail\": \"ORDERPAID\","
+    "   \"fault\": \"drop\"}, \"at_least\": 2, \"why\": \"raced\"}, {\"count\": \"refunds\"},"
+    "   {\"process\": {\"target\": \"gateway\", \"action\": \"restart\"}, \"at_least\": 3}]}";
 
 static void check_full(const struct sim_scenario *s)
 {
@@ -113,6 +131,28 @@ static void check_full(const struct sim_scenario *s)
     assert_true(s->convergence_bound_ms == 10800000 && s->settle_ms == 10000);
     assert_false(s->wait_callbacks);
     assert_non_null(s->gateway_faults);
+    assert_int_equal(s->n_expect, 3);
+    const struct sim_expect *e = &s->expect[0];
+    assert_true(e->kind == SIM_EXPECT_GATEWAY && e->status == 409 && e->at_least == 2);
+    assert_string_equal(e->op, "close");
+    assert_string_equal(e->detail, "ORDERPAID");
+    assert_string_equal(e->fault, "drop");
+    assert_string_equal(e->why, "raced");
+    assert_true(s->expect[1].kind == SIM_EXPECT_COUNT && s->expect[1].at_least == 1);
+    assert_string_equal(s->expect[1].count, "refunds");
+    assert_string_equal(s->expect[1].why, "");
+    assert_true(s->expect[2].kind == SIM_EXPECT_PROCESS && s->expect[2].at_least == 3);
+    assert_string_equal(s->expect[2].target, "gateway");
+    assert_string_equal(s->expect[2].action, "restart");
+    char what[256];
+    sim_expect_describe(e, what, sizeof what);
+    assert_string_equal(what, "gateway op=close status=409 detail~ORDERPAID fault=drop");
+    assert_true(sim_expect_gateway_match(e, "close", 409, "code ORDERPAID x", "drop"));
+    assert_false(sim_expect_gateway_match(e, "close", 200, "code ORDERPAID x", "drop"));
+    assert_false(sim_expect_gateway_match(e, "close", 409, "code ORDERPAI", "drop"));
+    assert_false(sim_expect_gateway_match(e, "close", 409, "ORDERPAID", NULL));
+    assert_false(sim_expect_gateway_match(e, "query", 409, "ORDERPAID", "drop"));
+    assert_false(sim_expect_gateway_match(&s->expect[1], "close", 409, "ORDERPAID", "drop"));
 }
 
 static void test_full_and_roundtrip(void **state)
