@@ -41,9 +41,10 @@ static const char usage_main[] =
     "  replay DIR      run a saved run again with its seed and fault plan\n"
     "  help [COMMAND]  this text, or a command's\n"
     "\n"
-    "exit status: 0 every invariant held; 1 an invariant was violated (one line\n"
-    "per violation on stderr); 2 bad usage or a scenario file error; 3 a run could\n"
-    "not be completed or checked.\n"
+    "exit status: 0 every invariant held and every expectation was met; 1 an\n"
+    "invariant was violated or a scenario's expectation (its story happened) was\n"
+    "not met (one line each on stderr); 2 bad usage or a scenario file error; 3 a\n"
+    "run could not be completed or checked.\n"
     "\n"
     "Scenario format: docs/scenarios.md. Testing your own service: docs/paydrill.md.\n";
 

@@ -26,3 +26,15 @@ foreach(f ${PD_SIM_SCENARIOS})
             $<TARGET_FILE:paydrill> ${f} ${CMAKE_BINARY_DIR}/scenario-runs)
   set_tests_properties(scenario_${n} PROPERTIES LABELS scenarios TIMEOUT 600)
 endforeach()
+
+# docs/scenario.schema.json against every scenario file shipped (and
+# documents paydrill refuses, which the schema must refuse too).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  file(GLOB PD_SIM_SCENARIO_FILES ${CMAKE_SOURCE_DIR}/scenarios/*.json
+       ${CMAKE_SOURCE_DIR}/scenarios/*/*.json ${CMAKE_SOURCE_DIR}/bench/sim_*.json)
+  add_test(NAME test_scenario_schema
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_scenario_schema.py
+            ${CMAKE_SOURCE_DIR}/docs/scenario.schema.json ${PD_SIM_SCENARIO_FILES})
+  set_tests_properties(test_scenario_schema PROPERTIES LABELS unit TIMEOUT 60)
+endif()

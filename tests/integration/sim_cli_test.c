@@ -148,6 +148,42 @@ static void expect_run_folder(const char *dir)
     }
 }
 
+/* A scenario whose story does not happen fails, and says which part did
+ * not (docs/scenarios.md "expect"); `check` of the folder agrees; the same
+ * scenario with only what happened passes. */
+static void test_expectations(void **state)
+{
+    (void)state;
+    static const char story[] =
+        "{\"name\": \"story\", \"seed\": 3, \"time_scale\": 100,"
+        " \"workload\": {\"orders\": 4, \"concurrency\": 4},"
+        " \"gateway_faults\": {\"rules\": [{\"op\": \"callback\", \"nth\": 1,"
+        "   \"action\": {\"type\": \"drop\"}}]},"
+        " \"convergence_bound\": \"1h\", \"expect\": ["
+        "   {\"gateway\": {\"op\": \"callback\", \"fault\": \"drop\"}, \"at_least\": 4},"
+        "   {\"count\": \"paid\", \"at_least\": 4}%s]}";
+    char doc[1024];
+    snprintf(doc, sizeof doc, story,
+             ", {\"count\": \"refunds\", \"why\": \"nobody pays twice here\"}");
+    put("story.json", doc);
+    assert_int_equal(paydrill("run story.json --out o11"), 1);
+    expect_in("err", "FAIL");
+    expect_in("err", "story expectation - count refunds: seen 0, expected at least 1: the "
+                     "scenario's story did not happen (nobody pays twice here)");
+    char *err = slurp("err");
+    if (strstr(err, "expectation - gateway") != NULL || strstr(err, "count paid") != NULL)
+        fail_msg("a met expectation was reported:\n%s", err);
+    free(err);
+    expect_in("o11/story/report.json", "\"what\":\"count refunds\"");
+    expect_in("o11/story/scenario.json", "\"why\":\t\"nobody pays twice here\"");
+    assert_int_equal(paydrill("check o11/story"), 1);
+    expect_in("err", "story expectation - count refunds: seen 0");
+    snprintf(doc, sizeof doc, story, "");
+    put("story.json", doc);
+    assert_int_equal(paydrill("run story.json --out o12"), 0);
+    expect_in("o12/story/report.json", "\"verdict\":\"pass\"");
+}
+
 static void test_run_check_replay(void **state)
 {
     (void)state;
@@ -376,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scenario_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_check_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expectations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url_started_by_hand, setup, teardown),
