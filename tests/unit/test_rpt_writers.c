@@ -8,8 +8,9 @@
  * malformed inputs (missing report.json, bad JSON, wrong schema, a wrong
  * field, a bad journal line, more distinct kinds and faults than an event
  * can index, broken JSON inside the orders that are parsed one at a time,
- * a duplicate or escaped "orders" key) give PD_E* codes and messages naming the file and the field
- * or line. Each test works on a fresh copy in /tmp. */
+ * a duplicate or escaped "orders" key, a wrong expectations element) give
+ * PD_E* codes and messages naming the file and the field or line. Each
+ * test works on a fresh copy in /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,8 +44,8 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof *fx);
     pd_test_tmpdir(fx->dir);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/pass' '%s/fail' '%s/hostile' '%s/'", RPT_FIXTURES,
-             RPT_FIXTURES, RPT_FIXTURES, fx->dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s/pass' '%s/fail' '%s/hostile' '%s/expect' '%s/'",
+             RPT_FIXTURES, RPT_FIXTURES, RPT_FIXTURES, RPT_FIXTURES, fx->dir);
     assert_int_equal(system(cmd), 0);
     *state = fx;
     return 0;
@@ -442,6 +443,73 @@ static void test_orders_split(void **state)
     free(good);
 }
 
+/* The expect fixture's report.json with element i of expectations (i < 0:
+ * the root) given member name = json (NULL: the member removed). */
+static void put_expect_edit(const char *dir, const char *good, int i, const char *sub,
+                            const char *name, const char *json)
+{
+    cJSON *r = cJSON_Parse(good);
+    assert_non_null(r);
+    cJSON *obj = i < 0 ? r : cJSON_GetArrayItem(cJSON_GetObjectItem(r, "expectations"), i);
+    if (obj != NULL && sub != NULL)
+        obj = cJSON_GetObjectItem(obj, sub);
+    assert_non_null(obj);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+    if (json != NULL) {
+        cJSON *v = cJSON_Parse(json);
+        assert_non_null(v);
+        cJSON_AddItemToObject(obj, name, v);
+    }
+    char *text = cJSON_Print(r);
+    put(dir, "report.json", text);
+    free(text);
+    cJSON_Delete(r);
+}
+
+/* expectations is optional, but what is there is checked like the rest:
+ * a wrong type or a missing field is refused with its path. Absent or null,
+ * the run loads. */
+static void test_expectations_malformed(void **state)
+{
+    static const struct {
+        int i;
+        const char *sub, *name, *json, *want;
+    } bad[] = {
+        {-1, NULL, "expectations", "5", "expectations: must be an array"},
+        {-1, NULL, "expectations", "[7]", "expectations[0]: must be an object"},
+        {1, NULL, "met", "\"no\"", "expectations[1].met: must be true or false"},
+        {1, NULL, "met", NULL, "expectations[1].met: required"},
+        {0, NULL, "what", "7", "expectations[0].what: must be a string"},
+        {0, NULL, "what", NULL, "expectations[0].what: required"},
+        {0, NULL, "seen", "\"3\"", "expectations[0].seen: must be an integer"},
+        {1, NULL, "seen", "-1", "expectations[1].seen: must be between 0 and"},
+        {1, NULL, "expect", NULL, "expectations[1].expect: required"},
+        {1, NULL, "expect", "[]", "expectations[1].expect: must be an object"},
+        {1, "expect", "at_least", "0", "expectations[1].expect.at_least: must be between 1"},
+        {0, "expect", "at_least", NULL, "expectations[0].expect.at_least: required"},
+        {0, "expect", "why", "5", "expectations[0].expect.why: must be a string"},
+    };
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/expect", fx->dir);
+    char *good = slurp(dir, "report.json");
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        put_expect_edit(dir, good, bad[k].i, bad[k].sub, bad[k].name, bad[k].json);
+        expect_error(dir, PD_EINVAL, "expect/report.json", bad[k].want);
+    }
+    const char *absent[] = {NULL, "null"};
+    for (size_t k = 0; k < 2; k++) {
+        put_expect_edit(dir, good, -1, NULL, "expectations", absent[k]);
+        write_run(fx, "expect");
+        char *x = slurp(dir, "junit.xml");
+        assert_non_null(strstr(x, "tests=\"6\" failures=\"1\""));
+        assert_non_null(strstr(x, "<testcase name=\"verdict\""));
+        assert_null(strstr(x, "expectation: "));
+        free(x);
+    }
+    free(good);
+}
+
 /* An event holds a kind's or a fault's index in 14 bits: 16,383 distinct
  * names load, one more is refused by name, never wrapped into another. */
 static void test_too_many_names(void **state)
@@ -561,6 +629,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_junit_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_junit_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expectations_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
