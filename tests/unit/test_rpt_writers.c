@@ -9,8 +9,9 @@
  * field, a bad journal line, more distinct kinds and faults than an event
  * can index, broken JSON inside the orders that are parsed one at a time,
  * a duplicate or escaped "orders" key, a wrong expectations element) give
- * PD_E* codes and messages naming the file and the field or line. Each
- * test works on a fresh copy in /tmp. */
+ * PD_E* codes and messages naming the file and the field or line; a run
+ * that fails only on an unmet expectation says so in junit.xml. Each test
+ * works on a fresh copy in /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -145,6 +146,36 @@ static void test_junit_fail(void **state)
     assert_non_null(strstr(h, "<svg viewBox"));
     assert_non_null(strstr(h, "(7 orders)"));   /* 7 reached PAID after a pay */
     free(h);
+}
+
+/* The expect fixture: no invariant violated, verdict fail because one of
+ * its two expectations was not met. junit.xml has a test case per
+ * expectation, a failure for the unmet one only and no generic verdict
+ * case. */
+static void test_expectations(void **state)
+{
+    struct fx *fx = *state;
+    write_run(fx, "expect");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/expect", fx->dir);
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "<testsuite name=\"close-refused-just-paid\" tests=\"7\" "
+                              "failures=\"1\" errors=\"0\""));
+    assert_int_equal(count(x, "<testcase "), 7);
+    assert_int_equal(count(x, "<failure "), 1);
+    assert_non_null(strstr(x, "<testcase name=\"expectation: count paid\" "
+                              "classname=\"paydrill.close-refused-just-paid\" time=\"0\"/>"));
+    assert_non_null(strstr(x, "<testcase name=\"expectation: gateway op=close status=409 "
+                              "detail~ORDERPAID\" classname=\"paydrill.close-refused-just-paid"
+                              "\" time=\"0\">\n      <failure type=\"expectation not met\" "
+                              "message=\"seen 0, expected at least 1: the scenario's story did "
+                              "not happen (a close raced the payment &amp; the gateway refused "
+                              "it)\">"));
+    assert_non_null(strstr(x, "expect: {&quot;gateway&quot;:{&quot;op&quot;:&quot;close&quot;"));
+    assert_non_null(strstr(x, "replay: paydrill replay /work/runs/2026-11-26T030000Z/"
+                              "close-refused-just-paid"));
+    assert_null(strstr(x, "<testcase name=\"verdict\""));
+    free(x);
 }
 
 /* Between the data block and our script, only our two <script> tags. */
@@ -468,7 +499,8 @@ static void put_expect_edit(const char *dir, const char *good, int i, const char
 
 /* expectations is optional, but what is there is checked like the rest:
  * a wrong type or a missing field is refused with its path. Absent or null,
- * the run loads. */
+ * the run loads, and a fail verdict with nothing failing gets the generic
+ * verdict test case again. */
 static void test_expectations_malformed(void **state)
 {
     static const struct {
@@ -497,11 +529,18 @@ static void test_expectations_malformed(void **state)
         put_expect_edit(dir, good, bad[k].i, bad[k].sub, bad[k].name, bad[k].json);
         expect_error(dir, PD_EINVAL, "expect/report.json", bad[k].want);
     }
+    /* why may be null or absent: no why shown, none in the message */
+    put_expect_edit(dir, good, 1, "expect", "why", "null");
+    write_run(fx, "expect");
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "message=\"seen 0, expected at least 1: the scenario's story did "
+                              "not happen\">"));
+    free(x);
     const char *absent[] = {NULL, "null"};
     for (size_t k = 0; k < 2; k++) {
         put_expect_edit(dir, good, -1, NULL, "expectations", absent[k]);
         write_run(fx, "expect");
-        char *x = slurp(dir, "junit.xml");
+        x = slurp(dir, "junit.xml");
         assert_non_null(strstr(x, "tests=\"6\" failures=\"1\""));
         assert_non_null(strstr(x, "<testcase name=\"verdict\""));
         assert_null(strstr(x, "expectation: "));
@@ -629,6 +668,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_junit_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_junit_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expectations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expectations_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
