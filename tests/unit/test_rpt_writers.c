@@ -10,8 +10,8 @@
  * can index, broken JSON inside the orders that are parsed one at a time,
  * a duplicate or escaped "orders" key, a wrong expectations element) give
  * PD_E* codes and messages naming the file and the field or line; a run
- * that fails only on an unmet expectation says so in junit.xml. Each test
- * works on a fresh copy in /tmp. */
+ * that fails only on an unmet expectation says so in junit.xml and
+ * report.html. Each test works on a fresh copy in /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -151,7 +151,7 @@ static void test_junit_fail(void **state)
 /* The expect fixture: no invariant violated, verdict fail because one of
  * its two expectations was not met. junit.xml has a test case per
  * expectation, a failure for the unmet one only and no generic verdict
- * case. */
+ * case; report.html says why it failed and lists both. */
 static void test_expectations(void **state)
 {
     struct fx *fx = *state;
@@ -176,6 +176,35 @@ static void test_expectations(void **state)
                               "close-refused-just-paid"));
     assert_null(strstr(x, "<testcase name=\"verdict\""));
     free(x);
+
+    char *h = slurp(dir, "report.html");
+    assert_non_null(strstr(h, "id=\"verdict\">FAIL</div>"));
+    assert_non_null(strstr(h, "<p class=\"reason\" id=\"fail-reason\">No invariant was "
+                              "violated: the run fails because <a href=\"#expectations\">1 of 2 "
+                              "expectations was not met</a>"));
+    assert_non_null(strstr(h, "<span class=\"k\">expectations met</span><span class=\"v\">"
+                              "1 of 2</span>"));
+    assert_non_null(strstr(h, "<a href=\"#expectations\">expectations</a>"));
+    const char *sec = strstr(h, "<section id=\"expectations\">");
+    assert_non_null(sec);
+    assert_true(sec > strstr(h, "<section id=\"violations\">"));
+    assert_true(sec < strstr(h, "<section id=\"invariants\">"));
+    assert_non_null(strstr(sec, "<h2>Expectations <span class=\"n\">1 not met</span></h2>"));
+    assert_non_null(strstr(sec, "<tr class=\"ok\"><td>count paid</td><td>orders get paid</td>"
+                                "<td>1</td><td>3</td><td>met</td></tr>"));
+    assert_non_null(strstr(sec, "<tr class=\"bad\"><td>gateway op=close status=409 "
+                                "detail~ORDERPAID</td><td>a close raced the payment &amp; the "
+                                "gateway refused it</td><td>1</td><td>0</td><td>NOT MET</td></tr>"));
+    free(h);
+
+    /* A run without expectations (an older report.json) shows none of it. */
+    write_run(fx, "pass");
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    h = slurp(dir, "report.html");
+    assert_null(strstr(h, "<section id=\"expectations\">"));
+    assert_null(strstr(h, "<a href=\"#expectations\""));
+    assert_null(strstr(h, "expectations met"));
+    free(h);
 }
 
 /* Between the data block and our script, only our two <script> tags. */
