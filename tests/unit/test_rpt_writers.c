@@ -10,8 +10,9 @@
  * can index, broken JSON inside the orders that are parsed one at a time,
  * a duplicate or escaped "orders" key, a wrong expectations element) give
  * PD_E* codes and messages naming the file and the field or line; a run
- * that fails only on an unmet expectation says so in junit.xml and
- * report.html. Each test works on a fresh copy in /tmp. */
+ * that fails only on an unmet expectation says so in junit.xml,
+ * report.html and the suite index. Each test works on a fresh copy in
+ * /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -151,7 +152,8 @@ static void test_junit_fail(void **state)
 /* The expect fixture: no invariant violated, verdict fail because one of
  * its two expectations was not met. junit.xml has a test case per
  * expectation, a failure for the unmet one only and no generic verdict
- * case; report.html says why it failed and lists both. */
+ * case; report.html says why it failed and lists both; the suite index
+ * row shows the unmet expectation. */
 static void test_expectations(void **state)
 {
     struct fx *fx = *state;
@@ -205,6 +207,23 @@ static void test_expectations(void **state)
     assert_null(strstr(h, "<a href=\"#expectations\""));
     assert_null(strstr(h, "expectations met"));
     free(h);
+
+    char out[512], expect_dir[512], pass_dir[512];
+    snprintf(out, sizeof out, "%s/out-expect", fx->dir);
+    snprintf(expect_dir, sizeof expect_dir, "%s/expect", fx->dir);
+    snprintf(pass_dir, sizeof pass_dir, "%s/pass", fx->dir);
+    const char *list[] = {pass_dir, expect_dir};
+    assert_int_equal(rpt_write_suite(out, list, 2), PD_OK);
+    char *idx = slurp(out, "index.html");
+    const char *row = strstr(idx, "<a href=\"../expect/report.html\">close-refused-just-paid</a>");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "<span class=\"inv\">expectation not met</span> &times;1"));
+    assert_int_equal(count(idx, "expectation not met"), 1);   /* not on the pass row */
+    free(idx);
+    x = slurp(out, "junit.xml");
+    assert_non_null(strstr(x, "<testsuites name=\"paydrill\" tests=\"12\" failures=\"1\" "
+                              "errors=\"0\""));
+    free(x);
 }
 
 /* Between the data block and our script, only our two <script> tags. */
