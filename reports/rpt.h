@@ -26,8 +26,9 @@
 int rpt_write_run(const char *run_dir);
 
 /* Writes out_dir/index.html (one row per run: scenario, verdict, orders,
- * violations by invariant, duration, a relative link to its report.html)
- * and out_dir/junit.xml (a <testsuites> with one <testsuite> per run).
+ * violations by invariant and unmet expectations, duration, a relative
+ * link to its report.html) and out_dir/junit.xml (a <testsuites> with one
+ * <testsuite> per run).
  * A run whose report.json cannot be read still gets a row and an <error>
  * test case naming the problem; the first such error code is returned
  * after both files are written. Returns 0 or a PD_E* code as above. */

@@ -3,10 +3,11 @@
  * What a person on call needs first is rendered here in C, as plain HTML
  * that shows even with scripts off: the verdict banner (seed, scenario,
  * counts, replay command), the violations with their faults and evidence,
- * the invariants, the histograms and the fault coverage. Everything that
- * grows with the run (the orders table and the per-order timelines) is
- * embedded once as compact JSON and drawn by the inline script on demand,
- * so a 10,000-order report stays small and opens fast.
+ * the scenario's expectations, the invariants, the histograms and the
+ * fault coverage. Everything that grows with the run (the orders table and
+ * the per-order timelines) is embedded once as compact JSON and drawn by
+ * the inline script on demand, so a 10,000-order report stays small and
+ * opens fast.
  *
  * Safety: data strings reach the page only through rpt__html (entities)
  * or rpt__json_str (\u escapes for < > & U+2028 U+2029); the script puts
@@ -105,6 +106,11 @@ static void banner_facts(struct rpt__out *o, const struct rpt__report *r)
     fact_i64(o, "violations", (int64_t)r->n_viols);
     snprintf(text, sizeof text, "%zu of %zu", r->n_invs - failed_invariants(r), r->n_invs);
     fact(o, "invariants hold", text);
+    if (r->n_expects > 0) {
+        snprintf(text, sizeof text, "%zu of %zu", r->n_expects - rpt__unmet_expectations(r),
+                 r->n_expects);
+        fact(o, "expectations met", text);
+    }
     human_ms(text, sizeof text, r->duration_ms);
     fact(o, "real time", text);
     human_ms(text, sizeof text, r->sim_finished_at - r->sim_started_at);
@@ -125,6 +131,23 @@ static void banner_facts(struct rpt__out *o, const struct rpt__report *r)
     rpt__puts(o, "</div>\n");
 }
 
+/* Why the run failed, in one line, when no violation says it: the
+ * scenario's story did not happen (its expectations), or the verdict alone. */
+static void fail_reason(struct rpt__out *o, const struct rpt__report *r)
+{
+    size_t unmet = rpt__unmet_expectations(r);
+    if (strcmp(r->verdict, "fail") != 0 || unmet == 0)
+        return;
+    rpt__puts(o, "<p class=\"reason\" id=\"fail-reason\">");
+    if (r->n_viols == 0 && failed_invariants(r) == 0)
+        rpt__puts(o, "No invariant was violated: the run fails because ");
+    else
+        rpt__puts(o, "Besides the violations, ");
+    rpt__printf(o, "<a href=\"#expectations\">%zu of %zu expectation%s %s not met</a>: "
+                   "the scenario's story did not happen.</p>",
+                unmet, r->n_expects, r->n_expects == 1 ? "" : "s", unmet == 1 ? "was" : "were");
+}
+
 static void banner(struct rpt__out *o, const struct rpt__report *r)
 {
     bool pass = strcmp(r->verdict, "pass") == 0;
@@ -138,6 +161,7 @@ static void banner(struct rpt__out *o, const struct rpt__report *r)
         rpt__html(o, r->description);
         rpt__puts(o, "</p>");
     }
+    fail_reason(o, r);
     banner_facts(o, r);
     rpt__puts(o, "<div class=\"replay\"><span class=\"k\">replay</span><code id=\"replay\">");
     rpt__html(o, r->replay);
@@ -330,6 +354,32 @@ static void violations(struct rpt__out *o, const struct rpt__report *r)
     rpt__puts(o, "</section>\n");
 }
 
+/* The scenario's expectations: did its story happen? Only when it has any. */
+static void expectations(struct rpt__out *o, const struct rpt__report *r)
+{
+    if (r->n_expects == 0)
+        return;
+    size_t unmet = rpt__unmet_expectations(r);
+    rpt__puts(o, "<section id=\"expectations\">\n<h2>Expectations");
+    if (unmet > 0)
+        rpt__printf(o, " <span class=\"n\">%zu not met</span>", unmet);
+    rpt__puts(o, "</h2>\n<table class=\"grid\"><thead><tr><th>expectation</th><th>why</th>"
+                 "<th>expected at least</th><th>seen</th><th>result</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < r->n_expects; i++) {
+        const struct rpt__expect *x = &r->expects[i];
+        rpt__printf(o, "<tr class=\"%s\"><td>", x->met ? "ok" : "bad");
+        rpt__html(o, x->what);
+        rpt__puts(o, "</td><td>");
+        if (x->why)
+            rpt__html(o, x->why);
+        else
+            rpt__puts(o, "<span class=\"muted\">not given</span>");
+        rpt__printf(o, "</td><td>%lld</td><td>%lld</td><td>%s</td></tr>\n",
+                    (long long)x->at_least, (long long)x->seen, x->met ? "met" : "NOT MET");
+    }
+    rpt__puts(o, "</tbody></table>\n</section>\n");
+}
+
 static void invariants(struct rpt__out *o, const struct rpt__report *r)
 {
     rpt__puts(o, "<section id=\"invariants\">\n<h2>Invariants</h2>\n<table class=\"grid\">"
@@ -370,10 +420,14 @@ static void page_body(struct rpt__out *o, const struct rpt__report *r,
                       const struct rpt__journal *j)
 {
     banner(o, r);
-    rpt__puts(o, "<nav><a href=\"#violations\">violations</a><a href=\"#invariants\">"
-                 "invariants</a><a href=\"#orders\">orders</a><a href=\"#histograms\">"
-                 "histograms</a><a href=\"#coverage\">fault coverage</a></nav>\n<main>\n");
+    rpt__puts(o, "<nav><a href=\"#violations\">violations</a>");
+    if (r->n_expects > 0)
+        rpt__puts(o, "<a href=\"#expectations\">expectations</a>");
+    rpt__puts(o, "<a href=\"#invariants\">invariants</a><a href=\"#orders\">orders</a>"
+                 "<a href=\"#histograms\">histograms</a><a href=\"#coverage\">fault coverage"
+                 "</a></nav>\n<main>\n");
     violations(o, r);
+    expectations(o, r);
     invariants(o, r);
     orders_section(o);
     rpt__html_histograms(o, r, j);

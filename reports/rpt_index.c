@@ -111,10 +111,11 @@ static int write_junit(const char *out_dir, const struct run *runs, size_t n)
     return rc;
 }
 
-/* "no_double_charge 2, no_lost_payment 1" from the invariants list. */
+/* "no_double_charge ×2, no_lost_payment ×1" from the invariants list, then
+ * "expectation not met ×1" when the scenario's story did not happen. */
 static void violations_by_invariant(struct rpt__out *o, const struct rpt__report *r)
 {
-    size_t shown = 0;
+    size_t shown = 0, unmet = rpt__unmet_expectations(r);
     for (size_t i = 0; i < r->n_invs; i++) {
         const struct rpt__inv *inv = &r->invs[i];
         if (inv->holds && inv->violations == 0)
@@ -123,6 +124,10 @@ static void violations_by_invariant(struct rpt__out *o, const struct rpt__report
         rpt__puts(o, "<span class=\"inv\">");
         rpt__html(o, inv->name);
         rpt__printf(o, "</span> &times;%lld", (long long)inv->violations);
+    }
+    if (unmet > 0) {
+        rpt__puts(o, shown++ ? "<br>" : "");
+        rpt__printf(o, "<span class=\"inv\">expectation not met</span> &times;%zu", unmet);
     }
     if (shown == 0)
         rpt__puts(o, r->n_viols ? "see report" : "<span class=\"muted\">none</span>");
@@ -169,7 +174,7 @@ static int write_index(const char *out_dir, const struct run *runs, size_t n)
                     "failed</span><span class=\"v\">%zu</span></div></div></div></header>\n",
                 failed ? "fail" : "pass", failed ? "FAIL" : "PASS", n, failed);
     rpt__puts(&o, "<main><table class=\"grid\" id=\"runs\"><thead><tr><th>scenario</th>"
-                  "<th>verdict</th><th>seed</th><th>orders</th><th>violations by invariant</th>"
+                  "<th>verdict</th><th>seed</th><th>orders</th><th>what failed</th>"
                   "<th>duration</th><th>replay</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++)
         row(&o, &runs[i]);

@@ -132,6 +132,16 @@ struct rpt__viol {
     long order_idx;          /* into orders, -1 when not listed */
 };
 
+/* An element of report.json's optional expectations: a condition on the
+ * run that shows the scenario's story happened (sim/sim_expect.h). */
+struct rpt__expect {
+    const char *what;        /* "gateway op=close status=409 detail~ORDERPAID" */
+    const char *why;         /* expect.why, or NULL when not given */
+    const cJSON *expect;     /* the scenario's entry (an object) */
+    int64_t seen, at_least;
+    bool met;
+};
+
 /* A row of report.json's orders, owned by the report (not by root): the
  * names sit in order_ix and names, a non-empty faults list in kept. */
 struct rpt__order {
@@ -169,6 +179,8 @@ struct rpt__report {
     size_t n_invs;
     struct rpt__viol *viols;
     size_t n_viols;
+    struct rpt__expect *expects;     /* none when report.json has no expectations */
+    size_t n_expects;
     struct rpt__order *orders;
     size_t n_orders;
     const cJSON *fault_plan;         /* object or NULL */
@@ -201,6 +213,8 @@ int rpt__report_load(const char *run_dir, struct rpt__report *out);
 void rpt__report_release(struct rpt__report *r);
 /* The orders index whose order_id or key is s, or -1. */
 long rpt__order_find(const struct rpt__report *r, const char *s);
+/* How many of r's expectations are not met. */
+size_t rpt__unmet_expectations(const struct rpt__report *r);
 /* Count by name, or -1 when report.json has none. */
 int64_t rpt__count(const struct rpt__report *r, const char *name);
 

@@ -1,5 +1,6 @@
 /* rpt_junit.c -- a run as a JUnit <testsuite>: one <testcase> per
- * invariant, a <failure> per violated invariant.
+ * invariant, a <failure> per violated invariant; one per expectation of
+ * the scenario, a <failure> per unmet one.
  *
  * The failure message names the orders (CI systems show it in one line);
  * the failure text holds what the person on call needs without opening
@@ -69,7 +70,8 @@ static void failure_message(struct rpt__out *o, const struct rpt__report *r,
     if (def != NULL && def->violations > 0 && (size_t)def->violations > n)
         n = (size_t)def->violations;
     if (n == 0) {
-        rpt__puts(o, strcmp(inv, "verdict") == 0 ? "is fail with no violated invariant listed"
+        rpt__puts(o, strcmp(inv, "verdict") == 0 ? "is fail with no violated invariant or "
+                                                   "unmet expectation listed"
                                                  : "does not hold (no order listed)");
         return;
     }
@@ -146,20 +148,37 @@ static void plan_text(struct rpt__out *o, const struct rpt__report *r, const str
     }
 }
 
-static void evidence_text(struct rpt__out *o, const cJSON *evidence)
+/* label, then text (malloc'd, freed here) and a newline; NULL text is out
+ * of memory. */
+static void owned_text(struct rpt__out *o, const char *label, char *text)
 {
-    if (evidence == NULL)
-        return;
-    char *text = rpt__evidence_text(evidence);
     if (text == NULL) {
         if (o->rc == PD_OK)
             o->rc = PD_ENOMEM;
         return;
     }
-    rpt__puts(o, "evidence:\n");
+    rpt__puts(o, label);
     rpt__xml(o, text, false);
     rpt__puts(o, "\n");
     free(text);
+}
+
+static void evidence_text(struct rpt__out *o, const cJSON *evidence)
+{
+    if (evidence != NULL)
+        owned_text(o, "evidence:\n", rpt__evidence_text(evidence));
+}
+
+/* "scenario NAME, seed N\nreplay: COMMAND\n" at the top of a failure text. */
+static void run_lines(struct rpt__out *o, const struct rpt__report *r)
+{
+    rpt__puts(o, "scenario ");
+    rpt__xml(o, r->scenario, false);
+    rpt__puts(o, ", seed ");
+    rpt__xml(o, r->seed, false);
+    rpt__puts(o, "\nreplay: ");
+    rpt__xml(o, r->replay, false);
+    rpt__puts(o, "\n");
 }
 
 static void violation_text(struct rpt__out *o, const struct rpt__report *r,
@@ -187,13 +206,7 @@ static void failure_text(struct rpt__out *o, const struct rpt__report *r,
                     (long long)inv->violations, (long long)inv->checked);
     else
         rpt__puts(o, " does not hold.\n");
-    rpt__puts(o, "scenario ");
-    rpt__xml(o, r->scenario, false);
-    rpt__puts(o, ", seed ");
-    rpt__xml(o, r->seed, false);
-    rpt__puts(o, "\nreplay: ");
-    rpt__xml(o, r->replay, false);
-    rpt__puts(o, "\n");
+    run_lines(o, r);
     size_t shown = 0, total = 0;
     for (size_t i = 0; i < r->n_viols; i++) {
         if (!viol_is(&r->viols[i], name))
@@ -227,6 +240,51 @@ static void testcase(struct rpt__out *o, const struct rpt__report *r,
     failure_message(o, r, inv, name);
     rpt__puts(o, "\">");
     failure_text(o, r, inv, name);
+    rpt__puts(o, "</failure>\n    </testcase>\n");
+}
+
+static void expectation_text(struct rpt__out *o, const struct rpt__report *r,
+                             const struct rpt__expect *x)
+{
+    rpt__puts(o, "expectation ");
+    rpt__xml(o, x->what, false);
+    rpt__printf(o, " not met: seen %lld, expected at least %lld.\n", (long long)x->seen,
+                (long long)x->at_least);
+    rpt__puts(o, "The scenario's story did not happen, so this run did not test what the "
+                 "scenario says it tests.\n");
+    if (x->why) {
+        rpt__puts(o, "why: ");
+        rpt__xml(o, x->why, false);
+        rpt__puts(o, "\n");
+    }
+    owned_text(o, "expect: ", cJSON_PrintUnformatted(x->expect));
+    run_lines(o, r);
+}
+
+/* One test case per expectation, "expectation: WHAT": fails when the run
+ * did not show the scenario's story happened. */
+static void expectation_case(struct rpt__out *o, const struct rpt__report *r,
+                             const struct rpt__expect *x)
+{
+    rpt__puts(o, "    <testcase name=\"expectation: ");
+    rpt__xml(o, x->what, true);
+    rpt__puts(o, "\" classname=\"paydrill.");
+    rpt__xml(o, r->scenario, true);
+    rpt__puts(o, "\" time=\"0\"");
+    if (x->met) {
+        rpt__puts(o, "/>\n");
+        return;
+    }
+    rpt__printf(o, ">\n      <failure type=\"expectation not met\" message=\"seen %lld, "
+                   "expected at least %lld: the scenario's story did not happen",
+                (long long)x->seen, (long long)x->at_least);
+    if (x->why) {
+        rpt__puts(o, " (");
+        rpt__xml(o, x->why, true);
+        rpt__puts(o, ")");
+    }
+    rpt__puts(o, "\">");
+    expectation_text(o, r, x);
     rpt__puts(o, "</failure>\n    </testcase>\n");
 }
 
@@ -283,9 +341,11 @@ void rpt__junit_suite(struct rpt__out *o, const struct rpt__report *r, int id,
     size_t failures = n_orphans;
     for (size_t i = 0; i < r->n_invs; i++)
         failures += inv_failed(r, &r->invs[i]);
-    /* A failed verdict with no failing invariant still turns CI red. */
+    failures += rpt__unmet_expectations(r);
+    /* A failed verdict with no failing invariant and no unmet expectation
+     * still turns CI red. */
     bool verdict_case = strcmp(r->verdict, "fail") == 0 && failures == 0;
-    size_t tests = r->n_invs + n_orphans + verdict_case;
+    size_t tests = r->n_invs + n_orphans + r->n_expects + verdict_case;
     suite_open(o, r, id, tests, failures + verdict_case);
     if (tests_out)
         *tests_out += tests;
@@ -296,6 +356,8 @@ void rpt__junit_suite(struct rpt__out *o, const struct rpt__report *r, int id,
         testcase(o, r, &r->invs[i], r->invs[i].name, inv_failed(r, &r->invs[i]));
     for (size_t i = 0; i < n_orphans; i++)
         testcase(o, r, NULL, orphans[i], true);
+    for (size_t i = 0; i < r->n_expects; i++)
+        expectation_case(o, r, &r->expects[i]);
     if (verdict_case)
         testcase(o, r, NULL, "verdict", true);
     rpt__puts(o, "    <system-out>");

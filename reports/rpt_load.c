@@ -183,6 +183,63 @@ static int load_invariants(const cJSON *root, struct rpt__report *r, struct pd_j
     return rc;
 }
 
+static int load_expectation(const cJSON *e, const char *path, struct rpt__expect *x,
+                            struct pd_json_err *err)
+{
+    if (!cJSON_IsObject(e))
+        return pd_json_fail(err, "%s: must be an object", path);
+    int rc = pd_json_str(e, "what", true, 4096, path, &x->what, err);
+    if (rc == PD_OK)
+        rc = pd_json_i64(e, "seen", true, 0, PD_JSON_INT_MAX, path, &x->seen, err);
+    if (rc == PD_OK)
+        rc = pd_json_bool(e, "met", true, path, &x->met, err);
+    if (rc != PD_OK)
+        return rc;
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s.expect", path);
+    x->expect = cJSON_GetObjectItemCaseSensitive(e, "expect");
+    if (x->expect == NULL)
+        return pd_json_fail(err, "%s: required", sub);
+    if (!cJSON_IsObject(x->expect))
+        return pd_json_fail(err, "%s: must be an object", sub);
+    rc = pd_json_i64(x->expect, "at_least", true, 1, PD_JSON_INT_MAX, sub, &x->at_least, err);
+    if (rc == PD_OK)
+        rc = opt_str(x->expect, "why", sub, &x->why, err);
+    if (rc == PD_OK && x->why != NULL && x->why[0] == '\0')
+        x->why = NULL;
+    return rc;
+}
+
+/* expectations: optional (older reports have none); absent or null = none,
+ * anything else is checked like the required arrays. */
+static int load_expectations(const cJSON *root, struct rpt__report *r,
+                             struct pd_json_err *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "expectations");
+    if (arr == NULL || cJSON_IsNull(arr))
+        return PD_OK;
+    if (!cJSON_IsArray(arr))
+        return pd_json_fail(err, "expectations: must be an array");
+    r->expects = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *r->expects);
+    if (r->expects == NULL)
+        return PD_ENOMEM;
+    int rc = PD_OK;
+    for (const cJSON *e = arr->child; e != NULL && rc == PD_OK; e = e->next) {
+        char path[48];
+        snprintf(path, sizeof path, "expectations[%zu]", r->n_expects);
+        rc = load_expectation(e, path, &r->expects[r->n_expects++], err);
+    }
+    return rc;
+}
+
+size_t rpt__unmet_expectations(const struct rpt__report *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_expects; i++)
+        n += !r->expects[i].met;
+    return n;
+}
+
 static int load_violation(const cJSON *e, const char *path, struct rpt__viol *v,
                           struct pd_json_err *err)
 {
@@ -419,6 +476,8 @@ static int load_rest(cJSON *root, struct orders_text *ot, struct rpt__report *r,
     if (rc == PD_OK)
         rc = load_invariants(root, r, err);
     if (rc == PD_OK)
+        rc = load_expectations(root, r, err);
+    if (rc == PD_OK)
         rc = load_violations(root, r, err);
     if (rc == PD_OK)
         rc = load_orders(root, ot, r, err);
@@ -540,6 +599,7 @@ void rpt__report_release(struct rpt__report *r)
     cJSON_Delete(r->kept);
     free(r->invs);
     free(r->viols);
+    free(r->expects);
     free(r->orders);
     free(r->order_ix_map);
     rpt__strtab_release(&r->order_ix);

@@ -8,8 +8,11 @@
  * malformed inputs (missing report.json, bad JSON, wrong schema, a wrong
  * field, a bad journal line, more distinct kinds and faults than an event
  * can index, broken JSON inside the orders that are parsed one at a time,
- * a duplicate or escaped "orders" key) give PD_E* codes and messages naming the file and the field
- * or line. Each test works on a fresh copy in /tmp. */
+ * a duplicate or escaped "orders" key, a wrong expectations element) give
+ * PD_E* codes and messages naming the file and the field or line; a run
+ * that fails only on an unmet expectation says so in junit.xml,
+ * report.html and the suite index. Each test works on a fresh copy in
+ * /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,8 +46,8 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof *fx);
     pd_test_tmpdir(fx->dir);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/pass' '%s/fail' '%s/hostile' '%s/'", RPT_FIXTURES,
-             RPT_FIXTURES, RPT_FIXTURES, fx->dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s/pass' '%s/fail' '%s/hostile' '%s/expect' '%s/'",
+             RPT_FIXTURES, RPT_FIXTURES, RPT_FIXTURES, RPT_FIXTURES, fx->dir);
     assert_int_equal(system(cmd), 0);
     *state = fx;
     return 0;
@@ -144,6 +147,83 @@ static void test_junit_fail(void **state)
     assert_non_null(strstr(h, "<svg viewBox"));
     assert_non_null(strstr(h, "(7 orders)"));   /* 7 reached PAID after a pay */
     free(h);
+}
+
+/* The expect fixture: no invariant violated, verdict fail because one of
+ * its two expectations was not met. junit.xml has a test case per
+ * expectation, a failure for the unmet one only and no generic verdict
+ * case; report.html says why it failed and lists both; the suite index
+ * row shows the unmet expectation. */
+static void test_expectations(void **state)
+{
+    struct fx *fx = *state;
+    write_run(fx, "expect");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/expect", fx->dir);
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "<testsuite name=\"close-refused-just-paid\" tests=\"7\" "
+                              "failures=\"1\" errors=\"0\""));
+    assert_int_equal(count(x, "<testcase "), 7);
+    assert_int_equal(count(x, "<failure "), 1);
+    assert_non_null(strstr(x, "<testcase name=\"expectation: count paid\" "
+                              "classname=\"paydrill.close-refused-just-paid\" time=\"0\"/>"));
+    assert_non_null(strstr(x, "<testcase name=\"expectation: gateway op=close status=409 "
+                              "detail~ORDERPAID\" classname=\"paydrill.close-refused-just-paid"
+                              "\" time=\"0\">\n      <failure type=\"expectation not met\" "
+                              "message=\"seen 0, expected at least 1: the scenario's story did "
+                              "not happen (a close raced the payment &amp; the gateway refused "
+                              "it)\">"));
+    assert_non_null(strstr(x, "expect: {&quot;gateway&quot;:{&quot;op&quot;:&quot;close&quot;"));
+    assert_non_null(strstr(x, "replay: paydrill replay /work/runs/2026-11-26T030000Z/"
+                              "close-refused-just-paid"));
+    assert_null(strstr(x, "<testcase name=\"verdict\""));
+    free(x);
+
+    char *h = slurp(dir, "report.html");
+    assert_non_null(strstr(h, "id=\"verdict\">FAIL</div>"));
+    assert_non_null(strstr(h, "<p class=\"reason\" id=\"fail-reason\">No invariant was "
+                              "violated: the run fails because <a href=\"#expectations\">1 of 2 "
+                              "expectations was not met</a>"));
+    assert_non_null(strstr(h, "<span class=\"k\">expectations met</span><span class=\"v\">"
+                              "1 of 2</span>"));
+    assert_non_null(strstr(h, "<a href=\"#expectations\">expectations</a>"));
+    const char *sec = strstr(h, "<section id=\"expectations\">");
+    assert_non_null(sec);
+    assert_true(sec > strstr(h, "<section id=\"violations\">"));
+    assert_true(sec < strstr(h, "<section id=\"invariants\">"));
+    assert_non_null(strstr(sec, "<h2>Expectations <span class=\"n\">1 not met</span></h2>"));
+    assert_non_null(strstr(sec, "<tr class=\"ok\"><td>count paid</td><td>orders get paid</td>"
+                                "<td>1</td><td>3</td><td>met</td></tr>"));
+    assert_non_null(strstr(sec, "<tr class=\"bad\"><td>gateway op=close status=409 "
+                                "detail~ORDERPAID</td><td>a close raced the payment &amp; the "
+                                "gateway refused it</td><td>1</td><td>0</td><td>NOT MET</td></tr>"));
+    free(h);
+
+    /* A run without expectations (an older report.json) shows none of it. */
+    write_run(fx, "pass");
+    snprintf(dir, sizeof dir, "%s/pass", fx->dir);
+    h = slurp(dir, "report.html");
+    assert_null(strstr(h, "<section id=\"expectations\">"));
+    assert_null(strstr(h, "<a href=\"#expectations\""));
+    assert_null(strstr(h, "expectations met"));
+    free(h);
+
+    char out[512], expect_dir[512], pass_dir[512];
+    snprintf(out, sizeof out, "%s/out-expect", fx->dir);
+    snprintf(expect_dir, sizeof expect_dir, "%s/expect", fx->dir);
+    snprintf(pass_dir, sizeof pass_dir, "%s/pass", fx->dir);
+    const char *list[] = {pass_dir, expect_dir};
+    assert_int_equal(rpt_write_suite(out, list, 2), PD_OK);
+    char *idx = slurp(out, "index.html");
+    const char *row = strstr(idx, "<a href=\"../expect/report.html\">close-refused-just-paid</a>");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "<span class=\"inv\">expectation not met</span> &times;1"));
+    assert_int_equal(count(idx, "expectation not met"), 1);   /* not on the pass row */
+    free(idx);
+    x = slurp(out, "junit.xml");
+    assert_non_null(strstr(x, "<testsuites name=\"paydrill\" tests=\"12\" failures=\"1\" "
+                              "errors=\"0\""));
+    free(x);
 }
 
 /* Between the data block and our script, only our two <script> tags. */
@@ -442,6 +522,81 @@ static void test_orders_split(void **state)
     free(good);
 }
 
+/* The expect fixture's report.json with element i of expectations (i < 0:
+ * the root) given member name = json (NULL: the member removed). */
+static void put_expect_edit(const char *dir, const char *good, int i, const char *sub,
+                            const char *name, const char *json)
+{
+    cJSON *r = cJSON_Parse(good);
+    assert_non_null(r);
+    cJSON *obj = i < 0 ? r : cJSON_GetArrayItem(cJSON_GetObjectItem(r, "expectations"), i);
+    if (obj != NULL && sub != NULL)
+        obj = cJSON_GetObjectItem(obj, sub);
+    assert_non_null(obj);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+    if (json != NULL) {
+        cJSON *v = cJSON_Parse(json);
+        assert_non_null(v);
+        cJSON_AddItemToObject(obj, name, v);
+    }
+    char *text = cJSON_Print(r);
+    put(dir, "report.json", text);
+    free(text);
+    cJSON_Delete(r);
+}
+
+/* expectations is optional, but what is there is checked like the rest:
+ * a wrong type or a missing field is refused with its path. Absent or null,
+ * the run loads, and a fail verdict with nothing failing gets the generic
+ * verdict test case again. */
+static void test_expectations_malformed(void **state)
+{
+    static const struct {
+        int i;
+        const char *sub, *name, *json, *want;
+    } bad[] = {
+        {-1, NULL, "expectations", "5", "expectations: must be an array"},
+        {-1, NULL, "expectations", "[7]", "expectations[0]: must be an object"},
+        {1, NULL, "met", "\"no\"", "expectations[1].met: must be true or false"},
+        {1, NULL, "met", NULL, "expectations[1].met: required"},
+        {0, NULL, "what", "7", "expectations[0].what: must be a string"},
+        {0, NULL, "what", NULL, "expectations[0].what: required"},
+        {0, NULL, "seen", "\"3\"", "expectations[0].seen: must be an integer"},
+        {1, NULL, "seen", "-1", "expectations[1].seen: must be between 0 and"},
+        {1, NULL, "expect", NULL, "expectations[1].expect: required"},
+        {1, NULL, "expect", "[]", "expectations[1].expect: must be an object"},
+        {1, "expect", "at_least", "0", "expectations[1].expect.at_least: must be between 1"},
+        {0, "expect", "at_least", NULL, "expectations[0].expect.at_least: required"},
+        {0, "expect", "why", "5", "expectations[0].expect.why: must be a string"},
+    };
+    struct fx *fx = *state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/expect", fx->dir);
+    char *good = slurp(dir, "report.json");
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        put_expect_edit(dir, good, bad[k].i, bad[k].sub, bad[k].name, bad[k].json);
+        expect_error(dir, PD_EINVAL, "expect/report.json", bad[k].want);
+    }
+    /* why may be null or absent: no why shown, none in the message */
+    put_expect_edit(dir, good, 1, "expect", "why", "null");
+    write_run(fx, "expect");
+    char *x = slurp(dir, "junit.xml");
+    assert_non_null(strstr(x, "message=\"seen 0, expected at least 1: the scenario's story did "
+                              "not happen\">"));
+    free(x);
+    const char *absent[] = {NULL, "null"};
+    for (size_t k = 0; k < 2; k++) {
+        put_expect_edit(dir, good, -1, NULL, "expectations", absent[k]);
+        write_run(fx, "expect");
+        x = slurp(dir, "junit.xml");
+        assert_non_null(strstr(x, "tests=\"6\" failures=\"1\""));
+        assert_non_null(strstr(x, "<testcase name=\"verdict\""));
+        assert_null(strstr(x, "expectation: "));
+        free(x);
+    }
+    free(good);
+}
+
 /* An event holds a kind's or a fault's index in 14 bits: 16,383 distinct
  * names load, one more is refused by name, never wrapped into another. */
 static void test_too_many_names(void **state)
@@ -561,6 +716,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_junit_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_junit_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expectations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expectations_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

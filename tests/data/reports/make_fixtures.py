@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the fixture run folders pass/, fail/ and hostile/ beside this file.
+"""Writes the fixture run folders pass/, fail/, hostile/ and expect/ beside
+this file.
 
 A developer tool, not run by CI (the folders are committed). The stories
 follow docs/dev/interfaces.md: report.json (paydrill.report/1) and the
@@ -238,6 +239,34 @@ def make_fail():
                               42, "fail", orders, inv, viols, plan, counts), journal)
 
 
+def make_expect():
+    """No invariant violated, yet the verdict is fail: one of the scenario's
+    two expectations was not met (no close was answered ORDERPAID), so its
+    story did not happen."""
+    journal, orders = [], []
+    for i in range(1, 4):
+        key, oid = "race-%d" % i, "o-%016x" % (0x3c105e0000000000 + i)
+        e, faults = happy(key, oid, T0 + i * 900)
+        journal += e
+        orders.append(order_row(key, oid, "PAID", 1, 1, 0, 1, faults))
+    inv = [{"name": n, "holds": True, "checked": 3, "violations": 0} for n in INVARIANTS]
+    counts = {"orders": 3, "submissions": 3, "duplicates_sent": 0, "duplicates_rejected": 0,
+              "paid": 3, "closed": 0, "charges": 3, "refunds": 0, "callbacks": 3, "notifications": 3}
+    rep = base_report("close-refused-just-paid",
+                      "Close an order the payer has just paid; the gateway must refuse with ORDERPAID.",
+                      11, "fail", orders, inv, [], {}, counts)
+    rep["expectations"] = [
+        {"what": "count paid", "expect": {"count": "paid", "at_least": 1,
+                                          "why": "orders get paid"},
+         "seen": 3, "met": True},
+        {"what": "gateway op=close status=409 detail~ORDERPAID",
+         "expect": {"gateway": {"op": "close", "status": 409, "detail": "ORDERPAID"},
+                    "at_least": 1, "why": "a close raced the payment & the gateway refused it"},
+         "seen": 0, "met": False},
+    ]
+    write("expect", rep, journal)
+
+
 HOSTILE_ID = "</script><script>document.title='pwned';document.body.setAttribute('data-pwned','1')</script>"
 HOSTILE_KEY = "<img id=\"pwned-img\" src=x onerror=\"document.title='pwned'\">"
 HOSTILE_NAME = "evil & co\" '<!-- \u2028\u2029 ]]> \x01\x07 <b id=\"pwned-b\">bold</b>"
@@ -285,3 +314,4 @@ if __name__ == "__main__":
     make_pass()
     make_fail()
     make_hostile()
+    make_expect()
