@@ -23,7 +23,7 @@ struct sim_expect {
     char op[24];        /* gateway: the journal line's op */
     int64_t status;     /* gateway: its status, -1 any */
     char detail[128];   /* gateway: a substring of its detail, "" any */
-    char fault[24];     /* gateway: its fault, "" any */
+    char fault[48];     /* gateway: its fault, "" any */
     char count[24];     /* count: a key of report.json's counts */
     char target[16];    /* process: sut or gateway */
     char action[16];    /* process: kill, restart, restart_failed or skipped */
