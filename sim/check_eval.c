@@ -1006,6 +1006,31 @@ static int64_t count_named(const struct sim_check_counts *c, const char *name)
     return 0;
 }
 
+/* Records of one business.json list with the given status (-1: all);
+ * a receipt's status is what the business app answered. */
+static int64_t count_business(const struct sim_model *m, const struct sim_expect *e)
+{
+    int64_t n = 0;
+    bool any = e->status < 0;
+    if (strcmp(e->record, "submissions") == 0) {
+        for (size_t i = 0; i < m->subs.n; i++)
+            n += any || m->subs.v[i].status == e->status;
+    } else if (strcmp(e->record, "pay_calls") == 0) {
+        for (size_t i = 0; i < m->paycalls.n; i++)
+            n += any || m->paycalls.v[i].status == e->status;
+    } else if (strcmp(e->record, "payer") == 0) {
+        for (size_t i = 0; i < m->payer.n; i++)
+            n += any || m->payer.v[i].status == e->status;
+    } else if (strcmp(e->record, "queries") == 0) {
+        for (size_t i = 0; i < m->bqueries.n; i++)
+            n += any || m->bqueries.v[i].status == e->status;
+    } else if (strcmp(e->record, "receipts") == 0) {
+        for (size_t i = 0; i < m->receipts.n; i++)
+            n += any || m->receipts.v[i].answered == e->status;
+    }
+    return n;
+}
+
 static void check_expectations(const struct sim_model *m, struct sim_results *res)
 {
     for (size_t i = 0; i < m->n_expect; i++) {
@@ -1015,6 +1040,8 @@ static void check_expectations(const struct sim_model *m, struct sim_results *re
             seen = m->expect_gateway_seen[i];
         } else if (e->kind == SIM_EXPECT_COUNT) {
             seen = count_named(&res->counts, e->count);
+        } else if (e->kind == SIM_EXPECT_BUSINESS) {
+            seen = count_business(m, e);
         } else {
             for (size_t k = 0; k < m->pevents.n; k++)
                 seen += sim__s_eq(m, m->pevents.v[k].target, e->target) &&

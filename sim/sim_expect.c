@@ -11,6 +11,9 @@ const char *const sim_expect_counts[] = {
     "orders", "submissions", "duplicates_sent", "duplicates_rejected", "paid", "closed",
     "charges", "refunds", "callbacks", "notifications", NULL};
 
+const char *const sim_expect_records[] = {"submissions", "pay_calls", "payer", "queries",
+                                          "receipts", NULL};
+
 static const char *const targets[] = {"sut", "gateway", NULL};
 static const char *const actions[] = {"kill", "restart", "restart_failed", "skipped", NULL};
 
@@ -72,10 +75,29 @@ static int parse_process(const cJSON *p, const char *path, struct sim_expect *e,
     return rc;
 }
 
+static int parse_business(const cJSON *b, const char *path, struct sim_expect *e,
+                          struct pd_json_err *err)
+{
+    static const char *const keys[] = {"record", "status", NULL};
+    if (!cJSON_IsObject(b))
+        return pd_json_fail(err, "%s: must be an object such as {\"record\": \"pay_calls\", "
+                                 "\"status\": 409}", path);
+    int rc = pd_json_only_keys(b, keys, path, err);
+    if (rc == PD_OK)
+        rc = copy_str(b, "record", true, sizeof e->record, path, e->record, err);
+    if (rc == PD_OK && !one_of(e->record, sim_expect_records))
+        return pd_json_fail(err, "%s.record: must be submissions, pay_calls, payer, queries or "
+                                 "receipts", path);
+    if (rc == PD_OK)
+        rc = pd_json_i64(b, "status", false, 0, 999, path, &e->status, err);
+    return rc;
+}
+
 static int parse_one(const cJSON *o, const char *path, struct sim_expect *e,
                      struct pd_json_err *err)
 {
-    static const char *const keys[] = {"gateway", "count", "process", "at_least", "why", NULL};
+    static const char *const keys[] = {"gateway", "count", "process", "business",
+                                       "at_least", "why", NULL};
     memset(e, 0, sizeof *e);
     e->status = -1;
     e->at_least = 1;
@@ -87,13 +109,19 @@ static int parse_one(const cJSON *o, const char *path, struct sim_expect *e,
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "gateway");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "process");
-    if ((g != NULL) + (c != NULL) + (p != NULL) != 1)
-        return pd_json_fail(err, "%s: needs exactly one of gateway, count and process", path);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "business");
+    if ((g != NULL) + (c != NULL) + (p != NULL) + (b != NULL) != 1)
+        return pd_json_fail(err, "%s: needs exactly one of gateway, count, process and business",
+                            path);
     char sub[64];
     if (g != NULL) {
         e->kind = SIM_EXPECT_GATEWAY;
         snprintf(sub, sizeof sub, "%s.gateway", path);
         rc = parse_gateway(g, sub, e, err);
+    } else if (b != NULL) {
+        e->kind = SIM_EXPECT_BUSINESS;
+        snprintf(sub, sizeof sub, "%s.business", path);
+        rc = parse_business(b, sub, e, err);
     } else if (p != NULL) {
         e->kind = SIM_EXPECT_PROCESS;
         snprintf(sub, sizeof sub, "%s.process", path);
@@ -154,6 +182,13 @@ cJSON *sim_expect_to_json(const struct sim_expect *e)
             if (e->fault[0] != '\0')
                 cJSON_AddStringToObject(g, "fault", e->fault);
         }
+    } else if (e->kind == SIM_EXPECT_BUSINESS) {
+        cJSON *b = cJSON_AddObjectToObject(o, "business");
+        if (b != NULL) {
+            cJSON_AddStringToObject(b, "record", e->record);
+            if (e->status >= 0)
+                pd_json_add_i64(b, "status", e->status);
+        }
     } else if (e->kind == SIM_EXPECT_PROCESS) {
         cJSON *p = cJSON_AddObjectToObject(o, "process");
         if (p != NULL) {
@@ -182,6 +217,10 @@ void sim_expect_describe(const struct sim_expect *e, char *buf, size_t len)
     char status[32] = "";
     if (e->status >= 0)
         snprintf(status, sizeof status, " status=%lld", (long long)e->status);
+    if (e->kind == SIM_EXPECT_BUSINESS) {
+        snprintf(buf, len, "business %s%s", e->record, status);
+        return;
+    }
     snprintf(buf, len, "gateway op=%s%s%s%s%s%s", e->op, status,
              e->detail[0] ? " detail~" : "", e->detail, e->fault[0] ? " fault=" : "", e->fault);
 }

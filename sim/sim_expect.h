@@ -16,17 +16,20 @@
 
 #define SIM_MAX_EXPECT 16
 
-enum sim_expect_kind { SIM_EXPECT_GATEWAY, SIM_EXPECT_COUNT, SIM_EXPECT_PROCESS };
+enum sim_expect_kind {
+    SIM_EXPECT_GATEWAY, SIM_EXPECT_COUNT, SIM_EXPECT_PROCESS, SIM_EXPECT_BUSINESS
+};
 
 struct sim_expect {
     enum sim_expect_kind kind;
     char op[24];        /* gateway: the journal line's op */
-    int64_t status;     /* gateway: its status, -1 any */
+    int64_t status;     /* gateway, business: the status, -1 any */
     char detail[128];   /* gateway: a substring of its detail, "" any */
     char fault[48];     /* gateway: its fault, "" any */
     char count[24];     /* count: a key of report.json's counts */
     char target[16];    /* process: sut or gateway */
     char action[16];    /* process: kill, restart, restart_failed or skipped */
+    char record[16];    /* business: a record list of business.json */
     int64_t at_least;   /* >= 1 */
     char why[256];      /* what it shows, "" when not given */
 };
@@ -53,5 +56,10 @@ bool sim_expect_gateway_match(const struct sim_expect *e, const char *op, int64_
 /* The names a count expectation may use, NULL-terminated (report.json's
  * counts, in that order). */
 extern const char *const sim_expect_counts[];
+
+/* The business.json lists a business expectation may count, NULL-terminated:
+ * submissions, pay_calls, payer, queries (by status) and receipts (by the
+ * status the business app answered). */
+extern const char *const sim_expect_records[];
 
 #endif

@@ -24,6 +24,8 @@ REFUSED = [
     {"name": "x", "expect": [{"gateway": {"status": 409}}]},
     {"name": "x", "expect": [{"gateway": {"op": "close", "state": 1}}]},
     {"name": "x", "expect": [{"process": {"target": "db", "action": "kill"}}]},
+    {"name": "x", "expect": [{"business": {"record": "orders"}}]},
+    {"name": "x", "expect": [{"business": {"record": "pay_calls"}, "count": "paid"}]},
 ]
 
 

@@ -459,7 +459,9 @@ static void test_report_shape(void **state)
 }
 
 /* A scenario's expectations: the base run dropped one callback, charged
- * once, paid one order and refunded none; the SUT was killed once (an edit).
+ * once, paid one order and refunded none, refused one resubmission (409),
+ * answered one delivery 503 and made two pay calls; the SUT was killed once
+ * (an edit).
  * Two expectations the run does not meet fail it although every invariant
  * holds, each with its line; met ones alone pass. */
 static void test_expectations(void **state)
@@ -472,7 +474,10 @@ static void test_expectations(void **state)
          "  'why': 'the payer pays twice'},"
          " {'count': 'paid'}, {'count': 'refunds', 'why': 'money back'},"
          " {'process': {'target': 'sut', 'action': 'kill'}},"
-         " {'process': {'target': 'gateway', 'action': 'kill'}, 'at_least': 1}]"},
+         " {'process': {'target': 'gateway', 'action': 'kill'}, 'at_least': 1},"
+         " {'business': {'record': 'submissions', 'status': 409}},"
+         " {'business': {'record': 'receipts', 'status': 503}, 'at_least': 2},"
+         " {'business': {'record': 'pay_calls'}, 'at_least': 2}]"},
         {"run", "process_events",
          "[{'at': " T(30) ", 'target': 'sut', 'action': 'kill', 'detail': 'x'}]"},
         {0}};
@@ -484,8 +489,8 @@ static void test_expectations(void **state)
     for (int i = 0; i < SIM_INV_COUNT; i++)
         assert_int_equal(s.violations[i], 0);
     assert_false(s.pass);
-    assert_int_equal(s.expect_unmet, 3);
-    assert_int_equal(s.n_lines, 3);
+    assert_int_equal(s.expect_unmet, 4);
+    assert_int_equal(s.n_lines, 4);
     assert_string_equal(s.lines[0],
                         "unit expectation - gateway op=pay status=200 detail~charged: seen 1, "
                         "expected at least 2: the scenario's story did not happen (the payer "
@@ -494,12 +499,14 @@ static void test_expectations(void **state)
                                     "least 1: the scenario's story did not happen (money back)");
     assert_string_equal(s.lines[2], "unit expectation - process kill gateway: seen 0, expected "
                                     "at least 1: the scenario's story did not happen");
+    assert_string_equal(s.lines[3], "unit expectation - business receipts status=503: seen 1, "
+                                    "expected at least 2: the scenario's story did not happen");
     assert_string_equal(cJSON_GetObjectItem(r, "verdict")->valuestring, "fail");
     const cJSON *ex = cJSON_GetObjectItem(r, "expectations");
-    assert_int_equal(cJSON_GetArraySize(ex), 6);
-    const int64_t seen[] = {1, 1, 1, 0, 1, 0};
-    const bool met[] = {true, false, true, false, true, false};
-    for (int i = 0; i < 6; i++) {
+    assert_int_equal(cJSON_GetArraySize(ex), 9);
+    const int64_t seen[] = {1, 1, 1, 0, 1, 0, 1, 1, 2};
+    const bool met[] = {true, false, true, false, true, false, true, false, true};
+    for (int i = 0; i < 9; i++) {
         const cJSON *e = cJSON_GetArrayItem(ex, i);
         assert_int_equal(cJSON_GetObjectItem(e, "seen")->valueint, seen[i]);
         assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(e, "met")), met[i]);

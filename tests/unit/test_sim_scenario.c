@@ -63,7 +63,7 @@ static const struct {
     {"{\"name\": \"x\", \"wait_callbacks\": 1}", "wait_callbacks: must be true or false"},
     {"{\"name\": \"x\", \"expect\": {}}", "expect: must be an array"},
     {"{\"name\": \"x\", \"expect\": [3]}", "expect[0]: must be an object"},
-    {"{\"name\": \"x\", \"expect\": [{}]}", "expect[0]: needs exactly one of gateway, count and process"},
+    {"{\"name\": \"x\", \"expect\": [{}]}", "expect[0]: needs exactly one of gateway, count, process and business"},
     {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"process\": {}}]}", "expect[0]: needs exactly one of"},
     {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\", \"atleast\": 1}]}", "expect[0].atleast: unknown field"},
     {"{\"name\": \"x\", \"expect\": [{\"count\": \"paid\"}, {\"count\": \"money\"}]}", "expect[1].count: must be one of orders"},
@@ -76,6 +76,9 @@ static const struct {
     {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"db\", \"action\": \"kill\"}}]}", "expect[0].process.target: must be sut or gateway"},
     {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"sut\", \"action\": \"stop\"}}]}", "expect[0].process.action: must be kill, restart"},
     {"{\"name\": \"x\", \"expect\": [{\"process\": {\"target\": \"sut\"}}]}", "expect[0].process.action: required"},
+    {"{\"name\": \"x\", \"expect\": [{\"business\": {\"record\": \"orders\"}}]}", "expect[0].business.record: must be submissions, pay_calls"},
+    {"{\"name\": \"x\", \"expect\": [{\"business\": {\"record\": \"pay_calls\", \"status\": -1}}]}", "expect[0].business.status: must be between"},
+    {"{\"name\": \"x\", \"expect\": [{\"business\": {\"status\": 409}}]}", "expect[0].business.record: required"},
 };
 
 static void test_errors_name_file_and_field(void **state)
@@ -109,7 +112,8 @@ static const char full[] =
     " \"convergence_bound\": \"3h\", \"settle\": \"10s\", \"wait_callbacks\": false,"
     " \"expect\": [{\"gateway\": {\"op\": \"close\", \"status\": 409, \"detail\": \"ORDERPAID\","
     "   \"fault\": \"drop\"}, \"at_least\": 2, \"why\": \"raced\"}, {\"count\": \"refunds\"},"
-    "   {\"process\": {\"target\": \"gateway\", \"action\": \"restart\"}, \"at_least\": 3}]}";
+    "   {\"process\": {\"target\": \"gateway\", \"action\": \"restart\"}, \"at_least\": 3},"
+    "   {\"business\": {\"record\": \"pay_calls\", \"status\": 409}}]}";
 
 static void check_full(const struct sim_scenario *s)
 {
@@ -131,7 +135,7 @@ static void check_full(const struct sim_scenario *s)
     assert_true(s->convergence_bound_ms == 10800000 && s->settle_ms == 10000);
     assert_false(s->wait_callbacks);
     assert_non_null(s->gateway_faults);
-    assert_int_equal(s->n_expect, 3);
+    assert_int_equal(s->n_expect, 4);
     const struct sim_expect *e = &s->expect[0];
     assert_true(e->kind == SIM_EXPECT_GATEWAY && e->status == 409 && e->at_least == 2);
     assert_string_equal(e->op, "close");
@@ -144,7 +148,11 @@ static void check_full(const struct sim_scenario *s)
     assert_true(s->expect[2].kind == SIM_EXPECT_PROCESS && s->expect[2].at_least == 3);
     assert_string_equal(s->expect[2].target, "gateway");
     assert_string_equal(s->expect[2].action, "restart");
+    assert_true(s->expect[3].kind == SIM_EXPECT_BUSINESS && s->expect[3].status == 409);
+    assert_string_equal(s->expect[3].record, "pay_calls");
     char what[256];
+    sim_expect_describe(&s->expect[3], what, sizeof what);
+    assert_string_equal(what, "business pay_calls status=409");
     sim_expect_describe(e, what, sizeof what);
     assert_string_equal(what, "gateway op=close status=409 detail~ORDERPAID fault=drop");
     assert_true(sim_expect_gateway_match(e, "close", 409, "code ORDERPAID x", "drop"));
