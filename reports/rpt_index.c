@@ -213,6 +213,6 @@ int rpt_write_suite(const char *out_dir, const char *const *run_dirs, size_t n)
         rpt__report_release(&runs[i].r);
     free(runs);
     if (rc == PD_OK && first_error != PD_OK)
-        return rpt__fail(first_error, "%s", first_msg);
+        return rpt__fail_quiet(first_error, first_msg);   /* logged by the load */
     return rc;
 }

@@ -115,6 +115,9 @@ int rpt__detail_expand(const char *tmpl, const char *const vals[RPT_TMPL_N], cha
 
 /* Records the message rpt_last_error() returns and returns rc. */
 int rpt__fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* rpt__fail without the log line, for an error already logged where it
+ * happened (a run's report.json that the suite index could not read). */
+int rpt__fail_quiet(int rc, const char *msg);
 void rpt__clear_error(void);
 
 /* ---- report.json, validated ---- */

@@ -33,6 +33,12 @@ int rpt__fail(int rc, const char *fmt, ...)
     return rc;
 }
 
+int rpt__fail_quiet(int rc, const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg);
+    return rc;
+}
+
 int rpt__path(char *out, size_t out_len, const char *dir, const char *name)
 {
     int n = snprintf(out, out_len, "%s/%s", dir, name);

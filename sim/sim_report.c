@@ -61,7 +61,10 @@ void sim_report_suite(const char *out_dir, const struct sim_run_result *results,
         dirs[i] = results[i].run_dir;
     char index[1200];
     snprintf(index, sizeof index, "%s/index.html", out_dir);
-    if (rpt_write_suite(out_dir, dirs, n) == 0 && access(index, R_OK) == 0) {
+    /* A run without a readable report.json (one that ended in ERROR, said
+     * above) still has its row in the index, which is then the report. */
+    int rc = rpt_write_suite(out_dir, dirs, n);
+    if ((rc == 0 || rc == PD_ENOTFOUND) && access(index, R_OK) == 0) {
         fprintf(out, "report: %s\n", index);
         return;
     }

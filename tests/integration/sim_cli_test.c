@@ -284,6 +284,14 @@ static void test_sut_cmd(void **state)
     /* A command that ends before its ready line: said how, at once. */
     assert_int_equal(paydrill("run full.json --out o9 --sut-cmd 'sleep 300 & exit 3'"), 3);
     expect_in("err", "the SUT did not start: it exited with status 3 before printing");
+    /* The suite index still has its row (and is the report); the missing
+     * report.json is logged once, by the index's load. */
+    expect_in("out", "/index.html");
+    char *err = slurp("err");
+    const char *first = strstr(err, "report.json: missing");
+    if (first == NULL || strstr(first + 1, "report.json: missing") != NULL)
+        fail_msg("the missing report.json is not logged exactly once:\n%s", err);
+    free(err);
 }
 
 static void test_sut_url(void **state)
