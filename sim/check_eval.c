@@ -820,10 +820,25 @@ static const struct sim_submission *stand_in(const struct sim_model *m,
     return first;
 }
 
+/* "300 ms after the original", "20 ms before the original" (a concurrent
+ * double-click may be sent first), or "with no original on record". */
+static const char *since_original(const struct sim_submission *d,
+                                  const struct sim_submission *orig, char *buf, size_t len)
+{
+    if (orig == NULL) {
+        snprintf(buf, len, "with no original on record");
+        return buf;
+    }
+    long long dt = (long long)(d->at - orig->at);
+    snprintf(buf, len, "%lld ms %s the original", dt < 0 ? -dt : dt, dt < 0 ? "before" : "after");
+    return buf;
+}
+
 static void check_dup_in(const struct sim_model *m, struct sim_results *res,
                          const struct sim_submission *d, const struct sim_submission *orig)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
+    char when[64];
     sim_sid kept = accepted_id(m, orig);
     if (kept == 0 && orig != NULL) {
         const struct sim_submission *s = stand_in(m, orig);
@@ -841,10 +856,9 @@ static void check_dup_in(const struct sim_model *m, struct sim_results *res,
         return;
     if (is_2xx(d->status) || (extra_id && extra_id != kept))
         record(m, res, inv, extra, SIM_NONE, extra_id ? sim__s(m, extra_id) : or_q(m, d->order_id),
-               d->original_key, "%s resubmission %s (%lld ms after the original) was "
-               "accepted as order %s instead of refused", sim__sp(m, d->kind),
-               or_q(m, d->client_ref),
-               orig ? (long long)(d->at - orig->at) : -1LL,
+               d->original_key, "%s resubmission %s (%s) was accepted as order %s instead "
+               "of refused", sim__sp(m, d->kind), or_q(m, d->client_ref),
+               since_original(d, orig, when, sizeof when),
                extra_id ? sim__s(m, extra_id) : or_q(m, d->order_id));
     else if (d->status == 409 && kept && d->order_id != kept)
         record(m, res, inv, sim__map_get(&m->order_by_id, kept), SIM_NONE, sim__s(m, kept),
@@ -892,6 +906,7 @@ static struct sim_submission effective(const struct sim_model *m,
 static void check_dups(const struct sim_model *m, struct sim_results *res)
 {
     const int inv = SIM_INV_DUPLICATE_SUBMISSION_REJECTED;
+    char when[64];
     struct sim_map won = {0};
     struct sim_clock_map cm;
     if (index_winners(m, &won) != PD_OK || sim__clock_map_build(m, &cm) != PD_OK) {
@@ -922,9 +937,9 @@ static void check_dups(const struct sim_model *m, struct sim_results *res)
         else if (d->status == 409)
             record(m, res, inv, sim__map_get(&m->order_by_id, d->order_id), SIM_NONE,
                    sim__s(m, d->client_ref ? d->client_ref : d->key), d->original_key,
-                   "%s resubmission %s came %lld ms after the original (window %lld ms) "
-                   "and was refused with 409", sim__sp(m, d->kind), or_q(m, d->client_ref),
-                   orig ? (long long)(d->at - orig->at) : -1LL,
+                   "%s resubmission %s came %s (window %lld ms) and was refused with 409",
+                   sim__sp(m, d->kind), or_q(m, d->client_ref),
+                   since_original(d, orig, when, sizeof when),
                    (long long)m->run.dedup_window_ms);
     }
     sim__map_free(&won);

@@ -543,6 +543,37 @@ static void test_expectations(void **state)
     cJSON_Delete(fx);
 }
 
+/* A resubmission's line says how long after the original it was sent, or
+ * before it: a concurrent double-click may leave first. */
+static void test_dup_timing_words(void **state)
+{
+    (void)state;
+    static const char *const at[] = {"1767225600700", "1767225599700"};
+    static const char *const want[] = {"(700 ms after the original)", "(300 ms before the original)"};
+    for (int i = 0; i < 2; i++) {
+        const struct fx_edit edits[] = {
+            {"business", "submissions[2].status", "201"},
+            {"business", "submissions[2].order_id", "'o-4'"},
+            {"business", "submissions[2].kind", "'concurrent'"},
+            {"business", "submissions[2].at", at[i]},
+            {"export", "orders[]", CLOSED_ORDER("o-4", "k-1~dup1")},
+            {0}};
+        cJSON *fx = fx_load(edits);
+        struct sim_check_docs docs = fx_docs(fx);
+        struct sim_check_summary s;
+        assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
+        bool found = false;
+        for (size_t k = 0; k < s.n_lines; k++)
+            found |= strstr(s.lines[k], want[i]) != NULL;
+        if (!found) {
+            fx_dump(&s);
+            fail_msg("no line says %s", want[i]);
+        }
+        sim_check_summary_release(&s);
+        cJSON_Delete(fx);
+    }
+}
+
 /* A business app that refuses the same delivery again and again shows as
  * one fault-plan entry with the count, not one per delivery. */
 static void test_nack_runs(void **state)
@@ -739,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_malformed_docs),
         cmocka_unit_test(test_report_samples),
         cmocka_unit_test(test_expectations),
+        cmocka_unit_test(test_dup_timing_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
