@@ -13,6 +13,7 @@
 #include "check_evidence.h"
 #include "pd_assert.h"
 #include "pd_err.h"
+#include "pd_time.h"
 
 #define SUMMARY_LEN 400
 
@@ -669,33 +670,76 @@ static bool final_delivered(const struct sim_model *m, const struct sim_porder *
     return false;
 }
 
-static bool order_open(const struct sim_model *m, const struct sim_porder *o, bool healed,
-                       char *why, size_t len)
+/* Why an order is still open at the end of the run (OPEN_NONE: it is not);
+ * why says so in words. */
+enum open_why { OPEN_NONE, OPEN_NOT_FINAL, OPEN_CHARGE_KEPT, OPEN_REFUND, OPEN_UNACKED, OPEN_N };
+
+static enum open_why order_open(const struct sim_model *m, const struct sim_porder *o,
+                                bool healed, char *why, size_t len)
 {
     if (!sim__is_final(o->status_st)) {
         snprintf(why, len, "order still %s at the end of the run", or_q(m, o->status));
-        return true;
+        return OPEN_NOT_FINAL;
     }
     for (int32_t ti = o->first_trade; ti != SIM_NONE; ti = m->trades.v[ti].next_of_order) {
         const struct sim_gtrade *t = &m->trades.v[ti];
         if (o->status_st != SIM_ST_PAID && charged_of(t) > refunded_of(t)) {
             snprintf(why, len, "charge on trade %s not accounted for: kept by the gateway, "
                      "the order is %s", sim__sp(m, t->out_trade_no), or_q(m, o->status));
-            return true;
+            return OPEN_CHARGE_KEPT;
         }
     }
     for (uint32_t i = 0; i < o->n_refunds; i++)
         if (!sim__s_eq(m, o->refunds[i].status, "SUCCESS")) {
             snprintf(why, len, "refund %s still %s at the end of the run",
                      or_q(m, o->refunds[i].out_refund_no), or_q(m, o->refunds[i].status));
-            return true;
+            return OPEN_REFUND;
         }
     if (healed && !final_delivered(m, o)) {
         snprintf(why, len, "final status %s never acknowledged by the business",
                  or_q(m, o->status));
-        return true;
+        return OPEN_UNACKED;
     }
-    return false;
+    return OPEN_NONE;
+}
+
+static bool orphan_charge(const struct sim_gtrade *t)
+{
+    return t->order == SIM_NONE && charged_of(t) > refunded_of(t);
+}
+
+/* "3 orders open (2 not final, 1 never acknowledged), 1 charge with no
+ * order" from the per-order checks, for the run's own line. */
+static void open_summary(const struct sim_model *m, bool healed, char *out, size_t len)
+{
+    static const char *const words[OPEN_N] = {"", "not final", "a charge kept",
+                                              "a refund pending", "never acknowledged"};
+    int64_t n[OPEN_N] = {0}, open = 0, orphans = 0;
+    char why[SUMMARY_LEN];
+    for (size_t oi = 0; oi < m->orders.n; oi++)
+        n[order_open(m, &m->orders.v[oi], healed, why, sizeof why)]++;
+    for (size_t i = 0; i < m->trades.n; i++)
+        orphans += orphan_charge(&m->trades.v[i]);
+    for (int w = OPEN_NOT_FINAL; w < OPEN_N; w++)
+        open += n[w];
+    if (open == 0 && orphans == 0) {
+        snprintf(out, len, "every order final and accounted for");
+        return;
+    }
+    size_t k = (size_t)snprintf(out, len, "%lld order%s open", (long long)open,
+                                open == 1 ? "" : "s");
+    const char *sep = " (";
+    for (int w = OPEN_NOT_FINAL; w < OPEN_N && k < len; w++) {
+        if (n[w] == 0)
+            continue;
+        k += (size_t)snprintf(out + k, len - k, "%s%lld %s", sep, (long long)n[w], words[w]);
+        sep = ", ";
+    }
+    if (open > 0 && k < len)
+        k += (size_t)snprintf(out + k, len - k, ")");
+    if (orphans > 0 && k < len)
+        snprintf(out + k, len - k, ", %lld charge%s with no order", (long long)orphans,
+                 orphans == 1 ? "" : "s");
 }
 
 static void check_convergence(const struct sim_model *m, struct sim_results *res)
@@ -703,20 +747,23 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
     const int inv = SIM_INV_CONVERGENCE;
     const struct sim_run_info *ri = &m->run;
     bool healed = ri->faults_healed_at != SIM_NO_TIME;
+    char bound[32], took[32], open[SUMMARY_LEN];
+    pd_format_duration(ri->convergence_bound_ms, bound, sizeof bound);
     res->checked[inv]++;
-    if (!ri->quiet)
+    if (!ri->quiet) {
+        open_summary(m, healed, open, sizeof open);
         record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", 0,
-               "the run did not become quiet within the convergence bound (%lld ms)",
-               (long long)ri->convergence_bound_ms);
-    else if (healed && ri->quiet_at != SIM_NO_TIME &&
-             ri->quiet_at - ri->faults_healed_at > ri->convergence_bound_ms)
+               "the run did not become quiet within the convergence bound (%s): %s", bound,
+               open);
+    } else if (healed && ri->quiet_at != SIM_NO_TIME &&
+               ri->quiet_at - ri->faults_healed_at > ri->convergence_bound_ms) {
+        pd_format_duration(ri->quiet_at - ri->faults_healed_at, took, sizeof took);
         record(m, res, inv, SIM_NONE, SIM_NONE, "(run)", 0,
-               "quiet %lld ms after the faults healed, bound %lld ms",
-               (long long)(ri->quiet_at - ri->faults_healed_at),
-               (long long)ri->convergence_bound_ms);
+               "quiet %s after the faults healed, past the convergence bound (%s)", took, bound);
+    }
     for (size_t i = 0; i < m->trades.n; i++) {
         const struct sim_gtrade *t = &m->trades.v[i];
-        if (t->order == SIM_NONE && charged_of(t) > refunded_of(t))
+        if (orphan_charge(t))
             record(m, res, inv, SIM_NONE, (int32_t)i, sim__s(m, t->out_trade_no), t->attach,
                    "charge on trade %s not accounted for: kept by the gateway, no order",
                    sim__sp(m, t->out_trade_no));
@@ -725,7 +772,7 @@ static void check_convergence(const struct sim_model *m, struct sim_results *res
     for (size_t oi = 0; oi < m->orders.n; oi++) {
         const struct sim_porder *o = &m->orders.v[oi];
         res->checked[inv]++;
-        if (order_open(m, o, healed, why, sizeof why))
+        if (order_open(m, o, healed, why, sizeof why) != OPEN_NONE)
             record(m, res, inv, (int32_t)oi, SIM_NONE, sim__s(m, o->order_id), o->client_ref,
                    "%s", why);
     }

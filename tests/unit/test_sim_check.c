@@ -543,6 +543,41 @@ static void test_expectations(void **state)
     cJSON_Delete(fx);
 }
 
+/* The run's own convergence line gives the bound as a duration and sums up
+ * what was still open; a late quiet gives both durations. */
+static void test_convergence_run_line(void **state)
+{
+    (void)state;
+    const struct fx_edit never[] = {
+        {"run", "quiet", "false"}, {"run", "quiet_at", "null"},
+        {"export", "orders[1].history[2]", NULL}, {"export", "orders[1].status", "'PAYING'"},
+        {"export", "orders[1].notifications", "[]"}, {"business", "receipts[2]", NULL},
+        {"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
+        {0}};
+    const struct fx_edit late[] = {{"run", "quiet_at", "1767226300000"}, {0}};
+    const struct fx_edit *edits[] = {never, late};
+    static const char *const want[] = {
+        "unit convergence (run) the run did not become quiet within the convergence bound "
+        "(10m): 1 order open (1 not final), 1 charge with no order",
+        "unit convergence (run) quiet 690s after the faults healed, past the convergence "
+        "bound (10m)"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *fx = fx_load(edits[i]);
+        struct sim_check_docs docs = fx_docs(fx);
+        struct sim_check_summary s;
+        assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
+        bool found = false;
+        for (size_t k = 0; k < s.n_lines; k++)
+            found |= strcmp(s.lines[k], want[i]) == 0;
+        if (!found) {
+            fx_dump(&s);
+            fail_msg("no line reads: %s", want[i]);
+        }
+        sim_check_summary_release(&s);
+        cJSON_Delete(fx);
+    }
+}
+
 /* A resubmission's line says how long after the original it was sent, or
  * before it: a concurrent double-click may leave first. */
 static void test_dup_timing_words(void **state)
@@ -771,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_report_samples),
         cmocka_unit_test(test_expectations),
         cmocka_unit_test(test_dup_timing_words),
+        cmocka_unit_test(test_convergence_run_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
