@@ -81,7 +81,9 @@ static const char usage_run[] =
 
 static const char usage_list[] =
     "usage: paydrill list [PATH...]\n\n"
-    "Prints each scenario's name, file and one-line description (default PATH: scenarios/).\n";
+    "Prints each scenario's name, file and one-line description. A folder's files\n"
+    "come first, then those of its subfolders (one level: scenarios/ lists the\n"
+    "default suite and the examples too). Default PATH: scenarios/.\n";
 
 static const char usage_check[] =
     "usage: paydrill check DIR\n\n"
@@ -232,35 +234,51 @@ static int push(char **out, size_t *n, size_t max, const char *path)
     return 0;
 }
 
-static int expand_one(const char *path, char **out, size_t *n, size_t max, int depth);
+static int expand_one(const char *path, char **out, size_t *n, size_t max, int depth,
+                      bool tree);
 
-static int expand_dir(const char *dir, char **out, size_t *n, size_t max, int depth)
+/* A folder's scenario files (not *.suite.json), by name; with tree, then
+ * its subfolders' too (paydrill list), each after the files. */
+static int expand_dir(const char *dir, char **out, size_t *n, size_t max, int depth, bool tree)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
         fprintf(stderr, "%s: (folder): cannot be read\n", dir);
         return -1;
     }
-    char *names[SIM_MAX_SCENARIOS];
-    size_t k = 0;
+    char *names[SIM_MAX_SCENARIOS], *subs[64];
+    size_t k = 0, n_subs = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && k < SIM_MAX_SCENARIOS)
-        if (e->d_name[0] != '.' && ends_with(e->d_name, ".json") && !ends_with(e->d_name, ".suite.json"))
+    while ((e = readdir(d)) != NULL && k < SIM_MAX_SCENARIOS) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (ends_with(e->d_name, ".json") && !ends_with(e->d_name, ".suite.json")) {
             names[k++] = strdup(e->d_name);
+        } else if (tree && n_subs < 64) {
+            char path[PATH_MAX];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                subs[n_subs++] = strdup(e->d_name);
+        }
+    }
     closedir(d);
     qsort(names, k, sizeof *names, cmp_str);
+    qsort(subs, n_subs, sizeof *subs, cmp_str);
     int rc = 0;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < k + n_subs; i++) {
+        char *name = i < k ? names[i] : subs[i - k];
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]);
-        if (rc == 0)
-            rc = expand_one(path, out, n, max, depth + 1);
-        free(names[i]);
+        snprintf(path, sizeof path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", name);
+        if (rc == 0 && name != NULL)   /* one level of subfolders only */
+            rc = expand_one(path, out, n, max, depth + 1, false);
+        free(name);
     }
     return rc;
 }
 
-static int expand_suite(const char *file, char **out, size_t *n, size_t max, int depth)
+static int expand_suite(const char *file, char **out, size_t *n, size_t max, int depth,
+                        bool tree)
 {
     char *text = NULL;
     size_t len = 0;
@@ -291,7 +309,7 @@ static int expand_suite(const char *file, char **out, size_t *n, size_t max, int
         }
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s%s", it->valuestring[0] == '/' ? "" : base, it->valuestring);
-        if (expand_one(path, out, n, max, depth + 1) != 0)
+        if (expand_one(path, out, n, max, depth + 1, tree) != 0)
             rc = PD_EINVAL, err.text[0] = '\0';
     }
     cJSON_Delete(doc);
@@ -300,7 +318,8 @@ static int expand_suite(const char *file, char **out, size_t *n, size_t max, int
     return rc == PD_OK ? 0 : -1;
 }
 
-static int expand_one(const char *path, char **out, size_t *n, size_t max, int depth)
+static int expand_one(const char *path, char **out, size_t *n, size_t max, int depth,
+                      bool tree)
 {
     struct stat st;
     if (depth > 8) {
@@ -312,17 +331,17 @@ static int expand_one(const char *path, char **out, size_t *n, size_t max, int d
         return -1;
     }
     if (S_ISDIR(st.st_mode))
-        return expand_dir(path, out, n, max, depth);
+        return expand_dir(path, out, n, max, depth, tree);
     if (ends_with(path, ".suite.json"))
-        return expand_suite(path, out, n, max, depth);
+        return expand_suite(path, out, n, max, depth, tree);
     return push(out, n, max, path);
 }
 
-int sim_cli_expand(const char *const *paths, size_t n_paths, char **out, size_t max)
+int sim_cli_expand(const char *const *paths, size_t n_paths, bool tree, char **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < n_paths; i++)
-        if (expand_one(paths[i], out, &n, max, 0) != 0) {
+        if (expand_one(paths[i], out, &n, max, 0, tree) != 0) {
             for (size_t j = 0; j < n; j++)
                 free(out[j]);
             return -1;
@@ -600,7 +619,7 @@ static int cmd_run(int argc, char **argv)
     struct sim_tools tools;
     sim_tools_find(&tools);
     char *files[SIM_MAX_SCENARIOS];
-    int n = sim_cli_expand(o.paths, o.n_paths, files, SIM_MAX_SCENARIOS);
+    int n = sim_cli_expand(o.paths, o.n_paths, false, files, SIM_MAX_SCENARIOS);
     if (n <= 0) {
         if (n == 0)
             fprintf(stderr, "paydrill: no scenario files found\n");
@@ -638,8 +657,8 @@ static int cmd_list(int argc, char **argv)
         return rc < 0 ? SIM_EXIT_PASS : rc;
     const char *def[] = {"scenarios"};
     char *files[SIM_MAX_SCENARIOS];
-    int n = o.n_paths ? sim_cli_expand(o.paths, o.n_paths, files, SIM_MAX_SCENARIOS)
-                      : sim_cli_expand(def, 1, files, SIM_MAX_SCENARIOS);
+    int n = o.n_paths ? sim_cli_expand(o.paths, o.n_paths, true, files, SIM_MAX_SCENARIOS)
+                      : sim_cli_expand(def, 1, true, files, SIM_MAX_SCENARIOS);
     if (n < 0)
         return SIM_EXIT_USAGE;
     int code = SIM_EXIT_PASS;

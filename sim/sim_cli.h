@@ -7,6 +7,7 @@
 #ifndef SIM_CLI_H
 #define SIM_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sim_scenario.h"
@@ -15,11 +16,12 @@ enum { SIM_EXIT_PASS = 0, SIM_EXIT_FAIL = 1, SIM_EXIT_USAGE = 2, SIM_EXIT_NO_VER
 
 #define SIM_MAX_SCENARIOS 256
 
-/* Expands files, folders (their *.json files, sorted) and suite files
+/* Expands files, folders (their *.json files, sorted; with tree, then
+ * their subfolders', as `paydrill list` shows them) and suite files
  * (*.suite.json: {"suite", "description", "scenarios": [paths relative to
  * the suite file]}) into scenario file paths. Prints problems on stderr.
  * Returns the count, or -1 on an error (exit 2). Paths are malloc'd. */
-int sim_cli_expand(const char *const *paths, size_t n_paths, char **out, size_t max);
+int sim_cli_expand(const char *const *paths, size_t n_paths, bool tree, char **out, size_t max);
 
 int sim_cli_main(int argc, char **argv);
 

@@ -151,6 +151,25 @@ static void expect_run_folder(const char *dir)
 /* A scenario whose story does not happen fails, and says which part did
  * not (docs/scenarios.md "expect"); `check` of the folder agrees; the same
  * scenario with only what happened passes. */
+/* list walks a folder and one level of its subfolders, files first. */
+static void test_list(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/sc/sub/deeper'", tmp);
+    assert_int_equal(system(cmd), 0);
+    put("sc/top.json", "{\"name\": \"top\", \"description\": \"the top one\"}");
+    put("sc/sub/inner.json", "{\"name\": \"inner\", \"description\": \"one level down\"}");
+    put("sc/sub/deeper/deep.json", "{\"name\": \"deep\"}");
+    assert_int_equal(paydrill("list sc"), 0);
+    char *out = slurp("out");
+    const char *top = strstr(out, "top "), *inner = strstr(out, "inner ");
+    if (top == NULL || inner == NULL || inner < top || strstr(out, "deep") != NULL)
+        fail_msg("list sc should show top, then inner, not deep:\n%s", out);
+    free(out);
+    expect_in("out", "(sc/sub/inner.json)");
+}
+
 static void test_expectations(void **state)
 {
     (void)state;
@@ -421,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenario_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_check_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expectations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url_started_by_hand, setup, teardown),
