@@ -10,7 +10,8 @@
 #include "sim_cli.h"
 
 /* Settings that only take effect when a program starts, so paydrill sets
- * them and starts itself once more (one exec of /proc/self/exe):
+ * them and starts itself once more (one exec of the file /proc/self/exe
+ * names):
  * - glibc keeps the stacks of exited threads for reuse, up to 40 MiB. After
  *   a run the business receiver's 49 civetweb threads leave ~620 KB of them
  *   resident, which the checker and the report writers then sit on (they
@@ -89,7 +90,14 @@ static void lean_start(char **argv)
         changed |= lean_set(i);
     if (!changed)
         return;
-    execv("/proc/self/exe", argv);
+    /* The file /proc/self/exe names, not the link itself: exec'd through
+     * the link, the process's name (ps, top, pgrep) would become "exe". */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        execv(self, argv);
+    }
     restore();
 }
 

@@ -278,10 +278,12 @@ static void test_sut_cmd(void **state)
     snprintf(args, sizeof args,
              "run full.json --out o10 --sut-cmd 'env | grep \"TUNABLES\\|GNUTLS\" | sort >&2; "
              "echo parent: >&2; tr \"\\0\" \"\\n\" </proc/$PPID/environ | "
-             "grep \"TUNABLES\\|GNUTLS\" | sort >&2; exec \"%s\"'",
+             "grep \"TUNABLES\\|GNUTLS\" | sort >&2; cat /proc/$PPID/comm >&2; exec \"%s\"'",
              pc);
     assert_int_equal(paydrill(args), 0);
     log = slurp("o10/full/sut.log");
+    if (strstr(log, "\npaydrill\n") == NULL)   /* its name, not "exe" */
+        fail_msg("paydrill's process name after its restart is not paydrill:\n%s", log);
     if (strncmp(log, "parent:\n", 8) != 0 ||
         strstr(log, "\nGLIBC_TUNABLES=glibc.pthread.stack_cache_size=0\n") == NULL ||
         strstr(log, "\nGNUTLS_NO_IMPLICIT_INIT=1\n") == NULL ||
