@@ -1,7 +1,9 @@
 /* paydrill -- runs payment-system fault scenarios end to end and checks
  * that no order is lost, none is paid twice and duplicates are rejected. */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,12 @@
  *   constructor initialises it (and p11-kit) in every process: ~580 KB
  *   resident, for a TLS library paydrill never calls (its libcurl uses
  *   OpenSSL; RTMP and LDAP are not used). GNUTLS_NO_IMPLICIT_INIT skips it.
- * Each is left alone when the caller set it. The children (the SUT,
+ * A caller's own setting of either is kept (GLIBC_TUNABLES is extended,
+ * unless it sets the stack cache itself). The children (the SUT,
  * mock-gateway) get the caller's environment back: unset, or as it was.
- * If the exec fails paydrill runs as it is. */
+ * There is no restart under an LD_PRELOAD tool (valgrind, heaptrack), with
+ * PAYDRILL_NO_RESTART=1, or when started through ld.so; if the exec fails
+ * paydrill runs as it is. */
 struct lean {
     const char *name;
     const char *already;    /* the caller's value containing this: left alone */
@@ -81,23 +86,60 @@ static bool lean_set(size_t i)
     return true;
 }
 
+/* True when path is the file that holds this program's code: not so when
+ * paydrill was started through the dynamic loader (ld.so ./paydrill ...),
+ * where /proc/self/exe names ld.so and exec'ing it would load argv[1]. */
+static bool holds_main(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return false;
+    uintptr_t here = (uintptr_t)&lean_set;
+    char line[4200];
+    bool yes = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        uintptr_t lo = 0, hi = 0;
+        int at = 0;
+        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 ||
+            here < lo || here >= hi)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        yes = at > 0 && strcmp(line + at, path) == 0;
+        break;
+    }
+    fclose(f);
+    return yes;
+}
+
+/* No restart under a tool that put itself in LD_PRELOAD (valgrind,
+ * heaptrack: they would lose the program at the exec and report nothing),
+ * or when asked not to. */
+static bool may_restart(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    const char *no = getenv("PAYDRILL_NO_RESTART");
+    return (preload == NULL || preload[0] == '\0') && (no == NULL || strcmp(no, "1") != 0);
+}
+
 static void lean_start(char **argv)
 {
-    if (restore())
+    if (restore() || !may_restart())
+        return;
+    /* The file /proc/self/exe names, not the link itself: exec'd through
+     * the link, the process's name (ps, top, pgrep) would become "exe". */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self);
+    if (len <= 0 || (size_t)len >= sizeof self)
+        return;
+    self[len] = '\0';
+    if (!holds_main(self))
         return;
     bool changed = false;
     for (size_t i = 0; i < N_LEANS; i++)
         changed |= lean_set(i);
     if (!changed)
         return;
-    /* The file /proc/self/exe names, not the link itself: exec'd through
-     * the link, the process's name (ps, top, pgrep) would become "exe". */
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len > 0) {
-        self[len] = '\0';
-        execv(self, argv);
-    }
+    execv(self, argv);
     restore();
 }
 

@@ -168,6 +168,21 @@ static void test_list(void **state)
         fail_msg("list sc should show top, then inner, not deep:\n%s", out);
     free(out);
     expect_in("out", "(sc/sub/inner.json)");
+    /* A suite lists exactly what it runs: a folder in it, not its
+     * subfolders. */
+    put("s.suite.json", "{\"suite\": \"s\", \"scenarios\": [\"sc\"]}");
+    assert_int_equal(paydrill("list s.suite.json"), 0);
+    out = slurp("out");
+    if (strstr(out, "top ") == NULL || strstr(out, "inner") != NULL)
+        fail_msg("list of a suite should show top only:\n%s", out);
+    free(out);
+    /* Started through the dynamic loader, /proc/self/exe is ld.so: no
+     * restart (it would load "list" as the program). */
+    static const char ldso[] = "/lib64/ld-linux-x86-64.so.2";
+    if (access(ldso, X_OK) == 0) {
+        assert_int_equal(paydrill_env("list sc", ldso), 0);
+        expect_in("out", "(sc/sub/inner.json)");
+    }
 }
 
 static void test_expectations(void **state)
@@ -292,9 +307,20 @@ static void test_sut_cmd(void **state)
         fail_msg("paydrill did not restart with its start-up settings, or passed them on:\n%s",
                  log);
     free(log);
+    /* PAYDRILL_NO_RESTART=1, or a tool in LD_PRELOAD: no restart. */
+    assert_int_equal(paydrill_env(args, "PAYDRILL_NO_RESTART=1"), 0);
+    assert_int_equal(paydrill_env(args, "LD_PRELOAD=libc.so.6"), 0);
+    for (int i = 2; i <= 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "o10/full-%d/sut.log", i);
+        log = slurp(name);
+        if (strncmp(log, "parent:\n", 8) != 0 || strstr(log, "PAYDRILL_SAVED") != NULL)
+            fail_msg("%s: paydrill restarted although told not to:\n%s", name, log);
+        free(log);
+    }
     assert_int_equal(
         paydrill_env(args, "GLIBC_TUNABLES=glibc.malloc.arena_max=8 GNUTLS_NO_IMPLICIT_INIT=0"), 0);
-    log = slurp("o10/full-2/sut.log");
+    log = slurp("o10/full-4/sut.log");
     if (strncmp(log, "GLIBC_TUNABLES=glibc.malloc.arena_max=8\nGNUTLS_NO_IMPLICIT_INIT=0\nparent:\n",
                 74) != 0 ||
         strstr(log, "\nPAYDRILL_SAVED_TUNABLES==glibc.malloc.arena_max=8\n") == NULL ||
