@@ -69,12 +69,14 @@ static const char usage_run[] =
     "  --jobs N          run N scenarios in parallel, each with its own processes\n"
     "                    (default: the number of cores, at most 4)\n"
     "  --concurrency N   override every scenario's workload.concurrency\n"
-    "  --quiet           print only verdicts, violations and the report's path\n"
+    "  --quiet           print only verdicts, unmet expectations, violations and\n"
+    "                    the report's path\n"
     "\n"
     "environment: PAYDRILL_GATEWAY_BIN, PAYDRILL_SUT_BIN (default: next to paydrill),\n"
     "PAYDRILL_FAKETIME_LIB (default: the multiarch faketime/libfaketime.so.1),\n"
     "PAYDRILL_SEED (like --seed), PAYDRILL_LOG (debug|info|warn|error),\n"
-    "PAYDRILL_DIAG_STACKS=0 (a run past its bound: thread states only, no gdb stacks).\n"
+    "PAYDRILL_DIAG_STACKS=0 (a run past its bound: thread states only, no gdb stacks),\n"
+    "PAYDRILL_NO_RESTART=1 (no start-up restart: docs/paydrill.md).\n"
     "\n"
     "A run past its convergence bound gets sut-threads.txt and gateway-threads.txt in its\n"
     "folder: what every thread of the SUT and mock-gateway was doing (docs/paydrill.md).\n";
@@ -253,13 +255,15 @@ static int expand_dir(const char *dir, char **out, size_t *n, size_t max, int de
         if (e->d_name[0] == '.')
             continue;
         if (ends_with(e->d_name, ".json") && !ends_with(e->d_name, ".suite.json")) {
-            names[k++] = strdup(e->d_name);
+            if ((names[k] = strdup(e->d_name)) != NULL)
+                k++;
         } else if (tree && n_subs < 64) {
             char path[PATH_MAX];
             struct stat st;
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                subs[n_subs++] = strdup(e->d_name);
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+                (subs[n_subs] = strdup(e->d_name)) != NULL)
+                n_subs++;
         }
     }
     closedir(d);
@@ -270,15 +274,14 @@ static int expand_dir(const char *dir, char **out, size_t *n, size_t max, int de
         char *name = i < k ? names[i] : subs[i - k];
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", name);
-        if (rc == 0 && name != NULL)   /* one level of subfolders only */
+        if (rc == 0)   /* one level of subfolders only */
             rc = expand_one(path, out, n, max, depth + 1, false);
         free(name);
     }
     return rc;
 }
 
-static int expand_suite(const char *file, char **out, size_t *n, size_t max, int depth,
-                        bool tree)
+static int expand_suite(const char *file, char **out, size_t *n, size_t max, int depth)
 {
     char *text = NULL;
     size_t len = 0;
@@ -309,7 +312,8 @@ static int expand_suite(const char *file, char **out, size_t *n, size_t max, int
         }
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s%s", it->valuestring[0] == '/' ? "" : base, it->valuestring);
-        if (expand_one(path, out, n, max, depth + 1, tree) != 0)
+        /* A suite lists exactly what it runs: no subfolders. */
+        if (expand_one(path, out, n, max, depth + 1, false) != 0)
             rc = PD_EINVAL, err.text[0] = '\0';
     }
     cJSON_Delete(doc);
@@ -333,7 +337,7 @@ static int expand_one(const char *path, char **out, size_t *n, size_t max, int d
     if (S_ISDIR(st.st_mode))
         return expand_dir(path, out, n, max, depth, tree);
     if (ends_with(path, ".suite.json"))
-        return expand_suite(path, out, n, max, depth, tree);
+        return expand_suite(path, out, n, max, depth);
     return push(out, n, max, path);
 }
 
