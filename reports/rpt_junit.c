@@ -261,12 +261,13 @@ static void expectation_text(struct rpt__out *o, const struct rpt__report *r,
     run_lines(o, r);
 }
 
-/* One test case per expectation, "expectation: WHAT": fails when the run
- * did not show the scenario's story happened. */
-static void expectation_case(struct rpt__out *o, const struct rpt__report *r,
-                             const struct rpt__expect *x)
+/* One test case per expectation, "expectation N: WHAT" (N from 1, so two
+ * entries that differ only in at_least or why keep apart in CI): fails
+ * when the run did not show the scenario's story happened. */
+static void expectation_case(struct rpt__out *o, const struct rpt__report *r, size_t i)
 {
-    rpt__puts(o, "    <testcase name=\"expectation: ");
+    const struct rpt__expect *x = &r->expects[i];
+    rpt__printf(o, "    <testcase name=\"expectation %zu: ", i + 1);
     rpt__xml(o, x->what, true);
     rpt__puts(o, "\" classname=\"paydrill.");
     rpt__xml(o, r->scenario, true);
@@ -357,7 +358,7 @@ void rpt__junit_suite(struct rpt__out *o, const struct rpt__report *r, int id,
     for (size_t i = 0; i < n_orphans; i++)
         testcase(o, r, NULL, orphans[i], true);
     for (size_t i = 0; i < r->n_expects; i++)
-        expectation_case(o, r, &r->expects[i]);
+        expectation_case(o, r, i);
     if (verdict_case)
         testcase(o, r, NULL, "verdict", true);
     rpt__puts(o, "    <system-out>");

@@ -165,9 +165,9 @@ static void test_expectations(void **state)
                               "failures=\"1\" errors=\"0\""));
     assert_int_equal(count(x, "<testcase "), 7);
     assert_int_equal(count(x, "<failure "), 1);
-    assert_non_null(strstr(x, "<testcase name=\"expectation: count paid\" "
+    assert_non_null(strstr(x, "<testcase name=\"expectation 1: count paid\" "
                               "classname=\"paydrill.close-refused-just-paid\" time=\"0\"/>"));
-    assert_non_null(strstr(x, "<testcase name=\"expectation: gateway op=close status=409 "
+    assert_non_null(strstr(x, "<testcase name=\"expectation 2: gateway op=close status=409 "
                               "detail~ORDERPAID\" classname=\"paydrill.close-refused-just-paid"
                               "\" time=\"0\">\n      <failure type=\"expectation not met\" "
                               "message=\"seen 0, expected at least 1: the scenario's story did "
