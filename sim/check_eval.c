@@ -11,7 +11,6 @@
 
 #include "check_clock.h"
 #include "check_evidence.h"
-#include "pd_assert.h"
 #include "pd_err.h"
 #include "pd_time.h"
 
@@ -1057,12 +1056,19 @@ static int index_faults(const struct sim_model *m, struct sim_results *res)
 
 /* ---- expectations: did the scenario's story happen? ---- */
 
+void sim__counts_values(const struct sim_check_counts *c, int64_t out[SIM_COUNTS_N])
+{
+    const int64_t v[SIM_COUNTS_N] = {c->orders, c->submissions, c->duplicates_sent,
+                                     c->duplicates_rejected, c->paid, c->closed, c->charges,
+                                     c->refunds, c->callbacks, c->notifications};
+    memcpy(out, v, sizeof v);
+}
+
 static int64_t count_named(const struct sim_check_counts *c, const char *name)
 {
-    const int64_t v[] = {c->orders, c->submissions, c->duplicates_sent, c->duplicates_rejected,
-                         c->paid, c->closed, c->charges, c->refunds, c->callbacks,
-                         c->notifications};
-    for (size_t i = 0; i < PD_ARRAY_LEN(v) && sim_expect_counts[i] != NULL; i++)
+    int64_t v[SIM_COUNTS_N];
+    sim__counts_values(c, v);
+    for (size_t i = 0; i < SIM_COUNTS_N; i++)
         if (strcmp(sim_expect_counts[i], name) == 0)
             return v[i];
     return 0;
@@ -1074,22 +1080,16 @@ static int64_t count_business(const struct sim_model *m, const struct sim_expect
 {
     int64_t n = 0;
     bool any = e->status < 0;
-    if (strcmp(e->record, "submissions") == 0) {
-        for (size_t i = 0; i < m->subs.n; i++)
-            n += any || m->subs.v[i].status == e->status;
-    } else if (strcmp(e->record, "pay_calls") == 0) {
-        for (size_t i = 0; i < m->paycalls.n; i++)
-            n += any || m->paycalls.v[i].status == e->status;
-    } else if (strcmp(e->record, "payer") == 0) {
-        for (size_t i = 0; i < m->payer.n; i++)
-            n += any || m->payer.v[i].status == e->status;
-    } else if (strcmp(e->record, "queries") == 0) {
-        for (size_t i = 0; i < m->bqueries.n; i++)
-            n += any || m->bqueries.v[i].status == e->status;
-    } else if (strcmp(e->record, "receipts") == 0) {
-        for (size_t i = 0; i < m->receipts.n; i++)
-            n += any || m->receipts.v[i].answered == e->status;
-    }
+#define COUNT_STATUS(list, vec, field)                                       \
+    if (strcmp(e->record, list) == 0)                                        \
+        for (size_t i = 0; i < (vec).n; i++)                                 \
+            n += any || (vec).v[i].field == e->status;
+    COUNT_STATUS("submissions", m->subs, status)
+    COUNT_STATUS("pay_calls", m->paycalls, status)
+    COUNT_STATUS("payer", m->payer, status)
+    COUNT_STATUS("queries", m->bqueries, status)
+    COUNT_STATUS("receipts", m->receipts, answered)
+#undef COUNT_STATUS
     return n;
 }
 

@@ -40,6 +40,10 @@ struct sim_results {
 /* Returns 0 or PD_ENOMEM. res is initialised by the call; free it with
  * sim__results_free even on failure. */
 int sim__evaluate(const struct sim_model *m, struct sim_results *res);
+
+/* The counts as values in the order of their names, sim_expect_counts:
+ * what report.json's counts and a count expectation both read. */
+void sim__counts_values(const struct sim_check_counts *c, int64_t out[SIM_COUNTS_N]);
 void sim__results_free(struct sim_results *res);
 
 /* The faults met by workload key (and order, for process events and

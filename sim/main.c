@@ -31,14 +31,15 @@
 struct lean {
     const char *name;
     const char *already;    /* the caller's value containing this: left alone */
-    const char *add;        /* appended after ':' (GLIBC_TUNABLES) or set */
+    const char *add;        /* the setting */
+    bool append;            /* after ':' to the caller's value, else in its place */
     const char *saved;      /* across the exec: "" unset, "=VALUE" the caller's */
 };
 
 static const struct lean leans[] = {
     {"GLIBC_TUNABLES", "glibc.pthread.stack_cache_size", "glibc.pthread.stack_cache_size=0",
-     "PAYDRILL_SAVED_TUNABLES"},
-    {"GNUTLS_NO_IMPLICIT_INIT", "", "1", "PAYDRILL_SAVED_GNUTLS"},
+     true, "PAYDRILL_SAVED_TUNABLES"},
+    {"GNUTLS_NO_IMPLICIT_INIT", "", "1", false, "PAYDRILL_SAVED_GNUTLS"},
 };
 
 #define N_LEANS (sizeof leans / sizeof leans[0])
@@ -72,7 +73,7 @@ static bool lean_set(size_t i)
     if (old != NULL && strstr(old, l->already) != NULL)
         return false;
     char value[4096], keep[4096];
-    bool append = old != NULL && old[0] != '\0' && strcmp(l->name, "GLIBC_TUNABLES") == 0;
+    bool append = l->append && old != NULL && old[0] != '\0';
     int n = snprintf(value, sizeof value, "%s%s%s", append ? old : "", append ? ":" : "", l->add);
     int k = snprintf(keep, sizeof keep, "%s%s", old != NULL ? "=" : "", old != NULL ? old : "");
     if (n < 0 || (size_t)n >= sizeof value || k < 0 || (size_t)k >= sizeof keep)

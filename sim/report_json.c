@@ -34,17 +34,11 @@ static int put_item(FILE *out, cJSON *item)
 
 static cJSON *counts_json(const struct sim_check_counts *c)
 {
+    int64_t v[SIM_COUNTS_N];
+    sim__counts_values(c, v);
     cJSON *o = cJSON_CreateObject();
-    pd_json_add_i64(o, "orders", c->orders);
-    pd_json_add_i64(o, "submissions", c->submissions);
-    pd_json_add_i64(o, "duplicates_sent", c->duplicates_sent);
-    pd_json_add_i64(o, "duplicates_rejected", c->duplicates_rejected);
-    pd_json_add_i64(o, "paid", c->paid);
-    pd_json_add_i64(o, "closed", c->closed);
-    pd_json_add_i64(o, "charges", c->charges);
-    pd_json_add_i64(o, "refunds", c->refunds);
-    pd_json_add_i64(o, "callbacks", c->callbacks);
-    pd_json_add_i64(o, "notifications", c->notifications);
+    for (size_t i = 0; o != NULL && i < SIM_COUNTS_N; i++)
+        pd_json_add_i64(o, sim_expect_counts[i], v[i]);
     return o;
 }
 

@@ -7,7 +7,7 @@
 #include "pd_err.h"
 #include "pd_util.h"
 
-const char *const sim_expect_counts[] = {
+const char *const sim_expect_counts[SIM_COUNTS_N + 1] = {
     "orders", "submissions", "duplicates_sent", "duplicates_rejected", "paid", "closed",
     "charges", "refunds", "callbacks", "notifications", NULL};
 
@@ -16,14 +16,6 @@ const char *const sim_expect_records[] = {"submissions", "pay_calls", "payer", "
 
 static const char *const targets[] = {"sut", "gateway", NULL};
 static const char *const actions[] = {"kill", "restart", "restart_failed", "skipped", NULL};
-
-static bool one_of(const char *s, const char *const *names)
-{
-    for (size_t i = 0; names[i] != NULL; i++)
-        if (strcmp(s, names[i]) == 0)
-            return true;
-    return false;
-}
 
 /* An optional string field copied into dst (dst_len bytes with its NUL). */
 static int copy_str(const cJSON *o, const char *key, bool required, size_t dst_len,
@@ -36,14 +28,40 @@ static int copy_str(const cJSON *o, const char *key, bool required, size_t dst_l
     return rc;
 }
 
+/* A required string field that must be one of names (NULL-terminated);
+ * refused with "must be LEADa, b or c", the list taken from names. */
+static int copy_name(const cJSON *o, const char *key, const char *const *names,
+                     const char *lead, size_t dst_len, const char *path, char *dst,
+                     struct pd_json_err *err)
+{
+    int rc = copy_str(o, key, true, dst_len, path, dst, err);
+    if (rc != PD_OK)
+        return rc;
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (strcmp(dst, names[i]) == 0)
+            return PD_OK;
+    char list[256] = "";
+    size_t k = 0;
+    for (size_t i = 0; names[i] != NULL && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
+                              i == 0 ? "" : names[i + 1] != NULL ? ", " : " or ", names[i]);
+    return pd_json_fail(err, "%s.%s: must be %s%s", path, key, lead, list);
+}
+
+/* o as an object with only these keys; example shows its shape. */
+static int object_of(const cJSON *o, const char *const *keys, const char *example,
+                     const char *path, struct pd_json_err *err)
+{
+    if (!cJSON_IsObject(o))
+        return pd_json_fail(err, "%s: must be an object such as %s", path, example);
+    return pd_json_only_keys(o, keys, path, err);
+}
+
 static int parse_gateway(const cJSON *g, const char *path, struct sim_expect *e,
                          struct pd_json_err *err)
 {
     static const char *const keys[] = {"op", "status", "detail", "fault", NULL};
-    if (!cJSON_IsObject(g))
-        return pd_json_fail(err, "%s: must be an object such as {\"op\": \"close\", "
-                                 "\"status\": 409}", path);
-    int rc = pd_json_only_keys(g, keys, path, err);
+    int rc = object_of(g, keys, "{\"op\": \"close\", \"status\": 409}", path, err);
     if (rc == PD_OK)
         rc = copy_str(g, "op", true, sizeof e->op, path, e->op, err);
     if (rc == PD_OK)
@@ -59,19 +77,11 @@ static int parse_process(const cJSON *p, const char *path, struct sim_expect *e,
                          struct pd_json_err *err)
 {
     static const char *const keys[] = {"target", "action", NULL};
-    if (!cJSON_IsObject(p))
-        return pd_json_fail(err, "%s: must be an object such as {\"target\": \"sut\", "
-                                 "\"action\": \"kill\"}", path);
-    int rc = pd_json_only_keys(p, keys, path, err);
+    int rc = object_of(p, keys, "{\"target\": \"sut\", \"action\": \"kill\"}", path, err);
     if (rc == PD_OK)
-        rc = copy_str(p, "target", true, sizeof e->target, path, e->target, err);
-    if (rc == PD_OK && !one_of(e->target, targets))
-        return pd_json_fail(err, "%s.target: must be sut or gateway", path);
+        rc = copy_name(p, "target", targets, "", sizeof e->target, path, e->target, err);
     if (rc == PD_OK)
-        rc = copy_str(p, "action", true, sizeof e->action, path, e->action, err);
-    if (rc == PD_OK && !one_of(e->action, actions))
-        return pd_json_fail(err, "%s.action: must be kill, restart, restart_failed or skipped",
-                            path);
+        rc = copy_name(p, "action", actions, "", sizeof e->action, path, e->action, err);
     return rc;
 }
 
@@ -79,15 +89,10 @@ static int parse_business(const cJSON *b, const char *path, struct sim_expect *e
                           struct pd_json_err *err)
 {
     static const char *const keys[] = {"record", "status", NULL};
-    if (!cJSON_IsObject(b))
-        return pd_json_fail(err, "%s: must be an object such as {\"record\": \"pay_calls\", "
-                                 "\"status\": 409}", path);
-    int rc = pd_json_only_keys(b, keys, path, err);
+    int rc = object_of(b, keys, "{\"record\": \"pay_calls\", \"status\": 409}", path, err);
     if (rc == PD_OK)
-        rc = copy_str(b, "record", true, sizeof e->record, path, e->record, err);
-    if (rc == PD_OK && !one_of(e->record, sim_expect_records))
-        return pd_json_fail(err, "%s.record: must be submissions, pay_calls, payer, queries or "
-                                 "receipts", path);
+        rc = copy_name(b, "record", sim_expect_records, "", sizeof e->record, path, e->record,
+                       err);
     if (rc == PD_OK)
         rc = pd_json_i64(b, "status", false, 0, 999, path, &e->status, err);
     return rc;
@@ -128,11 +133,8 @@ static int parse_one(const cJSON *o, const char *path, struct sim_expect *e,
         rc = parse_process(p, sub, e, err);
     } else {
         e->kind = SIM_EXPECT_COUNT;
-        rc = copy_str(o, "count", true, sizeof e->count, path, e->count, err);
-        if (rc == PD_OK && !one_of(e->count, sim_expect_counts))
-            return pd_json_fail(err, "%s.count: must be one of orders, submissions, "
-                                     "duplicates_sent, duplicates_rejected, paid, closed, "
-                                     "charges, refunds, callbacks, notifications", path);
+        rc = copy_name(o, "count", sim_expect_counts, "one of ", sizeof e->count, path,
+                       e->count, err);
     }
     if (rc == PD_OK)
         rc = pd_json_i64(o, "at_least", false, 1, PD_JSON_INT_MAX, path, &e->at_least, err);

@@ -53,9 +53,10 @@ void sim_expect_describe(const struct sim_expect *e, char *buf, size_t len);
 bool sim_expect_gateway_match(const struct sim_expect *e, const char *op, int64_t status,
                               const char *detail, const char *fault);
 
-/* The names a count expectation may use, NULL-terminated (report.json's
- * counts, in that order). */
-extern const char *const sim_expect_counts[];
+/* The names a count expectation may use, NULL-terminated: report.json's
+ * counts, in the order it writes them (sim__counts_values). */
+#define SIM_COUNTS_N 10
+extern const char *const sim_expect_counts[SIM_COUNTS_N + 1];
 
 /* The business.json lists a business expectation may count, NULL-terminated:
  * submissions, pay_calls, payer, queries (by status) and receipts (by the

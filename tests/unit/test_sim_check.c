@@ -543,6 +543,25 @@ static void test_expectations(void **state)
     cJSON_Delete(fx);
 }
 
+/* Checks the base run with edits; fails unless some summary line is want
+ * (whole) or contains it. */
+static void expect_line(const struct fx_edit *edits, const char *want, bool whole)
+{
+    cJSON *fx = fx_load(edits);
+    struct sim_check_docs docs = fx_docs(fx);
+    struct sim_check_summary s;
+    assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
+    bool found = false;
+    for (size_t k = 0; k < s.n_lines; k++)
+        found |= whole ? strcmp(s.lines[k], want) == 0 : strstr(s.lines[k], want) != NULL;
+    if (!found) {
+        fx_dump(&s);
+        fail_msg("no line %s %s", whole ? "reads:" : "says", want);
+    }
+    sim_check_summary_release(&s);
+    cJSON_Delete(fx);
+}
+
 /* The run's own convergence line gives the bound as a duration and sums up
  * what was still open; a late quiet gives both durations. */
 static void test_convergence_run_line(void **state)
@@ -555,27 +574,11 @@ static void test_convergence_run_line(void **state)
         {"ledger", "trades[]", CHARGED_TRADE("o-9-1", "k-9", "700")},
         {0}};
     const struct fx_edit late[] = {{"run", "quiet_at", "1767226300000"}, {0}};
-    const struct fx_edit *edits[] = {never, late};
-    static const char *const want[] = {
-        "unit convergence (run) the run did not become quiet within the convergence bound "
-        "(10m): 1 order open (1 not final), 1 charge with no order",
-        "unit convergence (run) quiet 690s after the faults healed, past the convergence "
-        "bound (10m)"};
-    for (int i = 0; i < 2; i++) {
-        cJSON *fx = fx_load(edits[i]);
-        struct sim_check_docs docs = fx_docs(fx);
-        struct sim_check_summary s;
-        assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
-        bool found = false;
-        for (size_t k = 0; k < s.n_lines; k++)
-            found |= strcmp(s.lines[k], want[i]) == 0;
-        if (!found) {
-            fx_dump(&s);
-            fail_msg("no line reads: %s", want[i]);
-        }
-        sim_check_summary_release(&s);
-        cJSON_Delete(fx);
-    }
+    expect_line(never, "unit convergence (run) the run did not become quiet within the "
+                       "convergence bound (10m): 1 order open (1 not final), 1 charge with no "
+                       "order", true);
+    expect_line(late, "unit convergence (run) quiet 690s after the faults healed, past the "
+                      "convergence bound (10m)", true);
 }
 
 /* A resubmission's line says how long after the original it was sent, or
@@ -593,19 +596,7 @@ static void test_dup_timing_words(void **state)
             {"business", "submissions[2].at", at[i]},
             {"export", "orders[]", CLOSED_ORDER("o-4", "k-1~dup1")},
             {0}};
-        cJSON *fx = fx_load(edits);
-        struct sim_check_docs docs = fx_docs(fx);
-        struct sim_check_summary s;
-        assert_int_equal(sim_check_eval(&docs, NULL, &s), PD_OK);
-        bool found = false;
-        for (size_t k = 0; k < s.n_lines; k++)
-            found |= strstr(s.lines[k], want[i]) != NULL;
-        if (!found) {
-            fx_dump(&s);
-            fail_msg("no line says %s", want[i]);
-        }
-        sim_check_summary_release(&s);
-        cJSON_Delete(fx);
+        expect_line(edits, want[i], false);
     }
 }
 
