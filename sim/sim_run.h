@@ -31,6 +31,7 @@ enum sim_verdict { SIM_VERDICT_PASS = 0, SIM_VERDICT_FAIL = 1, SIM_VERDICT_ERROR
 struct sim_run_result {
     int verdict;                /* enum sim_verdict */
     int violations;
+    int expectations_unmet;     /* the scenario's expectations not met */
     char run_dir[1024];
     char report[1100];          /* report.json path */
     char error[2600];            /* why the run could not be done, or "" */

@@ -47,6 +47,7 @@ static int check(const char *run_dir, struct sim_run_result *res)
     res->violations = 0;
     for (int i = 0; i < SIM_INV_COUNT; i++)
         res->violations += (int)summary.violations[i];
+    res->expectations_unmet = (int)summary.expect_unmet;
     res->verdict = summary.pass ? SIM_VERDICT_PASS : SIM_VERDICT_FAIL;
     free(res->violation_text);
     res->violation_text = summary.pass ? NULL : violation_lines(&summary);

@@ -210,12 +210,14 @@ static void test_expectations(void **state)
     free(err);
     expect_in("o11/story/report.json", "\"what\":\"count refunds\"");
     expect_in("o11/story/scenario.json", "\"why\":\t\"nobody pays twice here\"");
+    expect_in("o11/suite.json", "\"violations\":\t0,\n\t\t\t\"expectations_unmet\":\t1,");
     assert_int_equal(paydrill("check o11/story"), 1);
     expect_in("err", "story expectation - count refunds: seen 0");
     snprintf(doc, sizeof doc, story, "");
     put("story.json", doc);
     assert_int_equal(paydrill("run story.json --out o12"), 0);
     expect_in("o12/story/report.json", "\"verdict\":\"pass\"");
+    expect_in("o12/suite.json", "\"expectations_unmet\":\t0,");
 }
 
 static void test_run_check_replay(void **state)
