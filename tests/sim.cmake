@@ -4,9 +4,13 @@
 # payment-center and mock-gateway binaries; signal: SIGTERM and SIGINT leave
 # no child running), and one CTest
 # test per scenario of scenarios/default under the label "scenarios".
-foreach(t scenario plan business map)
+foreach(t scenario plan business map report)
   pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
 endforeach()
+if(TARGET rpt)
+  # whether the report writers (and so the suite index) are built
+  target_compile_definitions(test_sim_report PRIVATE PD_HAVE_RPT=1)
+endif()
 
 foreach(t cli determinism signal)
   pd_integration_test(sim_${t}_test SOURCES integration/sim_${t}_test.c TIMEOUT 600)
