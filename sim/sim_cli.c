@@ -589,7 +589,9 @@ static int check_tools(const struct opts *o, const struct sim_tools *tools)
 /* With --sut-url the service runs on the real clock while mock-gateway and
  * the business receiver run on the scenario's: at any other time_scale than
  * 1 their signatures' timestamps disagree and every message is refused as
- * stale. Process faults on the SUT cannot be played: said once. */
+ * stale. Process faults on the SUT cannot be played: said once; a
+ * scenario that expects SUT process events is refused (they cannot
+ * happen, so the run could only fail on them). */
 static int check_sut_url(const struct opts *o, const struct sim_scenario *sc, int n)
 {
     if (o->sut_url == NULL)
@@ -605,6 +607,18 @@ static int check_sut_url(const struct opts *o, const struct sim_scenario *sc, in
         }
         for (size_t k = 0; k < sc[i].n_procs; k++)
             kills |= sc[i].procs[k].target == SIM_TARGET_SUT;
+        /* Its story cannot happen: the run could only fail it. */
+        for (size_t k = 0; k < sc[i].n_expect; k++) {
+            const struct sim_expect *e = &sc[i].expect[k];
+            if (e->kind == SIM_EXPECT_PROCESS && strcmp(e->target, "sut") == 0 &&
+                strcmp(e->action, "skipped") != 0) {
+                fprintf(stderr, "paydrill: %s: expect[%zu] expects \"%s\" events of the SUT, "
+                                "but a SUT given with --sut-url is not ours to kill or "
+                                "restart: run this scenario with --sut-cmd\n",
+                        sc[i].file, k, e->action);
+                return SIM_EXIT_USAGE;
+            }
+        }
     }
     if (kills)
         fprintf(stderr, "paydrill: --sut-url: the SUT is not ours to kill; process faults on "

@@ -355,6 +355,16 @@ static void test_sut_url(void **state)
     /* A service started by hand runs on the real clock. */
     assert_int_equal(paydrill("run small.json --sut-url http://127.0.0.1:9"), 2);
     expect_in("err", "small.json: time_scale is 100, but a SUT given with --sut-url");
+    /* A story of SUT kills cannot happen against a SUT we do not run. */
+    put("x2.json", "{\"name\": \"x2\", \"seed\": 2, \"time_scale\": 1,"
+                   " \"workload\": {\"orders\": 2, \"concurrency\": 2},"
+                   " \"expect\": [{\"count\": \"paid\"},"
+                   "   {\"process\": {\"target\": \"sut\", \"action\": \"kill\"}}],"
+                   " \"convergence_bound\": \"1m\"}");
+    assert_int_equal(paydrill("run x2.json --sut-url http://127.0.0.1:9"), 2);
+    expect_in("err", "x2.json: expect[1] expects \"kill\" events of the SUT, but a SUT "
+                     "given with --sut-url is not ours to kill or restart: run this scenario "
+                     "with --sut-cmd");
     /* Nothing listening: said before the run, not at the collection. */
     assert_int_equal(paydrill("run x1.json --sut-url http://127.0.0.1:9 --out o1"), 3);
     expect_in("err", "GET http://127.0.0.1:9/healthz got no answer");
