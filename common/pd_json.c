@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pd_err.h"
+#include "pd_util.h"
 
 int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
 {
@@ -14,6 +15,7 @@ int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->text, sizeof err->text, fmt, ap);
         va_end(ap);
+        pd_escape_controls(err->text, sizeof err->text);
     }
     return PD_EINVAL;
 }

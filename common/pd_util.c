@@ -134,3 +134,40 @@ long pd_proc_status_kb(const char *field)
         fclose(f);
     return kb;
 }
+
+void pd_escape_controls(char *s, size_t cap)
+{
+    size_t n = strlen(s), bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+    if (bad == 0 || cap == 0)
+        return;
+    char *out = malloc(cap);
+    if (out == NULL) {          /* no room to escape: blank them out */
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                s[i] = '?';
+        return;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[5];
+        if (c == '\n' || c == '\r' || c == '\t')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        else {
+            esc[0] = (char)c;
+            esc[1] = '\0';
+        }
+        size_t k = strlen(esc);
+        if (o + k >= cap)
+            break;
+        memcpy(out + o, esc, k);
+        o += k;
+    }
+    out[o] = '\0';
+    memcpy(s, out, o + 1);
+    free(out);
+}

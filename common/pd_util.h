@@ -29,6 +29,13 @@ int pd_parse_int(const char *text, long min, long max, long *out);
  * PD_ETOOBIG when src did not fit (dst then holds a truncated copy). */
 int pd_strlcpy(char *dst, const char *src, size_t dst_len);
 
+/* Rewrites s (a NUL-terminated text in a buffer of cap bytes) so that it
+ * holds no control character: \n, \r and \t become those two-character
+ * escapes, any other byte below 0x20 and 0x7f becomes \xNN; what no longer
+ * fits is cut. For messages built from input (a field name with a newline
+ * must not break "FILE: FIELD: REASON" over two lines). */
+void pd_escape_controls(char *s, size_t cap);
+
 /* A size line of /proc/self/status, such as "VmRSS" or "VmHWM", in KiB;
  * -1 when there is none. */
 long pd_proc_status_kb(const char *field);

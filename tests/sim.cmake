@@ -12,6 +12,14 @@ if(TARGET rpt)
   target_compile_definitions(test_sim_report PRIVATE PD_HAVE_RPT=1)
 endif()
 
+# Every shipped scenario file, mutated (test_sim_scenario_fuzz.c).
+file(GLOB PD_SIM_FUZZ_FILES ${CMAKE_SOURCE_DIR}/scenarios/*.json
+     ${CMAKE_SOURCE_DIR}/scenarios/*/*.json ${CMAKE_SOURCE_DIR}/bench/sim_*.json)
+add_executable(test_sim_scenario_fuzz unit/test_sim_scenario_fuzz.c)
+target_link_libraries(test_sim_scenario_fuzz PRIVATE sim_runner gw pd PkgConfig::CMOCKA)
+add_test(NAME test_sim_scenario_fuzz COMMAND test_sim_scenario_fuzz ${PD_SIM_FUZZ_FILES})
+set_tests_properties(test_sim_scenario_fuzz PROPERTIES LABELS unit TIMEOUT 120)
+
 foreach(t cli determinism signal)
   pd_integration_test(sim_${t}_test SOURCES integration/sim_${t}_test.c TIMEOUT 600)
   add_dependencies(sim_${t}_test paydrill payment-center mock-gateway)

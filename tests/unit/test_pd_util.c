@@ -39,10 +39,26 @@ static void test_rss_follows_touched_pages(void **state)
     munmap(p, len);
 }
 
+static void test_escape_controls(void **state)
+{
+    (void)state;
+    char s[64] = "workload.co\ncurrency\t\x01\x7f: unknown field";
+    pd_escape_controls(s, sizeof s);
+    assert_string_equal(s, "workload.co\\ncurrency\\t\\x01\\x7f: unknown field");
+    char clean[16] = "plain text";
+    pd_escape_controls(clean, sizeof clean);
+    assert_string_equal(clean, "plain text");
+    /* What does not fit is cut, whole escapes only, still terminated. */
+    char small[8] = "ab\ncd\n";
+    pd_escape_controls(small, sizeof small);
+    assert_string_equal(small, "ab\\ncd");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_fields),
+        cmocka_unit_test(test_escape_controls),
         cmocka_unit_test(test_rss_follows_touched_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
