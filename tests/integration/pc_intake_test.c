@@ -6,7 +6,9 @@
  * - after the window the same facts are a new order; client_ref is not
  *   part of the fingerprint;
  * - every malformed, oversized, mistyped or out-of-range body gets a 4xx
- *   {"error","detail"} and nothing is written (the export stays empty). */
+ *   {"error","detail"} and nothing is written (the export stays empty);
+ * - 300 random mutations of a good body are each accepted or refused with
+ *   such a 4xx, never a 5xx, and only the accepted ones are orders. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,16 +232,41 @@ static void assert_error_shape(const cJSON *j, const char *name)
         fail_msg("%s: answer lacks error/detail", name);
 }
 
-static void test_hostile_inputs(void **state)
-{
-    (void)state;
+/* A payment-center on a fresh file with the stub gateway, for the
+ * hostile-input tests; url is its /orders. */
+struct intake {
     struct stub s;
     struct pd_proc pc;
     char dir[256], url[256];
-    stub_start(&s);
-    pd_test_tmpdir(dir);
-    stub_start_pc(&s, dir, NULL, &pc);
-    snprintf(url, sizeof url, "%s/orders", pc.url);
+};
+
+static int intake_up(void **state)
+{
+    struct intake *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return -1;
+    stub_start(&t->s);
+    pd_test_tmpdir(t->dir);
+    stub_start_pc(&t->s, t->dir, NULL, &t->pc);
+    snprintf(t->url, sizeof t->url, "%s/orders", t->pc.url);
+    *state = t;
+    return 0;
+}
+
+static int intake_down(void **state)
+{
+    struct intake *t = *state;
+    pd_proc_kill9(&t->pc);
+    stub_stop(&t->s);
+    pd_test_rmdir(t->dir);
+    free(t);
+    return 0;
+}
+
+static void test_hostile_inputs(void **state)
+{
+    struct intake *t = *state;
+    const char *url = t->url;
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         cJSON *j = NULL;
         long st = post_raw(url, bads[i].content_type, bads[i].body, strlen(bads[i].body), &j);
@@ -261,21 +288,140 @@ static void test_hostile_inputs(void **state)
     free(big);
     /* Unknown ids, paths and methods. */
     char u2[300];
-    snprintf(u2, sizeof u2, "%s/orders/o-0000000000000000", pc.url);
+    snprintf(u2, sizeof u2, "%s/orders/o-0000000000000000", t->pc.url);
     assert_int_equal(pd_test_http_json("GET", u2, NULL, NULL, NULL), 404);
-    snprintf(u2, sizeof u2, "%s/orders/o-0000000000000000/pay", pc.url);
+    snprintf(u2, sizeof u2, "%s/orders/o-0000000000000000/pay", t->pc.url);
     assert_int_equal(pd_test_http_json("POST", u2, NULL, NULL, NULL), 404);
-    snprintf(u2, sizeof u2, "%s/orders/..%%2f..%%2fetc/pay", pc.url);
+    snprintf(u2, sizeof u2, "%s/orders/..%%2f..%%2fetc/pay", t->pc.url);
     assert_int_equal(pd_test_http_json("POST", u2, NULL, NULL, NULL), 404);
-    snprintf(u2, sizeof u2, "%s/orders?limit=0", pc.url);
+    snprintf(u2, sizeof u2, "%s/orders?limit=0", t->pc.url);
     assert_int_equal(pd_test_http_json("GET", u2, NULL, NULL, NULL), 400);
     assert_int_equal(pd_test_http_json("DELETE", url, NULL, NULL, NULL), 405);
     /* Nothing was written by any of it. */
-    assert_int_equal(export_count(pc.url), 0);
-    assert_true(pd_proc_alive(&pc));
-    pd_proc_kill9(&pc);
-    stub_stop(&s);
-    pd_test_rmdir(dir);
+    assert_int_equal(export_count(t->pc.url), 0);
+    assert_true(pd_proc_alive(&t->pc));
+}
+
+/* ---- mutated bodies ---- */
+
+#define MUTATIONS 300
+
+static uint64_t fuzz_state;
+
+static uint64_t next_rand(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return fuzz_state;
+}
+
+static size_t collect_nodes(cJSON *root, cJSON **out, size_t n, size_t max)
+{
+    if (n < max)
+        out[n++] = root;
+    for (cJSON *c = root->child; c != NULL; c = c->next)
+        n = collect_nodes(c, out, n, max);
+    return n;
+}
+
+static cJSON *hostile(uint64_t pick)
+{
+    static char big[3001];
+    if (big[0] == '\0')
+        memset(big, 'y', sizeof big - 1);
+    switch (pick % 14) {
+    case 0: return cJSON_CreateNull();
+    case 1: return cJSON_CreateFalse();
+    case 2: return cJSON_CreateNumber(-1);
+    case 3: return cJSON_CreateNumber(0);
+    case 4: return cJSON_CreateNumber(1e300);
+    case 5: return cJSON_CreateNumber(0.5);
+    case 6: return cJSON_CreateNumber(9223372036854775807.0);
+    case 7: return cJSON_CreateString("");
+    case 8: return cJSON_CreateString(big);
+    case 9: return cJSON_CreateArray();
+    case 10: return cJSON_CreateObject();
+    case 11: return cJSON_CreateString("\xff\xfe");
+    case 12: return cJSON_CreateString("a\nb\"c\\");
+    default: return cJSON_CreateString("%s%n");
+    }
+}
+
+/* One mutation of body into out (malloc'd, *out_len bytes: may hold a NUL). */
+static char *mutate_body(const char *body, size_t *out_len, char *what, size_t what_len)
+{
+    uint64_t kind = next_rand() % 4;
+    size_t len = strlen(body);
+    if (kind >= 2) {
+        size_t at = (size_t)(next_rand() % len);
+        static const char bytes[] = "{}[]\":,-.e0\\\x80\xff\x01 ";
+        char b = bytes[next_rand() % (sizeof bytes)];   /* the NUL too */
+        char *out = malloc(len + 2);
+        memcpy(out, body, at);
+        if (kind == 2) {
+            memcpy(out + at, body + at + 1, len - at);
+            *out_len = len - 1;
+            snprintf(what, what_len, "byte %zu deleted", at);
+        } else {
+            out[at] = b;
+            memcpy(out + at + 1, body + at, len - at + 1);
+            *out_len = len + 1;
+            snprintf(what, what_len, "byte 0x%02x inserted at %zu", (unsigned char)b, at);
+        }
+        return out;
+    }
+    cJSON *root = cJSON_Parse(body);
+    cJSON *nodes[64];
+    size_t n = collect_nodes(root, nodes, 0, 64);
+    cJSON *victim = nodes[1 + next_rand() % (n - 1)];
+    cJSON *parent = NULL;
+    for (size_t j = 0; j < n && parent == NULL; j++)
+        for (cJSON *c = nodes[j]->child; c != NULL; c = c->next)
+            if (c == victim)
+                parent = nodes[j];
+    const char *name = victim->string ? victim->string : "(item)";
+    snprintf(what, what_len, "%s %s", name, kind == 0 ? "given a hostile value" : "removed");
+    if (kind == 0)
+        cJSON_ReplaceItemViaPointer(parent, victim, hostile(next_rand()));
+    else
+        cJSON_Delete(cJSON_DetachItemViaPointer(parent, victim));
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    *out_len = strlen(out);
+    return out;
+}
+
+/* Mutated order bodies (a value swapped for a hostile one, a key dropped,
+ * a byte deleted or inserted, the NUL byte included): each is accepted
+ * (201, or 409 naming an earlier twin) or refused with a 4xx
+ * {"error","detail"}; never a 5xx or no answer, and the export ends with
+ * exactly the orders answered 201. PD_SEED draws other mutations. */
+static void test_mutated_bodies(void **state)
+{
+    struct intake *t = *state;
+    const char *env = getenv("PD_SEED");
+    fuzz_state = env != NULL && *env ? strtoull(env, NULL, 10) * 2654435761u + 1
+                                     : 88172645463325252u;
+    int created = 0;
+    for (int i = 0; i < MUTATIONS; i++) {
+        char what[128];
+        size_t len = 0;
+        char *m = mutate_body(twin_body, &len, what, sizeof what);
+        cJSON *j = NULL;
+        long st = post_raw(t->url, "application/json", m, len, &j);
+        if (st == 201) {
+            created++;
+        } else if (st != 409 && (st < 400 || st > 499)) {
+            fail_msg("mutation %d (%s): HTTP %ld for %.*s", i, what, st, (int)len, m);
+        } else if (st != 409) {
+            assert_error_shape(j, what);
+        }
+        cJSON_Delete(j);
+        free(m);
+    }
+    assert_true(pd_proc_alive(&t->pc));
+    assert_int_equal(export_count(t->pc.url), created);
 }
 
 int main(void)
@@ -285,7 +431,8 @@ int main(void)
         cmocka_unit_test(test_twins_redis),
         cmocka_unit_test(test_twins_redis_down),
         cmocka_unit_test(test_window_and_client_ref),
-        cmocka_unit_test(test_hostile_inputs),
+        cmocka_unit_test_setup_teardown(test_hostile_inputs, intake_up, intake_down),
+        cmocka_unit_test_setup_teardown(test_mutated_bodies, intake_up, intake_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
