@@ -16,7 +16,7 @@ endif()
 file(GLOB PD_SIM_FUZZ_FILES ${CMAKE_SOURCE_DIR}/scenarios/*.json
      ${CMAKE_SOURCE_DIR}/scenarios/*/*.json ${CMAKE_SOURCE_DIR}/bench/sim_*.json)
 add_executable(test_sim_scenario_fuzz unit/test_sim_scenario_fuzz.c)
-target_link_libraries(test_sim_scenario_fuzz PRIVATE sim_runner gw pd PkgConfig::CMOCKA)
+target_link_libraries(test_sim_scenario_fuzz PRIVATE sim_runner gw pd_testsupport pd PkgConfig::CMOCKA)
 add_test(NAME test_sim_scenario_fuzz COMMAND test_sim_scenario_fuzz ${PD_SIM_FUZZ_FILES})
 set_tests_properties(test_sim_scenario_fuzz PROPERTIES LABELS unit TIMEOUT 120)
 

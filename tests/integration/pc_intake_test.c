@@ -306,92 +306,6 @@ static void test_hostile_inputs(void **state)
 
 #define MUTATIONS 300
 
-static uint64_t fuzz_state;
-
-static uint64_t next_rand(void)
-{
-    fuzz_state ^= fuzz_state << 13;
-    fuzz_state ^= fuzz_state >> 7;
-    fuzz_state ^= fuzz_state << 17;
-    return fuzz_state;
-}
-
-static size_t collect_nodes(cJSON *root, cJSON **out, size_t n, size_t max)
-{
-    if (n < max)
-        out[n++] = root;
-    for (cJSON *c = root->child; c != NULL; c = c->next)
-        n = collect_nodes(c, out, n, max);
-    return n;
-}
-
-static cJSON *hostile(uint64_t pick)
-{
-    static char big[3001];
-    if (big[0] == '\0')
-        memset(big, 'y', sizeof big - 1);
-    switch (pick % 14) {
-    case 0: return cJSON_CreateNull();
-    case 1: return cJSON_CreateFalse();
-    case 2: return cJSON_CreateNumber(-1);
-    case 3: return cJSON_CreateNumber(0);
-    case 4: return cJSON_CreateNumber(1e300);
-    case 5: return cJSON_CreateNumber(0.5);
-    case 6: return cJSON_CreateNumber(9223372036854775807.0);
-    case 7: return cJSON_CreateString("");
-    case 8: return cJSON_CreateString(big);
-    case 9: return cJSON_CreateArray();
-    case 10: return cJSON_CreateObject();
-    case 11: return cJSON_CreateString("\xff\xfe");
-    case 12: return cJSON_CreateString("a\nb\"c\\");
-    default: return cJSON_CreateString("%s%n");
-    }
-}
-
-/* One mutation of body into out (malloc'd, *out_len bytes: may hold a NUL). */
-static char *mutate_body(const char *body, size_t *out_len, char *what, size_t what_len)
-{
-    uint64_t kind = next_rand() % 4;
-    size_t len = strlen(body);
-    if (kind >= 2) {
-        size_t at = (size_t)(next_rand() % len);
-        static const char bytes[] = "{}[]\":,-.e0\\\x80\xff\x01 ";
-        char b = bytes[next_rand() % (sizeof bytes)];   /* the NUL too */
-        char *out = malloc(len + 2);
-        memcpy(out, body, at);
-        if (kind == 2) {
-            memcpy(out + at, body + at + 1, len - at);
-            *out_len = len - 1;
-            snprintf(what, what_len, "byte %zu deleted", at);
-        } else {
-            out[at] = b;
-            memcpy(out + at + 1, body + at, len - at + 1);
-            *out_len = len + 1;
-            snprintf(what, what_len, "byte 0x%02x inserted at %zu", (unsigned char)b, at);
-        }
-        return out;
-    }
-    cJSON *root = cJSON_Parse(body);
-    cJSON *nodes[64];
-    size_t n = collect_nodes(root, nodes, 0, 64);
-    cJSON *victim = nodes[1 + next_rand() % (n - 1)];
-    cJSON *parent = NULL;
-    for (size_t j = 0; j < n && parent == NULL; j++)
-        for (cJSON *c = nodes[j]->child; c != NULL; c = c->next)
-            if (c == victim)
-                parent = nodes[j];
-    const char *name = victim->string ? victim->string : "(item)";
-    snprintf(what, what_len, "%s %s", name, kind == 0 ? "given a hostile value" : "removed");
-    if (kind == 0)
-        cJSON_ReplaceItemViaPointer(parent, victim, hostile(next_rand()));
-    else
-        cJSON_Delete(cJSON_DetachItemViaPointer(parent, victim));
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    *out_len = strlen(out);
-    return out;
-}
-
 /* Mutated order bodies (a value swapped for a hostile one, a key dropped,
  * a byte deleted or inserted, the NUL byte included): each is accepted
  * (201, or 409 naming an earlier twin) or refused with a 4xx
@@ -400,14 +314,13 @@ static char *mutate_body(const char *body, size_t *out_len, char *what, size_t w
 static void test_mutated_bodies(void **state)
 {
     struct intake *t = *state;
-    const char *env = getenv("PD_SEED");
-    fuzz_state = env != NULL && *env ? strtoull(env, NULL, 10) * 2654435761u + 1
-                                     : 88172645463325252u;
+    uint64_t rng = pd_test_fuzz_seed(88172645463325252u) | 1;
     int created = 0;
     for (int i = 0; i < MUTATIONS; i++) {
         char what[128];
         size_t len = 0;
-        char *m = mutate_body(twin_body, &len, what, sizeof what);
+        char *m = pd_test_mutate_json(twin_body, &rng, &len, what, sizeof what);
+        assert_non_null(m);
         cJSON *j = NULL;
         long st = post_raw(t->url, "application/json", m, len, &j);
         if (st == 201) {

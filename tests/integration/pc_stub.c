@@ -234,29 +234,12 @@ bool stub_pay(struct stub *s, const char *otn)
     return t != NULL;
 }
 
-long stub_callback(struct stub *s, const char *otn, int64_t ts_offset_s, int64_t amount_delta,
-                   bool bad_sig, const char *nonce_or_null, char *ack_body, size_t ack_len)
+/* Posts body, signed (sig corrupted when bad_sig) with ts and nonce, to url. */
+static long post_signed(const char *url, const char *body, size_t len, int64_t ts,
+                        const char *nonce, bool bad_sig, char *ack_body, size_t ack_len)
 {
-    pthread_mutex_lock(&s->mu);
-    struct stub_trade *t = find(s, otn);
-    struct stub_trade copy;
-    if (t != NULL)
-        copy = *t;
-    pthread_mutex_unlock(&s->mu);
-    if (t == NULL)
-        return -1;
-    char body[1024], nonce[PD_NONCE_LEN + 1], sig[PD_SIG_HEX_LEN + 1];
-    snprintf(body, sizeof body,
-             "{\"event_id\":\"ev-%s-SUCCESS\",\"out_trade_no\":\"%s\",\"trade_no\":\"4200000001\","
-             "\"trade_state\":\"SUCCESS\",\"amount\":%" PRId64 ",\"currency\":\"%s\","
-             "\"merchant_id\":\"%s\",\"attach\":null,\"success_time\":%" PRId64 "}",
-             otn, otn, copy.amount + amount_delta, copy.currency, copy.merchant_id, pd_now_ms());
-    if (nonce_or_null != NULL)
-        pd_strlcpy(nonce, nonce_or_null, sizeof nonce);
-    else
-        pd_nonce(nonce);
-    int64_t ts = pd_now_ms() / 1000 + ts_offset_s;
-    pd_sign(STUB_SECRET, ts, nonce, body, strlen(body), sig);
+    char sig[PD_SIG_HEX_LEN + 1];
+    pd_sign(STUB_SECRET, ts, nonce, body, len, sig);
     if (bad_sig)
         sig[0] = sig[0] == 'a' ? 'b' : 'a';
     char h_ts[64], h_n[96], h_s[128];
@@ -266,14 +249,57 @@ long stub_callback(struct stub *s, const char *otn, int64_t ts_offset_s, int64_t
     const char *headers[] = {"Content-Type: application/json", h_ts, h_n, h_s, NULL};
     pd_http_client *c = pd_http_client_new();
     struct pd_http_resp resp;
-    int rc = pd_http_request(c, "POST", copy.notify_url, headers, body, strlen(body), 30000, 0,
-                             &resp);
+    int rc = pd_http_request(c, "POST", url, headers, body, len, 30000, 0, &resp);
     long status = rc == PD_OK ? resp.status : 0;
     if (ack_body != NULL)
         pd_strlcpy(ack_body, rc == PD_OK && resp.body ? resp.body : "", ack_len);
     pd_http_resp_release(&resp);
     pd_http_client_free(c);
     return status;
+}
+
+int stub_callback_body(struct stub *s, const char *otn, int64_t amount_delta, char *body,
+                       size_t body_len, char *notify_url, size_t url_len)
+{
+    pthread_mutex_lock(&s->mu);
+    struct stub_trade *t = find(s, otn);
+    struct stub_trade copy;
+    if (t != NULL)
+        copy = *t;
+    pthread_mutex_unlock(&s->mu);
+    if (t == NULL)
+        return -1;
+    snprintf(body, body_len,
+             "{\"event_id\":\"ev-%s-SUCCESS\",\"out_trade_no\":\"%s\",\"trade_no\":\"4200000001\","
+             "\"trade_state\":\"SUCCESS\",\"amount\":%" PRId64 ",\"currency\":\"%s\","
+             "\"merchant_id\":\"%s\",\"attach\":null,\"success_time\":%" PRId64 "}",
+             otn, otn, copy.amount + amount_delta, copy.currency, copy.merchant_id, pd_now_ms());
+    if (notify_url != NULL)
+        pd_strlcpy(notify_url, copy.notify_url, url_len);
+    return 0;
+}
+
+long stub_callback(struct stub *s, const char *otn, int64_t ts_offset_s, int64_t amount_delta,
+                   bool bad_sig, const char *nonce_or_null, char *ack_body, size_t ack_len)
+{
+    char body[1024], url[256], nonce[PD_NONCE_LEN + 1];
+    if (stub_callback_body(s, otn, amount_delta, body, sizeof body, url, sizeof url) != 0)
+        return -1;
+    if (nonce_or_null != NULL)
+        pd_strlcpy(nonce, nonce_or_null, sizeof nonce);
+    else
+        pd_nonce(nonce);
+    return post_signed(url, body, strlen(body), pd_now_ms() / 1000 + ts_offset_s, nonce, bad_sig,
+                       ack_body, ack_len);
+}
+
+long stub_callback_raw(const char *notify_url, const char *body, size_t len, char *ack_body,
+                       size_t ack_len)
+{
+    char nonce[PD_NONCE_LEN + 1];
+    pd_nonce(nonce);
+    return post_signed(notify_url, body, len, pd_now_ms() / 1000, nonce, false, ack_body,
+                       ack_len);
 }
 
 int stub_trade_count(struct stub *s)

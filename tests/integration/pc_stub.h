@@ -73,6 +73,17 @@ long stub_callback(struct stub *s, const char *out_trade_no, int64_t ts_offset_s
                    int64_t amount_delta, bool bad_sig, const char *nonce_or_null,
                    char *ack_body, size_t ack_len);
 
+/* The body of the SUCCESS callback stub_callback sends for a trade, and
+ * the trade's notify_url. Returns 0, or -1 for an unknown trade. */
+int stub_callback_body(struct stub *s, const char *out_trade_no, int64_t amount_delta,
+                       char *body, size_t body_len, char *notify_url, size_t url_len);
+
+/* Posts any body (len bytes) to notify_url, correctly signed with a fresh
+ * nonce and the current time: what the receiver does with a genuine
+ * gateway's unusual message. Returns the HTTP status (0 when none). */
+long stub_callback_raw(const char *notify_url, const char *body, size_t len, char *ack_body,
+                       size_t ack_len);
+
 /* Count helpers under the lock. */
 int stub_trade_count(struct stub *s);
 int stub_creates_for(struct stub *s, const char *out_trade_no);

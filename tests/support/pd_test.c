@@ -125,3 +125,124 @@ long pd_test_http_json(const char *method, const char *url, const char *body,
     pd_http_resp_release(&resp);
     return status;
 }
+
+/* ---- mutation fuzzing ---- */
+
+uint64_t pd_test_fuzz_seed(uint64_t fixed)
+{
+    const char *env = getenv("PD_SEED");
+    return env != NULL && *env != '\0' ? strtoull(env, NULL, 10) : fixed;
+}
+
+uint64_t pd_test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}
+
+#define MUTATE_NODES_MAX 4096
+
+static size_t mutate_collect(cJSON *root, cJSON **out, size_t n)
+{
+    if (n < MUTATE_NODES_MAX)
+        out[n++] = root;
+    for (cJSON *c = root->child; c != NULL; c = c->next)
+        n = mutate_collect(c, out, n);
+    return n;
+}
+
+static cJSON *hostile_value(uint64_t pick)
+{
+    static char big[5001];
+    if (big[0] == '\0')
+        memset(big, 'x', sizeof big - 1);
+    switch (pick % 21) {
+    case 0: return cJSON_CreateNull();
+    case 1: return cJSON_CreateTrue();
+    case 2: return cJSON_CreateNumber(-1);
+    case 3: return cJSON_CreateNumber(0);
+    case 4: return cJSON_CreateNumber(1e308);
+    case 5: return cJSON_CreateNumber(-1e308);
+    case 6: return cJSON_CreateNumber(1.5);
+    case 7: return cJSON_CreateNumber(9223372036854775807.0);
+    case 8: return cJSON_CreateNumber(18446744073709551616.0);
+    case 9: return cJSON_CreateNumber(2147483648.0);
+    case 10: return cJSON_CreateString("");
+    case 11: return cJSON_CreateString(big);
+    case 12: return cJSON_CreateArray();
+    case 13: return cJSON_CreateObject();
+    case 14: return cJSON_CreateString("-5s");
+    case 15: return cJSON_CreateString("99999999999999999999d");
+    case 16: return cJSON_CreateString("1h");
+    case 17: return cJSON_CreateString("0s");
+    case 18: return cJSON_CreateString("\xc3\x28 not utf-8");
+    case 19: return cJSON_CreateString("a\nb\"c\\");
+    default: return cJSON_CreateString("%s%n%x");
+    }
+}
+
+char *pd_test_mutate_json(const char *json, uint64_t *state, size_t *out_len, char *what,
+                          size_t what_len)
+{
+    uint64_t kind = pd_test_rand(state) % 4;
+    size_t len = strlen(json);
+    if (kind >= 2 && len > 0) {
+        static const char bytes[] = "{}[]\":,-.e09\\\x80\xff\x01 nt";
+        size_t at = (size_t)(pd_test_rand(state) % len);
+        char b = bytes[pd_test_rand(state) % sizeof bytes];   /* the NUL too */
+        char *out = malloc(len + 2);
+        if (out == NULL)
+            return NULL;
+        memcpy(out, json, at);
+        if (kind == 2) {
+            memcpy(out + at, json + at + 1, len - at);
+            *out_len = len - 1;
+            snprintf(what, what_len, "byte %zu deleted", at);
+        } else {
+            out[at] = b;
+            memcpy(out + at + 1, json + at, len - at + 1);
+            *out_len = len + 1;
+            snprintf(what, what_len, "byte 0x%02x inserted at %zu", (unsigned char)b, at);
+        }
+        return out;
+    }
+    cJSON *root = cJSON_Parse(json);
+    if (root == NULL)
+        return NULL;
+    cJSON **nodes = malloc(MUTATE_NODES_MAX * sizeof *nodes);
+    size_t n = nodes != NULL ? mutate_collect(root, nodes, 0) : 0;
+    if (n < 2) {
+        free(nodes);
+        char *same = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        *out_len = same != NULL ? strlen(same) : 0;
+        snprintf(what, what_len, "unchanged (nothing inside to mutate)");
+        return same;
+    }
+    size_t k = 1 + (size_t)(pd_test_rand(state) % (n - 1));   /* not the root */
+    cJSON *victim = nodes[k], *parent = NULL;
+    for (size_t j = 0; j < n && parent == NULL; j++)
+        for (cJSON *c = nodes[j]->child; c != NULL; c = c->next)
+            if (c == victim)
+                parent = nodes[j];
+    free(nodes);
+    char name[64];
+    snprintf(name, sizeof name, "%s", victim->string ? victim->string : "(item)");
+    if (kind == 0) {
+        uint64_t pick = pd_test_rand(state);
+        cJSON_ReplaceItemViaPointer(parent, victim, hostile_value(pick));
+        snprintf(what, what_len, "%s (node %zu) given hostile value %llu", name, k,
+                 (unsigned long long)(pick % 21));
+    } else {
+        cJSON_Delete(cJSON_DetachItemViaPointer(parent, victim));
+        snprintf(what, what_len, "%s (node %zu) removed", name, k);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    *out_len = out != NULL ? strlen(out) : 0;
+    return out;
+}

@@ -29,4 +29,21 @@ int pd_test_redis_start(struct pd_proc *out);
 long pd_test_http_json(const char *method, const char *url, const char *body,
                        const char *const *extra_headers, cJSON **out_json);
 
+/* ---- mutation fuzzing (hostile-input tests) ---- */
+
+/* The fuzz seed: PD_SEED when set (CI's random pass), else fixed. */
+uint64_t pd_test_fuzz_seed(uint64_t fixed);
+
+/* 64 random bits from *state (xorshift64*; state must not be 0). */
+uint64_t pd_test_rand(uint64_t *state);
+
+/* One random mutation of the JSON text json: a value swapped for a
+ * hostile one (null, a huge, negative or fractional number, an empty,
+ * 5,000-byte, non-UTF-8 or control-character string, an array, an object,
+ * a bad duration), a key or item dropped, or a byte deleted or inserted
+ * (the NUL byte included). Returns the malloc'd result (*out_len bytes
+ * plus a NUL; it may hold a NUL before that) and describes it in what. */
+char *pd_test_mutate_json(const char *json, uint64_t *state, size_t *out_len, char *what,
+                          size_t what_len);
+
 #endif

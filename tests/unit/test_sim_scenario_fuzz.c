@@ -1,8 +1,7 @@
 /* Hostile scenario files: every shipped scenario (the files are given on
- * the command line) is mutated many times — a value swapped for a hostile
- * one (null, a huge or negative number, a fraction, an empty or 5,000-byte
- * string, an array, an object, a bad duration), a key dropped, a byte
- * deleted, changed or inserted — and parsed. Each parse either succeeds or
+ * the command line) is mutated many times (pd_test_mutate_json: a value
+ * swapped for a hostile one, a key dropped, a byte deleted or inserted)
+ * and parsed. Each parse either succeeds or
  * fails with "FILE: FIELD: REASON" on one line; under ASan+UBSan (CI) a
  * memory error or undefined behaviour fails the test too. A document that
  * parses prints (scenario.json of a run) to a form that parses back to the
@@ -28,111 +27,15 @@
 #include "pd_err.h"
 #include "pd_json.h"
 #include "pd_rand.h"
+#include "pd_test.h"
 #include "pd_util.h"
 #include "sim_scenario.h"
 
 #define MUTATIONS_PER_FILE 400
-#define NODES_MAX 4096
 
 static int n_files;
 static char **files;
 static uint64_t seed = 20261127;
-
-static uint64_t draw(const char *file, const char *kind, uint64_t i, uint64_t n)
-{
-    return pd_draw_u64(seed, file, kind, i) % n;
-}
-
-/* Every node under root, root first. */
-static size_t collect(cJSON *root, cJSON **out, size_t n)
-{
-    if (n < NODES_MAX)
-        out[n++] = root;
-    for (cJSON *c = root->child; c != NULL; c = c->next)
-        n = collect(c, out, n);
-    return n;
-}
-
-static cJSON *hostile_value(uint64_t pick)
-{
-    static char big[5001];
-    if (big[0] == '\0')
-        memset(big, 'x', sizeof big - 1);
-    switch (pick) {
-    case 0: return cJSON_CreateNull();
-    case 1: return cJSON_CreateTrue();
-    case 2: return cJSON_CreateNumber(-1);
-    case 3: return cJSON_CreateNumber(0);
-    case 4: return cJSON_CreateNumber(1e308);
-    case 5: return cJSON_CreateNumber(-1e308);
-    case 6: return cJSON_CreateNumber(1.5);
-    case 7: return cJSON_CreateNumber(9223372036854775807.0);
-    case 8: return cJSON_CreateNumber(18446744073709551616.0);
-    case 9: return cJSON_CreateString("");
-    case 10: return cJSON_CreateString(big);
-    case 11: return cJSON_CreateArray();
-    case 12: return cJSON_CreateObject();
-    case 13: return cJSON_CreateString("-5s");
-    case 14: return cJSON_CreateString("99999999999999999999d");
-    case 15: return cJSON_CreateString("1h");
-    case 16: return cJSON_CreateString("0s");
-    case 17: return cJSON_CreateString("\xc3\x28 not utf-8");
-    case 18: return cJSON_CreateNumber(2147483648.0);
-    default: return cJSON_CreateString("%s%n%x");
-    }
-}
-#define HOSTILE_KINDS 20
-
-/* The text of one mutation of doc (caller frees), described in what. */
-static char *mutate(const char *file, const char *text, uint64_t i, char *what, size_t what_len)
-{
-    uint64_t kind = draw(file, "kind", i, 4);
-    if (kind >= 2) {                       /* bytes */
-        size_t len = strlen(text);
-        size_t at = (size_t)draw(file, "at", i, len);
-        static const char bytes[] = "{}[]\":,0-9e.\\\x80\xff nt";
-        char b = bytes[draw(file, "byte", i, sizeof bytes - 1)];
-        char *out = malloc(len + 2);
-        assert_non_null(out);
-        memcpy(out, text, at);
-        if (kind == 2) {                   /* delete one byte */
-            strcpy(out + at, text + at + 1);
-            snprintf(what, what_len, "byte %zu deleted", at);
-        } else {                           /* insert one byte */
-            out[at] = b;
-            strcpy(out + at + 1, text + at);
-            snprintf(what, what_len, "byte 0x%02x inserted at %zu", (unsigned char)b, at);
-        }
-        return out;
-    }
-    cJSON *root = cJSON_Parse(text);
-    assert_non_null(root);
-    cJSON *nodes[NODES_MAX];
-    size_t n = collect(root, nodes, 0);
-    size_t k = 1 + (size_t)draw(file, "node", i, n - 1);   /* not the root itself */
-    cJSON *victim = nodes[k];
-    cJSON *parent = NULL;
-    for (size_t j = 0; j < n && parent == NULL; j++)
-        for (cJSON *c = nodes[j]->child; c != NULL; c = c->next)
-            if (c == victim)
-                parent = nodes[j];
-    assert_non_null(parent);
-    char name[64];
-    pd_strlcpy(name, victim->string ? victim->string : "(item)", sizeof name);
-    if (kind == 0) {                       /* a hostile value in its place */
-        uint64_t pick = draw(file, "value", i, HOSTILE_KINDS);
-        cJSON_ReplaceItemViaPointer(parent, victim, hostile_value(pick));
-        snprintf(what, what_len, "value of %s (node %zu) replaced by hostile value %llu", name,
-                 k, (unsigned long long)pick);
-    } else {                               /* dropped */
-        cJSON_Delete(cJSON_DetachItemViaPointer(parent, victim));
-        snprintf(what, what_len, "%s (node %zu) removed", name, k);
-    }
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    assert_non_null(out);
-    return out;
-}
 
 static void check_one(const char *file, const char *text, const char *what)
 {
@@ -174,10 +77,13 @@ static void each_mutation(const char *file, const char *text,
                           void (*check)(const char *file, const char *text, const char *what))
 {
     check(file, text, "unchanged");
+    uint64_t rng = (seed ^ pd_hash_str(file)) | 1;   /* each file its own draws */
     for (uint64_t i = 0; i < MUTATIONS_PER_FILE; i++) {
         char what[160];
-        char *m = mutate(file, text, i, what, sizeof what);
-        check(file, m, what);
+        size_t len = 0;
+        char *m = pd_test_mutate_json(text, &rng, &len, what, sizeof what);
+        assert_non_null(m);
+        check(file, m, what);   /* a NUL inside ends the text there: still a mutation */
         free(m);
     }
 }
@@ -245,9 +151,7 @@ int main(int argc, char **argv)
 {
     files = argv + 1;
     n_files = argc - 1;
-    const char *env = getenv("PD_SEED");
-    if (env != NULL && *env != '\0')
-        seed = strtoull(env, NULL, 10);
+    seed = pd_test_fuzz_seed(seed);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_gateway_rules),
