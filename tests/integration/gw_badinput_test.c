@@ -2,7 +2,9 @@
  * with a 4xx JSON {"code","message"}, changes nothing, and never crashes:
  * table-driven bad requests (types, ranges, missing fields, bad ids, bad
  * paths, wrong methods, huge bodies), then seeded random garbage at every
- * POST/PUT endpoint, then raw non-HTTP bytes on the socket. After all of it
+ * POST/PUT endpoint, mutated good bodies at create, close and refund (a
+ * 2xx or a 4xx, and only the 2xx creates are trades), then raw non-HTTP
+ * bytes on the socket. After all of it
  * the ledger is exactly as before and the process still answers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +95,27 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sends one request; checks a 4xx with a JSON code and message. */
-static void expect_4xx(const char *method, const char *path, const char *body, size_t len,
-                       long want_status, const char *want_code)
+/* Sends one JSON request to the gateway; an answer is required (what
+ * names the request in the failure). */
+static void send_json(const char *method, const char *path, const char *body, size_t len,
+                      const char *what, struct pd_http_resp *resp)
 {
     char u[8300];
     snprintf(u, sizeof u, "%s%s", fx.gw.url, path);
     pd_http_client *c = pd_http_client_new();
-    struct pd_http_resp resp;
     const char *headers[] = {"Content-Type: application/json", NULL};
-    int rc = pd_http_request(c, method, u, headers, body, len, 10000, 0, &resp);
+    int rc = pd_http_request(c, method, u, headers, body, len, 10000, 0, resp);
     pd_http_client_free(c);
     if (rc != PD_OK)
-        fail_msg("%s %s: no answer (%s)", method, path, pd_strerror(rc));
+        fail_msg("%s %s (%s): no answer (%s)", method, path, what, pd_strerror(rc));
+}
+
+/* Sends one request; checks a 4xx with a JSON code and message. */
+static void expect_4xx(const char *method, const char *path, const char *body, size_t len,
+                       long want_status, const char *want_code)
+{
+    struct pd_http_resp resp;
+    send_json(method, path, body, len, method, &resp);
     cJSON *j = cJSON_Parse(resp.body);
     const cJSON *code = cJSON_GetObjectItem(j, "code");
     const cJSON *msg = cJSON_GetObjectItem(j, "message");
@@ -186,6 +197,10 @@ static void test_raw_socket_garbage(void **state)
 {
     (void)state;
     int port = atoi(strrchr(fx.gw.url, ':') + 1);
+    cJSON *j = NULL;
+    gw_t_get(fx.gw.url, "/sim/status", &j);
+    double trades = cJSON_GetObjectItem(j, "trades")->valuedouble;
+    cJSON_Delete(j);
     static const char *const junk[] = {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
                                        "GET\r\n\r\n", "POST /v1/payments HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
                                        "POST /v1/payments HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n{",
@@ -204,10 +219,81 @@ static void test_raw_socket_garbage(void **state)
     }
     assert_int_equal(pd_proc_alive(&fx.gw), 1);
     assert_int_equal(gw_t_get(fx.gw.url, "/healthz", NULL), 200);
-    cJSON *j = NULL;
     gw_t_get(fx.gw.url, "/sim/status", &j);
-    assert_int_equal(cJSON_GetObjectItem(j, "trades")->valuedouble, 1);
+    assert_true(cJSON_GetObjectItem(j, "trades")->valuedouble == trades);   /* none made */
     cJSON_Delete(j);
+}
+
+/* Sends one request; returns the status (2xx, or a 4xx with a JSON code
+ * and message: anything else fails) and the answer's out_trade_no. */
+static long expect_2xx_4xx(const char *path, const char *body, size_t len, const char *what,
+                           char *otn, size_t otn_len)
+{
+    struct pd_http_resp resp;
+    send_json("POST", path, body, len, what, &resp);
+    cJSON *j = cJSON_Parse(resp.body);
+    const cJSON *code = cJSON_GetObjectItem(j, "code");
+    const cJSON *msg = cJSON_GetObjectItem(j, "message");
+    const cJSON *t = cJSON_GetObjectItem(j, "out_trade_no");
+    bool ok2 = resp.status >= 200 && resp.status < 300;
+    bool ok4 = resp.status >= 400 && resp.status < 500 && cJSON_IsString(code) &&
+               cJSON_IsString(msg);
+    if (!ok2 && !ok4)
+        fail_msg("POST %s (%s) -> %ld %s for %.*s", path, what, resp.status,
+                 resp.body ? resp.body : "", (int)len, body);
+    snprintf(otn, otn_len, "%s", ok2 && cJSON_IsString(t) ? t->valuestring : "");
+    long status = resp.status;
+    cJSON_Delete(j);
+    pd_http_resp_release(&resp);
+    return status;
+}
+
+/* Mutated good bodies (pd_test_mutate_json: hostile values, dropped keys,
+ * bytes deleted or inserted) at create, close and refund: each answer is a
+ * 2xx or a 4xx {"code","message"}, never a 5xx; the ledger gains exactly
+ * the trades whose create was answered 2xx. PD_SEED draws others. */
+static void test_mutated_bodies(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *body;
+    } goods[] = {
+        {"/v1/payments", "{\"out_trade_no\":\"fz-1\",\"amount\":100,\"currency\":\"CNY\","
+                         "\"notify_url\":\"http://127.0.0.1:9/n\",\"merchant_id\":\"m-1\","
+                         "\"description\":\"d\",\"attach\":\"a\"}"},
+        {"/v1/payments/keep/close", "{}"},
+        {"/v1/refunds", "{\"out_trade_no\":\"keep\",\"out_refund_no\":\"r-1\",\"amount\":1,"
+                        "\"reason\":\"r\"}"},
+    };
+    uint64_t rng = pd_test_fuzz_seed(0x9e3779b97f4a7c15ull) | 1;
+    cJSON *before = NULL;
+    gw_t_get(fx.gw.url, "/sim/status", &before);
+    int trades_before = (int)cJSON_GetObjectItem(before, "trades")->valuedouble;
+    cJSON_Delete(before);
+    char created[300][72];
+    int n_created = 0;
+    for (int i = 0; i < 300; i++) {
+        int g = i % 3;
+        char what[160], otn[72];
+        size_t len = 0;
+        char *m = pd_test_mutate_json(goods[g].body, &rng, &len, what, sizeof what);
+        assert_non_null(m);
+        long st = expect_2xx_4xx(goods[g].path, m, len, what, otn, sizeof otn);
+        free(m);
+        if (g != 0 || st >= 300 || otn[0] == '\0')
+            continue;
+        bool seen = false;
+        for (int k = 0; k < n_created && !seen; k++)
+            seen = strcmp(created[k], otn) == 0;
+        if (!seen)
+            snprintf(created[n_created++], sizeof created[0], "%s", otn);
+    }
+    cJSON *after = NULL;
+    gw_t_get(fx.gw.url, "/sim/status", &after);
+    assert_int_equal((int)cJSON_GetObjectItem(after, "trades")->valuedouble,
+                     trades_before + n_created);
+    cJSON_Delete(after);
+    assert_int_equal(pd_proc_alive(&fx.gw), 1);
 }
 
 int main(void)
@@ -216,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_random_garbage),
+        cmocka_unit_test(test_mutated_bodies),
         cmocka_unit_test(test_raw_socket_garbage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
