@@ -8,6 +8,29 @@
 #include "pd_err.h"
 #include "pd_util.h"
 
+cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (nul != NULL) {
+        if (err_off != NULL)
+            *err_off = (long)(nul - text);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (doc != NULL) {
+        while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+            end++;
+        if (end != text + len) {
+            cJSON_Delete(doc);
+            doc = NULL;
+        }
+    }
+    if (err_off != NULL)
+        *err_off = end != NULL ? (long)(end - text) : 0L;
+    return doc;
+}
+
 int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
 {
     if (err != NULL) {

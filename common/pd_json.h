@@ -20,6 +20,13 @@ struct pd_json_err {
 };
 
 /* Sets err->text from a format. Always returns PD_EINVAL. */
+/* Parses text[0..len) as exactly one JSON value: only whitespace may
+ * follow it (cJSON alone ignores trailing bytes), and no NUL byte may be
+ * in it (JSON has none; cJSON would cut a string at it, so "m-1\0evil"
+ * read as "m-1"). NULL when it is not; *err_off (when not NULL) gets the
+ * byte offset where it went wrong. */
+cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off);
+
 int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -139,7 +139,7 @@ static int read_json(struct req *r, bool optional, cJSON **out)
         free(body);
         return 0;
     }
-    *out = gw_json_parse_whole(body, len, NULL);
+    *out = pd_json_parse_whole(body, len, NULL);
     free(body);
     if (!cJSON_IsObject(*out)) {
         cJSON_Delete(*out);

@@ -618,7 +618,7 @@ int gw_rules_parse(const char *text, size_t len, struct gw_rules **out, struct p
     if (len > GW_RULES_DOC_MAX)
         return pd_json_fail(err, "(document): longer than %u bytes", GW_RULES_DOC_MAX);
     long off = 0;
-    cJSON *doc = gw_json_parse_whole(text, len, &off);
+    cJSON *doc = pd_json_parse_whole(text, len, &off);
     if (doc == NULL)
         return pd_json_fail(err, "(document): not valid JSON (near byte %ld)", off);
     struct gw_rules *rules = calloc(1, sizeof *rules);

@@ -1,6 +1,5 @@
 #include "gw_util.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -58,19 +57,3 @@ bool gw_valid_text(const char *s, size_t max_len)
     return n > 0;
 }
 
-struct cJSON *gw_json_parse_whole(const char *text, size_t len, long *err_off)
-{
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (doc != NULL) {
-        while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-            end++;
-        if (end != text + len) {
-            cJSON_Delete(doc);
-            doc = NULL;
-        }
-    }
-    if (err_off != NULL)
-        *err_off = end != NULL ? (long)(end - text) : 0L;
-    return doc;
-}

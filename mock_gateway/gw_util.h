@@ -20,9 +20,5 @@ bool gw_valid_id(const char *s, size_t max_len);
 /* True when s has no control characters and is 1..max_len bytes. */
 bool gw_valid_text(const char *s, size_t max_len);
 
-/* Parses text[0..len) as exactly one JSON value (only whitespace may follow;
- * cJSON alone would ignore trailing garbage). NULL when it is not. If
- * err_off is not NULL it gets the byte offset where parsing stopped. */
-struct cJSON *gw_json_parse_whole(const char *text, size_t len, long *err_off);
 
 #endif

@@ -119,9 +119,9 @@ static int parse_body(struct pc_app *app, const char *body, size_t len, bool is_
         pc__reply_error(out, 413, "body_too_large", "request body over 65536 bytes");
         return PD_EINVAL;
     }
-    cJSON *j = cJSON_ParseWithLength(body, len);
+    cJSON *j = pd_json_parse_whole(body, len, NULL);
     if (j == NULL) {
-        pc__reply_error(out, 400, "malformed_json", "the body is not valid JSON");
+        pc__reply_error(out, 400, "malformed_json", "the body is not one JSON document");
         return PD_EINVAL;
     }
     int rc = pc_order_parse(j, in, &err);
@@ -360,7 +360,7 @@ static int verify(struct pc_app *app, const char *ts, const char *nonce, const c
 static int parse_fact(const char *body, size_t len, cJSON **json, struct pc_fact *f,
                       struct pd_json_err *err)
 {
-    *json = cJSON_ParseWithLength(body, len);
+    *json = pd_json_parse_whole(body, len, NULL);
     if (*json == NULL || !cJSON_IsObject(*json))
         return pd_json_fail(err, "body: not a JSON object");
     cJSON *j = *json;

@@ -491,6 +491,14 @@ int sim_scenario_load(const char *file, const char *gateway_check,
                  rc == PD_ETOOBIG ? "larger than 1 MiB" : "cannot be read");
         return rc == PD_ENOTFOUND ? PD_ENOTFOUND : PD_EINVAL;
     }
+    const char *nul = memchr(text, '\0', len);
+    if (nul != NULL) {      /* the parser reads a C string: it would stop there */
+        memset(out, 0, sizeof *out);
+        snprintf(err, SIM_ERR_MAX, "%s: (document): not valid JSON (a NUL byte at byte %zu)",
+                 file, (size_t)(nul - text));
+        free(text);
+        return PD_EINVAL;
+    }
     rc = sim_scenario_parse(file, text, gateway_check, out, err);
     free(text);
     return rc;

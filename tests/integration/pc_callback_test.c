@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "pc_stub.h"
+#include "pd_json.h"
 #include "pd_test.h"
 #include "pd_time.h"
 
@@ -222,12 +223,13 @@ static void test_ack_after_commit(void **state)
     env_down(&e);
 }
 
-/* True when a callback body carries the original's value under each of
- * keys (strings and numbers compared as such). */
+/* True when a callback body is one whole JSON document (no NUL byte,
+ * nothing after it) carrying the original's value under each of keys
+ * (strings and numbers compared as such). */
 static bool same_facts(const char *body, size_t len, const char *orig,
                        const char *const *keys, size_t n)
 {
-    cJSON *m = cJSON_ParseWithLength(body, len), *o = cJSON_Parse(orig);
+    cJSON *m = pd_json_parse_whole(body, len, NULL), *o = cJSON_Parse(orig);
     bool ok = m != NULL && o != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, keys[i]);
@@ -284,7 +286,8 @@ static void test_mutated_signed_callbacks(void **state)
                      m);
         free(m);
     }
-    assert_int_equal(history_paid_count(e.pc.url, id), paid > 0 ? 1 : 0);
+    assert_true(paid > 0);          /* a service refusing everything fails here */
+    assert_int_equal(history_paid_count(e.pc.url, id), 1);
     assert_true(pd_proc_alive(&e.pc));
     env_down(&e);
 }
