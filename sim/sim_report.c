@@ -32,7 +32,8 @@ static void write_suite_json(const char *out_dir, const struct sim_run_result *r
         pd_json_add_i64(r, "seed", (int64_t)scenarios[i].seed);
         cJSON_AddStringToObject(r, "verdict", verdict_name(results[i].verdict));
         pd_json_add_i64(r, "violations", results[i].violations);
-        pd_json_add_i64(r, "expectations_unmet", results[i].expectations_unmet);
+        if (results[i].verdict == SIM_VERDICT_PASS || results[i].verdict == SIM_VERDICT_FAIL)
+            pd_json_add_i64(r, "expectations_unmet", results[i].expectations_unmet);
         cJSON_AddStringToObject(r, "run_dir", results[i].run_dir);
         cJSON_AddStringToObject(r, "report", results[i].report);
         if (results[i].error[0])

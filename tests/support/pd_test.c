@@ -157,9 +157,9 @@ static size_t mutate_collect(cJSON *root, cJSON **out, size_t n)
 
 static cJSON *hostile_value(uint64_t pick)
 {
-    static char big[5001];
-    if (big[0] == '\0')
-        memset(big, 'x', sizeof big - 1);
+    char big[5001];         /* cJSON copies it */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
     switch (pick % 21) {
     case 0: return cJSON_CreateNull();
     case 1: return cJSON_CreateTrue();
@@ -190,15 +190,17 @@ char *pd_test_mutate_json(const char *json, uint64_t *state, size_t *out_len, ch
 {
     uint64_t kind = pd_test_rand(state) % 4;
     size_t len = strlen(json);
-    if (kind >= 2 && len > 0) {
+    if (kind >= 2 && (kind == 3 || len > 0)) {
         static const char bytes[] = "{}[]\":,-.e09\\\x80\xff\x01 nt";
-        size_t at = (size_t)(pd_test_rand(state) % len);
+        size_t at = (size_t)(pd_test_rand(state) % (len + 1));   /* after the end too */
         char b = bytes[pd_test_rand(state) % sizeof bytes];   /* the NUL too */
         char *out = malloc(len + 2);
         if (out == NULL)
             return NULL;
         memcpy(out, json, at);
         if (kind == 2) {
+            if (at == len)      /* nothing after the end to delete: the last byte */
+                at = len - 1;
             memcpy(out + at, json + at + 1, len - at);
             *out_len = len - 1;
             snprintf(what, what_len, "byte %zu deleted", at);
@@ -234,7 +236,18 @@ char *pd_test_mutate_json(const char *json, uint64_t *state, size_t *out_len, ch
     snprintf(name, sizeof name, "%s", victim->string ? victim->string : "(item)");
     if (kind == 0) {
         uint64_t pick = pd_test_rand(state);
-        cJSON_ReplaceItemViaPointer(parent, victim, hostile_value(pick));
+        cJSON *hv = hostile_value(pick);
+        if (hv == NULL) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+        /* Under the same key: a replacement keeps no name of its own, and a
+         * value under "" would only test the unknown-field refusal. */
+        hv->string = victim->string;
+        victim->string = NULL;
+        if (hv->string != NULL)
+            hv->type |= victim->type & cJSON_StringIsConst;
+        cJSON_ReplaceItemViaPointer(parent, victim, hv);
         snprintf(what, what_len, "%s (node %zu) given hostile value %llu", name, k,
                  (unsigned long long)(pick % 21));
     } else {
