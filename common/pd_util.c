@@ -139,7 +139,7 @@ void pd_escape_controls(char *s, size_t cap)
 {
     size_t n = strlen(s), bad = 0;
     for (size_t i = 0; i < n; i++)
-        bad += (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+        bad += (unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\';
     if (bad == 0 || cap == 0)
         return;
     char *out = malloc(cap);
@@ -153,7 +153,9 @@ void pd_escape_controls(char *s, size_t cap)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[5];
-        if (c == '\n' || c == '\r' || c == '\t')
+        if (c == '\\')
+            snprintf(esc, sizeof esc, "\\\\");
+        else if (c == '\n' || c == '\r' || c == '\t')
             snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
         else if (c < 0x20 || c == 0x7f)
             snprintf(esc, sizeof esc, "\\x%02x", c);

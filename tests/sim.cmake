@@ -13,7 +13,7 @@ if(TARGET rpt)
 endif()
 
 # Every shipped scenario file, mutated (test_sim_scenario_fuzz.c).
-file(GLOB PD_SIM_FUZZ_FILES ${CMAKE_SOURCE_DIR}/scenarios/*.json
+file(GLOB PD_SIM_FUZZ_FILES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/scenarios/*.json
      ${CMAKE_SOURCE_DIR}/scenarios/*/*.json ${CMAKE_SOURCE_DIR}/bench/sim_*.json)
 add_executable(test_sim_scenario_fuzz unit/test_sim_scenario_fuzz.c)
 target_link_libraries(test_sim_scenario_fuzz PRIVATE sim_runner gw pd_testsupport pd PkgConfig::CMOCKA)

@@ -45,6 +45,9 @@ static void test_escape_controls(void **state)
     char s[64] = "workload.co\ncurrency\t\x01\x7f: unknown field";
     pd_escape_controls(s, sizeof s);
     assert_string_equal(s, "workload.co\\ncurrency\\t\\x01\\x7f: unknown field");
+    char back[32] = "co\\ncurrency";           /* a backslash, then n */
+    pd_escape_controls(back, sizeof back);
+    assert_string_equal(back, "co\\\\ncurrency");
     char clean[16] = "plain text";
     pd_escape_controls(clean, sizeof clean);
     assert_string_equal(clean, "plain text");
