@@ -7,6 +7,7 @@
 foreach(t scenario plan business map report)
   pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
 endforeach()
+target_link_libraries(test_sim_report PRIVATE pd_testsupport)   # temp folders
 if(TARGET rpt)
   # whether the report writers (and so the suite index) are built
   target_compile_definitions(test_sim_report PRIVATE PD_HAVE_RPT=1)

@@ -14,43 +14,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pd_test.h"
 #include "pd_util.h"
 #include "sim_report.h"
 
-static char tmp[64];
+static char tmp[256];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp, sizeof tmp, "/tmp/test_sim_report.XXXXXX");
-    return mkdtemp(tmp) == NULL ? -1 : 0;
+    pd_test_tmpdir(tmp);
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    pd_test_rmdir(tmp);
+    return 0;
 }
 
+/* The file's text (caller frees), or NULL. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *text = calloc(1, 1 << 20);
-    if (text != NULL)
-        (void)fread(text, 1, (1 << 20) - 1, f);
-    fclose(f);
-    return text;
+    char *text = NULL;
+    size_t len = 0;
+    return pd_read_file(path, 1 << 20, &text, &len) == 0 ? text : NULL;
 }
 
 /* One run named "one" whose folder holds report_json (NULL: none); returns
  * what sim_report_suite printed (caller frees). */
 static char *report_one(const char *report_json, const struct sim_run_result *r0)
 {
-    char dir[128], path[160];
+    char dir[300], path[320];
     snprintf(dir, sizeof dir, "%s/one", tmp);
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/report.json", dir);
@@ -76,7 +72,7 @@ static char *report_one(const char *report_json, const struct sim_run_result *r0
 
 static void expect_report_line(const char *out, const char *file)
 {
-    char want[160];
+    char want[340];
     snprintf(want, sizeof want, "report: %s/%s\n", tmp, file);
     if (strstr(out, want) == NULL)
         fail_msg("wanted \"%s\" in:\n%s", want, out);
@@ -87,7 +83,7 @@ static void test_suite_json(void **state)
     (void)state;
     struct sim_run_result r = {.verdict = 1, .violations = 2, .expectations_unmet = 3};
     char *out = report_one(NULL, &r);
-    char path[128];
+    char path[300];
     snprintf(path, sizeof path, "%s/suite.json", tmp);
     char *suite = slurp(path);
     assert_non_null(suite);
@@ -116,7 +112,7 @@ static void test_report_line_malformed(void **state)
     struct sim_run_result r = {.verdict = 2};
     char *out = report_one("{\"schema\": \"paydrill.report/1\", \"verdict\": ", &r);
     expect_report_line(out, "index.html");
-    char path[128];
+    char path[300];
     snprintf(path, sizeof path, "%s/index.html", tmp);
     char *index = slurp(path);
     assert_non_null(index);
