@@ -19,7 +19,6 @@ struct pd_json_err {
     char text[PD_JSON_ERR_LEN];
 };
 
-/* Sets err->text from a format. Always returns PD_EINVAL. */
 /* Parses text[0..len) as exactly one JSON value: only whitespace may
  * follow it (cJSON alone ignores trailing bytes), and no NUL byte may be
  * in it (JSON has none; cJSON would cut a string at it, so "m-1\0evil"
@@ -27,6 +26,8 @@ struct pd_json_err {
  * byte offset where it went wrong. */
 cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off);
 
+/* Sets err->text from a format, control characters escaped
+ * (pd_escape_controls). Always returns PD_EINVAL. */
 int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

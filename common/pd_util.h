@@ -33,8 +33,9 @@ int pd_strlcpy(char *dst, const char *src, size_t dst_len);
  * holds no control character: \n, \r and \t become those two-character
  * escapes, any other byte below 0x20 and 0x7f becomes \xNN, and a
  * backslash is doubled (so a key spelled "a\n" and one holding a newline
- * read differently); what no longer fits is cut. For messages built from input (a field name with a newline
- * must not break "FILE: FIELD: REASON" over two lines). */
+ * read differently); what no longer fits is cut. For messages built from
+ * input (a field name with a newline must not break "FILE: FIELD: REASON"
+ * over two lines). */
 void pd_escape_controls(char *s, size_t cap);
 
 /* A size line of /proc/self/status, such as "VmRSS" or "VmHWM", in KiB;

@@ -20,5 +20,4 @@ bool gw_valid_id(const char *s, size_t max_len);
 /* True when s has no control characters and is 1..max_len bytes. */
 bool gw_valid_text(const char *s, size_t max_len);
 
-
 #endif
