@@ -2,18 +2,45 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pd_err.h"
 #include "pd_util.h"
 
+/* The first byte JSON forbids and cJSON lets through, or -1: a control
+ * character (below 0x20, NUL included) inside a string, or outside one
+ * anything below 0x20 but tab, newline and carriage return (cJSON skips
+ * every such byte as white space and copies them into strings; it would
+ * also cut a string at a NUL, so "m-1\0evil" read as "m-1"). */
+static long forbidden_control(const char *text, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;        /* cJSON refuses an escape it does not know */
+            else if (ch == '"')
+                in_string = false;
+            else if (ch < 0x20)
+                return (long)i;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
 cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off)
 {
-    const char *nul = memchr(text, '\0', len);
-    if (nul != NULL) {
+    long bad = forbidden_control(text, len);
+    if (bad >= 0) {
         if (err_off != NULL)
-            *err_off = (long)(nul - text);
+            *err_off = bad;
         return NULL;
     }
     const char *end = NULL;
@@ -29,6 +56,14 @@ cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off)
     if (err_off != NULL)
         *err_off = end != NULL ? (long)(end - text) : 0L;
     return doc;
+}
+
+size_t pd_text_line(const char *text, size_t at)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < at && text[i] != '\0'; i++)
+        line += text[i] == '\n';
+    return line;
 }
 
 int pd_json_fail(struct pd_json_err *err, const char *fmt, ...)

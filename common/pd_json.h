@@ -19,12 +19,18 @@ struct pd_json_err {
     char text[PD_JSON_ERR_LEN];
 };
 
-/* Parses text[0..len) as exactly one JSON value: only whitespace may
- * follow it (cJSON alone ignores trailing bytes), and no NUL byte may be
- * in it (JSON has none; cJSON would cut a string at it, so "m-1\0evil"
- * read as "m-1"). NULL when it is not; *err_off (when not NULL) gets the
- * byte offset where it went wrong. */
+/* Parses text[0..len) as exactly one JSON value, as RFC 8259 has it where
+ * cJSON alone is lenient: only white space may follow the value (cJSON
+ * ignores trailing bytes), no control character may stand inside a string
+ * (cJSON copies them, and cuts a string at a NUL, so "m-1\0evil" read as
+ * "m-1"), and white space is space, tab, newline and carriage return only.
+ * NULL when it is not; *err_off (when not NULL) gets the byte offset where
+ * it went wrong. */
 cJSON *pd_json_parse_whole(const char *text, size_t len, long *err_off);
+
+/* The 1-based line of byte at in text (stops at a NUL), for "line L, byte
+ * B" in a syntax error. */
+size_t pd_text_line(const char *text, size_t at);
 
 /* Sets err->text from a format, control characters escaped
  * (pd_escape_controls). Always returns PD_EINVAL. */

@@ -8,6 +8,7 @@
 #include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_http.h"
+#include "pd_json.h"
 #include "pd_log.h"
 #include "pd_util.h"
 
@@ -145,7 +146,7 @@ static void handle_pay(struct mg_connection *conn, struct pc_app *app, const cha
     struct pc_reply r = {0};
     if (read_body(conn, &body, &len, false) != PD_OK)
         return;
-    cJSON *j = len > 0 ? cJSON_ParseWithLength(body, len) : NULL;
+    cJSON *j = len > 0 ? pd_json_parse_whole(body, len, NULL) : NULL;
     bool ok = len == 0 || (cJSON_IsObject(j) && j->child == NULL);
     cJSON_Delete(j);
     free(body);

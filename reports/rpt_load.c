@@ -553,10 +553,8 @@ static void parse_report(struct orders_text *ot, size_t len, struct rpt__report 
 
 static int fail_syntax(const char *path, const char *text, size_t at)
 {
-    size_t line = 1;
-    for (size_t i = 0; i < at; i++)
-        line += text[i] == '\n';
-    return rpt__fail(PD_EINVAL, "%s: not valid JSON (line %zu, byte %zu)", path, line, at);
+    return rpt__fail(PD_EINVAL, "%s: not valid JSON (line %zu, byte %zu)", path,
+                     pd_text_line(text, at), at);
 }
 
 int rpt__report_load(const char *run_dir, struct rpt__report *out)

@@ -257,7 +257,7 @@ static struct decision receive(sim_business *b, struct mg_connection *conn, cons
                             mg_get_header(conn, "X-Paydrill-Nonce"),
                             mg_get_header(conn, "X-Paydrill-Signature"), body, len,
                             now / 1000, freshness_s(b->tl->scale));
-    cJSON *doc = cJSON_ParseWithLength(body, len);
+    cJSON *doc = pd_json_parse_whole(body, len, NULL);
     struct receipt rec;
     struct receipt *r = &rec;
     memset(r, 0, sizeof *r);

@@ -290,12 +290,15 @@ static int expand_suite(const char *file, char **out, size_t *n, size_t max, int
         fprintf(stderr, "%s: (file): cannot be read\n", file);
         return -1;
     }
-    cJSON *doc = cJSON_Parse(text);
+    long off = 0;
+    cJSON *doc = pd_json_parse_whole(text, len, &off);
+    size_t line = pd_text_line(text, (size_t)off);
     free(text);
     static const char *const keys[] = {"suite", "description", "scenarios", NULL};
     struct pd_json_err err = {{0}};
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "scenarios");
-    int rc = doc ? pd_json_only_keys(doc, keys, "", &err) : pd_json_fail(&err, "(document): not valid JSON");
+    int rc = doc ? pd_json_only_keys(doc, keys, "", &err)
+                 : pd_json_fail(&err, "(document): not valid JSON (line %zu, byte %ld)", line, off);
     if (rc == PD_OK && !cJSON_IsArray(list))
         rc = pd_json_fail(&err, "scenarios: must be an array of paths");
     char base[PATH_MAX];

@@ -452,18 +452,19 @@ static int parse_doc(struct ctx *c, const cJSON *root, const char *gateway, stru
     return rc;
 }
 
-int sim_scenario_parse(const char *file, const char *text, const char *gateway_check,
-                       struct sim_scenario *out, char err[SIM_ERR_MAX])
+int sim_scenario_parse(const char *file, const char *text, size_t len,
+                       const char *gateway_check, struct sim_scenario *out,
+                       char err[SIM_ERR_MAX])
 {
     struct ctx c = {.file = file};
     set_defaults(out);
     pd_strlcpy(out->file, file, sizeof out->file);
     err[0] = '\0';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    long off = 0;
+    cJSON *root = pd_json_parse_whole(text, len, &off);
     if (root == NULL) {
-        size_t off = end != NULL ? (size_t)(end - text) : 0;
-        snprintf(err, SIM_ERR_MAX, "%s: (document): not valid JSON near byte %zu", file, off);
+        snprintf(err, SIM_ERR_MAX, "%s: (document): not valid JSON (line %zu, byte %ld)", file,
+                 pd_text_line(text, (size_t)off), off);
         sim_scenario_release(out);
         return PD_EINVAL;
     }
@@ -491,15 +492,7 @@ int sim_scenario_load(const char *file, const char *gateway_check,
                  rc == PD_ETOOBIG ? "larger than 1 MiB" : "cannot be read");
         return rc == PD_ENOTFOUND ? PD_ENOTFOUND : PD_EINVAL;
     }
-    const char *nul = memchr(text, '\0', len);
-    if (nul != NULL) {      /* the parser reads a C string: it would stop there */
-        memset(out, 0, sizeof *out);
-        snprintf(err, SIM_ERR_MAX, "%s: (document): not valid JSON (a NUL byte at byte %zu)",
-                 file, (size_t)(nul - text));
-        free(text);
-        return PD_EINVAL;
-    }
-    rc = sim_scenario_parse(file, text, gateway_check, out, err);
+    rc = sim_scenario_parse(file, text, len, gateway_check, out, err);
     free(text);
     return rc;
 }

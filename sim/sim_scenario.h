@@ -99,12 +99,15 @@ struct sim_scenario {
     size_t n_expect;
 };
 
-/* Parses text (the contents of file) into *out. On error returns PD_EINVAL
- * and writes "FILE: <field path>: <reason>" into err[SIM_ERR_MAX]; *out is
- * then released. gateway_check, when not NULL, is the mock-gateway program
- * used to validate gateway_faults (`--check-faults`). */
-int sim_scenario_parse(const char *file, const char *text, const char *gateway_check,
-                       struct sim_scenario *out, char err[SIM_ERR_MAX]);
+/* Parses text[0..len) (the contents of file) into *out: one JSON object
+ * (pd_json_parse_whole: strict RFC 8259). On error returns PD_EINVAL and
+ * writes "FILE: <field path>: <reason>" into err[SIM_ERR_MAX] ("FILE:
+ * (document): not valid JSON (line L, byte B)" for a syntax error); *out
+ * is then released. gateway_check, when not NULL, is the mock-gateway
+ * program used to validate gateway_faults (`--check-faults`). */
+int sim_scenario_parse(const char *file, const char *text, size_t len,
+                       const char *gateway_check, struct sim_scenario *out,
+                       char err[SIM_ERR_MAX]);
 
 /* Reads and parses a file. Same errors, plus PD_ENOTFOUND/PD_EIO in err. */
 int sim_scenario_load(const char *file, const char *gateway_check,

@@ -1,6 +1,10 @@
 /* Proves the strict JSON getters: wrong types, missing required fields,
  * out-of-range and non-integral numbers, unknown keys are all refused with a
- * message naming the field path. */
+ * message naming the field path. And the strict whole-document parse:
+ * every case cJSON alone accepts and RFC 8259 does not (bytes after the
+ * value, a control character in a string or as white space, a NUL) is
+ * refused with the offset of the first bad byte; what JSON allows (escaped
+ * controls, the four white space bytes) still parses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,8 +47,48 @@ static void test_getters(void **state)
     cJSON_Delete(o);
 }
 
+static void test_parse_whole(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len;     /* 0: strlen */
+        long bad_at;    /* -1: parses */
+    } cases[] = {
+        {"{\"a\":\"x\"}", 0, -1},
+        {" \t\r\n{\"a\" :\n\"x\\n\\t\\u0001\"}\r\n ", 0, -1},
+        {"{\"a\":\"x\"} x", 0, 10},               /* trailing bytes */
+        {"{\"a\":\"x\"}{}", 0, 9},
+        {"{\"a\":\"x\ty\"}", 0, 7},              /* raw tab in a string */
+        {"{\"a\":\"x\ny\"}", 0, 7},              /* raw newline in a string */
+        {"{\"a\x01\":1}", 0, 3},                  /* in a key */
+        {"{\"a\":1,\x0b\"b\":2}", 0, 7},          /* vertical tab as white space */
+        {"{\"a\":\"m-1\0evil\"}", 15, 9},        /* NUL in a string */
+        {"{\"a\":1}\0", 8, 7},                   /* NUL after the value */
+        {"{\"a\":\"\\\"\x01\"}", 0, 8},         /* after an escaped quote */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        long off = -2;
+        cJSON *doc = pd_json_parse_whole(cases[i].text, len, &off);
+        if (cases[i].bad_at < 0) {
+            assert_non_null(doc);
+        } else {
+            assert_null(doc);
+            if (off != cases[i].bad_at)
+                fail_msg("case %zu: bad byte reported at %ld, expected %ld", i, off,
+                         cases[i].bad_at);
+        }
+        cJSON_Delete(doc);
+    }
+    assert_int_equal(pd_text_line("a\nb\nc", 0), 1);
+    assert_int_equal(pd_text_line("a\nb\nc", 2), 2);
+    assert_int_equal(pd_text_line("a\nb\nc", 4), 3);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_getters)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_getters),
+                                       cmocka_unit_test(test_parse_whole)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

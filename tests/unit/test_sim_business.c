@@ -54,7 +54,7 @@ static int setup(void **state)
     static struct fixture f;
     memset(&f, 0, sizeof f);
     char err[SIM_ERR_MAX];
-    if (sim_scenario_parse("biz.json", doc, NULL, &f.s, err) != PD_OK)
+    if (sim_scenario_parse("biz.json", doc, strlen(doc), NULL, &f.s, err) != PD_OK)
         fail_msg("%s", err);
     sim_timeline_init(&f.tl, 1700000000000LL, pd_mono_ms(), 1.0);
     assert_int_equal(sim_business_start(&f.s, &f.tl, 0, &f.b, f.url), PD_OK);
@@ -79,14 +79,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* POSTs one notification for order_id, signed with secret; returns the HTTP status. */
-static long notify(struct fixture *f, const char *secret, const char *order_id, const char *event_id)
+/* POSTs one notification for order_id, signed with secret, with tail
+ * after its JSON object; returns the HTTP status. */
+static long notify_tail(struct fixture *f, const char *secret, const char *order_id,
+                        const char *event_id, const char *tail)
 {
     char body[256];
     int n = snprintf(body, sizeof body,
                      "{\"event_id\":\"%s\",\"order_id\":\"%s\",\"client_ref\":\"biz-%s\","
-                     "\"status\":\"PAID\",\"seq\":1,\"amount\":100,\"currency\":\"CNY\"}",
-                     event_id, order_id, order_id);
+                     "\"status\":\"PAID\",\"seq\":1,\"amount\":100,\"currency\":\"CNY\"}%s",
+                     event_id, order_id, order_id, tail);
     int64_t ts = sim_time_now(&f->tl) / 1000;
     char nonce[PD_NONCE_LEN + 1], sig[PD_SIG_HEX_LEN + 1];
     assert_int_equal(pd_nonce(nonce), PD_OK);
@@ -102,6 +104,11 @@ static long notify(struct fixture *f, const char *secret, const char *order_id, 
     long status = resp.status;
     pd_http_resp_release(&resp);
     return status;
+}
+
+static long notify(struct fixture *f, const char *secret, const char *order_id, const char *event_id)
+{
+    return notify_tail(f, secret, order_id, event_id, "");
 }
 
 static void *wait_main(void *arg)
@@ -189,6 +196,21 @@ static void test_forged_notification_applies_nothing(void **state)
     assert_int_equal(sim_business_deliveries(f->b), 1);     /* recorded, not applied */
 }
 
+/* A correctly signed notification that is not one JSON document (bytes
+ * after the object, or a raw control character in a string) is the SUT's
+ * bug: refused (400), recorded, not applied. */
+static void test_malformed_notification_applies_nothing(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(notify_tail(f, SIM_SECRET_BUSINESS, "o-5", "e-5", "x"), 400);
+    assert_int_equal(notify_tail(f, SIM_SECRET_BUSINESS, "o-5\t", "e-6", ""), 400);
+    assert_null(sim_business_wait(f->b, "o-5", 0));
+    assert_int_equal(sim_business_applied_count(f->b), 0);
+    assert_int_equal(sim_business_deliveries(f->b), 2);
+    assert_int_equal(notify(f, SIM_SECRET_BUSINESS, "o-5", "e-7"), 200);
+    assert_int_equal(sim_business_applied_count(f->b), 1);
+}
+
 /* Stopping the receiver releases a caller parked for ten minutes: it
  * returns what is known (nothing), and a later wait does not park at all.
  * Without the release the join waits out the ten minutes and the case
@@ -212,6 +234,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_times_out_without_notification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notification_wakes_its_waiter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_notification_applies_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_notification_applies_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stop_releases_waiters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

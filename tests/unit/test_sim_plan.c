@@ -32,7 +32,7 @@ static const char doc[] =
 static void load(struct sim_scenario *s)
 {
     char err[SIM_ERR_MAX];
-    if (sim_scenario_parse("det.json", doc, NULL, s, err) != PD_OK)
+    if (sim_scenario_parse("det.json", doc, strlen(doc), NULL, s, err) != PD_OK)
         fail_msg("%s", err);
 }
 

@@ -20,6 +20,9 @@ static const struct {
 } bad[] = {
     {"[1]", "(document): must be a JSON object"},
     {"{\"name\": \"x\",", "(document): not valid JSON"},
+    {"{\"name\": \"x\",\n \"seed\": 1,\n \"description\": \"a\tb\"}",
+     "(document): not valid JSON (line 3, byte 44)"},
+    {"{\"name\": \"x\"}\n{\"name\": \"y\"}", "(document): not valid JSON (line 2, byte 14)"},
     {"{}", "name: required"},
     {"{\"name\": \"a b\"}", "name: only letters"},
     {"{\"name\": 7}", "name: must be a string"},
@@ -87,7 +90,7 @@ static void test_errors_name_file_and_field(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct sim_scenario s;
         char err[SIM_ERR_MAX];
-        int rc = sim_scenario_parse("f.json", bad[i].doc, NULL, &s, err);
+        int rc = sim_scenario_parse("f.json", bad[i].doc, strlen(bad[i].doc), NULL, &s, err);
         if (rc != PD_EINVAL || strncmp(err, "f.json: ", 8) != 0 ||
             strncmp(err + 8, bad[i].msg, strlen(bad[i].msg)) != 0)
             fail_msg("doc %zu %s\n  got: %s\n  want: f.json: %s", i, bad[i].doc, err, bad[i].msg);
@@ -168,11 +171,11 @@ static void test_full_and_roundtrip(void **state)
     (void)state;
     struct sim_scenario s, back;
     char err[SIM_ERR_MAX];
-    assert_int_equal(sim_scenario_parse("f.json", full, NULL, &s, err), PD_OK);
+    assert_int_equal(sim_scenario_parse("f.json", full, strlen(full), NULL, &s, err), PD_OK);
     check_full(&s);
     cJSON *doc = sim_scenario_to_json(&s);
     char *text = cJSON_Print(doc);
-    int rc = sim_scenario_parse("scenario.json", text, NULL, &back, err);
+    int rc = sim_scenario_parse("scenario.json", text, strlen(text), NULL, &back, err);
     if (rc != PD_OK)
         fail_msg("printed scenario does not parse back: %s", err);
     check_full(&back);
@@ -187,7 +190,7 @@ static void test_defaults(void **state)
     (void)state;
     struct sim_scenario s;
     char err[SIM_ERR_MAX];
-    assert_int_equal(sim_scenario_parse("f.json", "{\"name\": \"d\"}", NULL, &s, err), PD_OK);
+    assert_int_equal(sim_scenario_parse("f.json", "{\"name\": \"d\"}", 13, NULL, &s, err), PD_OK);
     assert_true(s.seed == 1 && s.workload.orders == 100 && s.payer.pay == 1.0);
     assert_true(s.dedup_window_ms == 600000 && s.payment_expiry_ms == 1800000);
     assert_true(s.wait_callbacks && s.gateway_faults == NULL && s.n_procs == 0);
