@@ -3,3 +3,8 @@
 add_executable(pc_bench pc_bench.c)
 target_link_libraries(pc_bench PRIVATE pd)
 add_dependencies(pc_bench payment-center)
+
+# cost_bench: the CPU of one unit of each kind of work an order is made of
+# (HTTP exchange, SQLite write transaction, HMAC, JSON, thread hand-off).
+add_executable(cost_bench cost_bench.c)
+target_link_libraries(cost_bench PRIVATE pd PkgConfig::SQLITE3)
