@@ -22,7 +22,9 @@
  *   hmac   pd_sign over a 300-byte body;
  *   json   cJSON_Parse + cJSON_PrintUnformatted of a 300-byte object;
  *   switch two threads handing a token back and forth (semaphores): CPU
- *          per hand-off, a thread put to sleep and another woken.
+ *          per hand-off, a thread put to sleep and another woken;
+ *   calls  a bare system call, and ten WAL frames written as SQLite does
+ *          (header and page apart: 20 pwrites) against one pwrite.
  *
  * usage: cost_bench [--help] [--n N] [--threads T]
  * Prints one line per unit, then the sum for one order. */
@@ -305,6 +307,42 @@ static void bench_json(int n, struct unit *out)
     out->us = (cpu_now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e6 / n;
 }
 
+/* A bare system call, and a WAL commit's ten frames written as SQLite
+ * writes them (a 24-byte header and a 4 KiB page each) against one write
+ * of the same bytes. */
+static int bench_syscalls(int n, struct unit *bare, struct unit *split, struct unit *whole)
+{
+    char path[] = "/tmp/cost-bench-pw-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return PD_EIO;
+    unlink(path);
+    static char frames[10 * 4120];
+    memset(frames, 'x', sizeof frames);
+    double t0 = cpu_now_s(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < n; i++)
+        (void)getppid();
+    double t1 = cpu_now_s(CLOCK_THREAD_CPUTIME_ID);
+    int bad = 0;
+    off_t off = 0;
+    int commits = n / 10;
+    for (int i = 0; i < commits; i++, off = (off + (off_t)sizeof frames) % (32 << 20))
+        for (int f = 0; f < 10; f++) {
+            bad += pwrite(fd, frames, 24, off + f * 4120) != 24;
+            bad += pwrite(fd, frames, 4096, off + f * 4120 + 24) != 4096;
+        }
+    double t2 = cpu_now_s(CLOCK_THREAD_CPUTIME_ID);
+    off = 0;
+    for (int i = 0; i < commits; i++, off = (off + (off_t)sizeof frames) % (32 << 20))
+        bad += pwrite(fd, frames, sizeof frames, off) != (ssize_t)sizeof frames;
+    double t3 = cpu_now_s(CLOCK_THREAD_CPUTIME_ID);
+    close(fd);
+    bare->us = (t1 - t0) * 1e6 / n;
+    split->us = (t2 - t1) * 1e6 / commits;
+    whole->us = (t3 - t2) * 1e6 / commits;
+    return bad > 0 ? PD_EIO : PD_OK;
+}
+
 static sem_t ping, pong;
 static int switch_n;
 
@@ -343,7 +381,8 @@ static void usage(FILE *f)
             "usage: cost_bench [--help] [--n N] [--threads T]\n"
             "  Measures the CPU of one unit of each kind of work an order is made of\n"
             "  (HTTP exchange over loopback with libcurl and civetweb, SQLite write\n"
-            "  transaction, HMAC, JSON, thread hand-off) and sums them for one order.\n"
+            "  transaction, HMAC, JSON, thread hand-off, system calls) and sums them\n"
+            "  for one order.\n"
             "  --n N        units per measurement (default 20000)\n"
             "  --threads T  concurrent HTTP clients (default 8)\n");
 }
@@ -376,6 +415,9 @@ int main(int argc, char **argv)
     struct unit hmac = {"HMAC-SHA256 of 300 bytes", 0, 0, 0};
     struct unit json = {"JSON parse + print, 300 bytes", 0, 0, 0};
     struct unit sw = {"thread hand-off (sleep + wake)", 0, 0, 0};
+    struct unit bare = {"bare system call (getppid)", 0, 0, 0};
+    struct unit split = {"10 WAL frames as 20 pwrites", 0, 0, 0};
+    struct unit whole = {"10 WAL frames as 1 pwrite", 0, 0, 0};
     int rc = bench_http(n, threads, false, &http);
     rc |= bench_http(n, threads, true, &raw);
     rc |= bench_tx(n, 1, &tx1);
@@ -383,9 +425,10 @@ int main(int argc, char **argv)
     bench_hmac(n, &hmac);
     bench_json(n, &json);
     bench_switch(n, &sw);
-    const struct unit *all[] = {&http, &raw, &tx1, &tx8, &hmac, &json, &sw};
+    rc |= bench_syscalls(n, &bare, &split, &whole);
+    const struct unit *all[] = {&http, &raw, &tx1, &tx8, &hmac, &json, &sw, &bare, &split, &whole};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        printf("cost_bench: %-38s %7.1f us CPU", all[i]->name, all[i]->us);
+        printf("cost_bench: %-38s %7.2f us CPU", all[i]->name, all[i]->us);
         if (all[i]->client_us > 0)
             printf(" (client %.1f, server %.1f)", all[i]->client_us,
                    all[i]->us - all[i]->client_us);
