@@ -9,6 +9,7 @@
 
 #include "pd_err.h"
 #include "pd_http.h"
+#include "pd_rand.h"
 #include "pd_time.h"
 #include "pd_util.h"
 
@@ -136,12 +137,7 @@ uint64_t pd_test_fuzz_seed(uint64_t fixed)
 
 uint64_t pd_test_rand(uint64_t *state)
 {
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ull;
+    return pd_mix64((*state)++);   /* SplitMix64's finalizer over a counter: any state */
 }
 
 #define MUTATE_NODES_MAX 4096

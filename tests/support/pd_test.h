@@ -34,7 +34,7 @@ long pd_test_http_json(const char *method, const char *url, const char *body,
 /* The fuzz seed: PD_SEED when set (CI's random pass), else fixed. */
 uint64_t pd_test_fuzz_seed(uint64_t fixed);
 
-/* 64 random bits from *state (xorshift64*; state must not be 0). */
+/* 64 random bits from *state (pd_mix64 of a counter; any state, 0 too). */
 uint64_t pd_test_rand(uint64_t *state);
 
 /* One random mutation of the JSON text json: a value swapped for a
