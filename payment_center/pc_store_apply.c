@@ -304,7 +304,7 @@ int pc_store_prune_nonces(pc_store *s, int64_t before_ms)
 int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
 {
     /* Expired claims are dead weight: a new claim replaces them anyway. A
-     * bounded batch keeps the write lock short. */
+     * bounded delete keeps the writer's other callers waiting briefly. */
     static const char del[] =
         "DELETE FROM dedup WHERE rowid IN"
         " (SELECT rowid FROM dedup WHERE expires_at <= ? LIMIT 5000)";

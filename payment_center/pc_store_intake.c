@@ -29,7 +29,7 @@ static char *items_json(const struct pc_order_in *o)
 }
 
 /* The orders themselves are the record the claim rows summarise. sub->now_ms
- * is the request's arrival, read before it queued for the write lock --
+ * is the request's arrival, read before it queued for the writer --
  * under load (and libfaketime's speed-up) that can be minutes of clock
  * earlier than now, and the prune job deletes claim rows by the current
  * clock. So a claim row missing or taken over is checked here: an order with
