@@ -4,16 +4,21 @@
  * threads), plus a business receiver that acknowledges every notification.
  *
  * usage: pc_bench [--help] [--orders N] [--concurrency C] [--sync normal|full]
- *                 [--bin PATH] [--callback-threads K] [--threads T]
- * Prints one line of figures per phase; see docs/benchmarks.md. */
+ *                 [--bin PATH] [--callback-threads K] [--threads T] [--perf EVENTS]
+ * Prints one line of figures per phase, the latency of submit and pay as
+ * the clients saw it, and with --perf the counts `perf stat -p` took of
+ * payment-center over the run; see docs/benchmarks.md. */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pd_err.h"
@@ -150,6 +155,29 @@ struct driver {
     int64_t failures;
 };
 
+/* Each order's submit and pay latency as its client saw it (µs, -1 when no
+ * answer), indexed by order number. */
+static int64_t *submit_us, *pay_us;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One request, timed: its latency into *out_us when it got an answer. */
+static int timed_request(pd_http_client *client, const char *method, const char *url,
+                         const char *const *headers, const char *body,
+                         struct pd_http_resp *resp, int64_t *out_us)
+{
+    int64_t t0 = mono_us();
+    int rc = pd_http_request(client, method, url, headers, body, body ? strlen(body) : 0,
+                             30000, 0, resp);
+    *out_us = rc == PD_OK ? mono_us() - t0 : -1;
+    return rc;
+}
+
 static void *driver_main(void *arg)
 {
     struct driver *d = arg;
@@ -158,12 +186,13 @@ static void *driver_main(void *arg)
     char url[256], body[512];
     for (int i = d->first; i < d->first + d->count; i++) {
         struct pd_http_resp resp;
+        pay_us[i] = -1;
         snprintf(url, sizeof url, "%s/orders", d->pc_url);
         snprintf(body, sizeof body,
                  "{\"merchant_id\":\"m-bench\",\"user_id\":\"u-%d\",\"items\":[{\"sku\":\"s\","
                  "\"qty\":1,\"unit_amount\":%d}],\"amount\":%d,\"currency\":\"CNY\","
                  "\"client_ref\":\"bench-%d\"}", i, 100 + i % 1000, 100 + i % 1000, i);
-        int rc = pd_http_request(client, "POST", url, headers, body, strlen(body), 30000, 0, &resp);
+        int rc = timed_request(client, "POST", url, headers, body, &resp, &submit_us[i]);
         cJSON *j = rc == PD_OK && resp.status == 201 ? cJSON_Parse(resp.body) : NULL;
         pd_http_resp_release(&resp);
         const cJSON *id = j ? cJSON_GetObjectItem(j, "order_id") : NULL;
@@ -174,7 +203,7 @@ static void *driver_main(void *arg)
         }
         snprintf(url, sizeof url, "%s/orders/%s/pay", d->pc_url, id->valuestring);
         cJSON_Delete(j);
-        rc = pd_http_request(client, "POST", url, NULL, NULL, 0, 30000, 0, &resp);
+        rc = timed_request(client, "POST", url, NULL, NULL, &resp, &pay_us[i]);
         if (rc != PD_OK || resp.status != 200)
             d->failures++;
         pd_http_resp_release(&resp);
@@ -219,19 +248,95 @@ static long metric(const char *pc_url, const char *name)
     return v;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Prints the median, 99th percentile (nearest rank) and maximum of the n
+ * latencies in us that got an answer; sorts us. */
+static void print_latency(const char *what, int64_t *us, int n)
+{
+    qsort(us, (size_t)n, sizeof *us, cmp_i64);
+    int first = 0;
+    while (first < n && us[first] < 0)
+        first++;
+    int answered = n - first;
+    if (answered == 0)
+        return;
+    const int64_t *a = us + first;
+    printf("pc_bench: %-6s latency p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d answers)\n", what,
+           (double)a[(answered - 1) / 2] / 1000.0, (double)a[(answered - 1) * 99 / 100] / 1000.0,
+           (double)a[answered - 1] / 1000.0, answered);
+}
+
+/* --perf: `perf stat` attached to payment-center from before the first
+ * order until every order is notified (not its start-up nor its shutdown),
+ * its counts written to out_path as CSV. */
+static pid_t perf_start(const char *events, pid_t pid, const char *out_path)
+{
+    char pid_s[16];
+    snprintf(pid_s, sizeof pid_s, "%d", (int)pid);
+    pid_t p = fork();
+    if (p == 0) {
+        execlp("perf", "perf", "stat", "-x", ",", "-e", events, "-p", pid_s, "-o", out_path,
+               (char *)NULL);
+        _exit(127);
+    }
+    if (p > 0) {
+        pd_proc_track(p);
+        pd_sleep_ms(1000);  /* perf opens a counter per thread and event first */
+    }
+    return p;
+}
+
+/* Stops perf: on SIGINT it writes its counts and dies by the signal. */
+static void perf_stop(pid_t p)
+{
+    int status = 0;
+    kill(p, SIGINT);
+    waitpid(p, &status, 0);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) &&
+        !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "pc_bench: perf stat failed (wait status %d)\n", status);
+}
+
+/* Prints each count perf wrote and its value an order. */
+static void perf_print(const char *out_path, int orders)
+{
+    FILE *f = fopen(out_path, "r");
+    char line[512];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        char *unit = strchr(line, ','), *event = unit ? strchr(unit + 1, ',') : NULL;
+        if (line[0] == '#' || event == NULL)
+            continue;
+        char *end = strchr(event + 1, ',');
+        if (end != NULL)
+            *end = '\0';
+        double v = strtod(line, NULL);
+        printf("pc_bench: perf %s %.0f = %.2f an order\n", event + 1, v,
+               v / (double)(orders ? orders : 1));
+    }
+    if (f != NULL)
+        fclose(f);
+}
+
 static const char usage[] =
     "usage: pc_bench [--orders N] [--concurrency C] [--sync normal|full] [--bin PATH]\n"
-    "                [--threads T] [--callback-threads K]\n\n"
+    "                [--threads T] [--callback-threads K] [--perf EVENTS]\n\n"
     "Starts payment-center (PATH, default: next to pc_bench) on a fresh SQLite file, with an\n"
     "in-process stub gateway and business receiver, submits and pays N orders from C client\n"
-    "threads and prints the submit+pay rate, the end-to-end rate and payment-center's CPU\n"
-    "time per order (docs/benchmarks.md).\n\n"
+    "threads and prints the submit+pay rate, the end-to-end rate, payment-center's CPU\n"
+    "time per order and the submit and pay latency the clients saw (docs/benchmarks.md).\n\n"
     "  --orders N            orders (default 10000)\n"
     "  --concurrency C       client threads (default 64)\n"
     "  --sync normal|full    payment-center's PAYDRILL_SYNC (default normal)\n"
     "  --bin PATH            the payment-center to measure\n"
     "  --threads T           payment-center's HTTP threads (default 384)\n"
-    "  --callback-threads K  stub threads delivering callbacks (default 16)\n";
+    "  --callback-threads K  stub threads delivering callbacks (default 16)\n"
+    "  --perf EVENTS         also count EVENTS of payment-center from the first order until\n"
+    "                        all are notified, with perf stat -e EVENTS -p PID (perf on PATH)\n";
 
 /* A whole number in [1, max] from text, or -1. */
 static int positive(const char *text, int max)
@@ -244,7 +349,7 @@ static int positive(const char *text, int max)
 int main(int argc, char **argv)
 {
     int orders = 10000, conc = 64, cb_threads = 16;
-    const char *sync = "normal", *bin = NULL, *threads = "384";
+    const char *sync = "normal", *bin = NULL, *threads = "384", *perf_events = NULL;
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
@@ -259,6 +364,7 @@ int main(int argc, char **argv)
         else if (strcmp(opt, "--callback-threads") == 0) bad = (cb_threads = positive(val, 4096)) < 0;
         else if (strcmp(opt, "--threads") == 0) bad = positive(threads = val, 4096) < 0;
         else if (strcmp(opt, "--bin") == 0) bin = val;
+        else if (strcmp(opt, "--perf") == 0) perf_events = val;
         else if (strcmp(opt, "--sync") == 0)
             bad = strcmp(sync = val, "normal") != 0 && strcmp(val, "full") != 0;
         else {
@@ -314,6 +420,11 @@ int main(int argc, char **argv)
     }
     pthread_t *dt = calloc((size_t)conc, sizeof *dt);
     struct driver *d = calloc((size_t)conc, sizeof *d);
+    submit_us = calloc((size_t)orders, sizeof *submit_us);
+    pay_us = calloc((size_t)orders, sizeof *pay_us);
+    char perf_out[64];
+    snprintf(perf_out, sizeof perf_out, "%s/perf.csv", dir);
+    pid_t perf = perf_events != NULL ? perf_start(perf_events, pc.pid, perf_out) : 0;
     int64_t t0 = pd_mono_ms();
     for (int i = 0; i < conc; i++) {
         d[i] = (struct driver){pc.url, i * (orders / conc), orders / conc, 0};
@@ -341,6 +452,8 @@ int main(int argc, char **argv)
         pd_sleep_ms(100);
     }
     int64_t t_all = pd_mono_ms() - t0;
+    if (perf > 0)
+        perf_stop(perf);
     double pc_cpu = cpu_ms(pc.pid);
     long delivered = biz_received;
     long txs = metric(pc.url, "\npc_db_transactions_total ");
@@ -356,6 +469,10 @@ int main(int argc, char **argv)
     if (txs >= 0 && commits > 0)    /* payment-center before group commit: no such metric */
         printf("pc_bench: write transactions %ld in %ld commits = %.1f per commit\n", txs,
                commits, (double)txs / (double)commits);
+    print_latency("submit", submit_us, total);
+    print_latency("pay", pay_us, total);
+    if (perf > 0)
+        perf_print(perf_out, total);
     pd_proc_stop(&pc, 5000);
     pthread_mutex_lock(&q.mu);
     q.stop = true;
@@ -370,5 +487,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pc_bench: could not remove %s\n", dir);
     free(dt);
     free(d);
+    free(submit_us);
+    free(pay_us);
     return failures == 0 && paid >= total ? 0 : 1;
 }

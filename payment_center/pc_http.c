@@ -327,8 +327,9 @@ char *pc_metrics_text(struct pc_app *app)
     COUNTER(&b, "pc_notify_attempts_total", "Business notification attempts.", m->notify_attempts);
     long commits = 0, txs = 0;
     pc_store_tx_stats(app->store, &commits, &txs);
-    COUNTER(&b, "pc_db_transactions_total", "Write transactions committed or rolled back.", txs);
-    COUNTER(&b, "pc_db_commits_total", "SQLite commits (group commit: one covers many).",
+    COUNTER(&b, "pc_db_transactions_total",
+            "Write transactions kept in a batch (refused or failed ones not counted).", txs);
+    COUNTER(&b, "pc_db_commits_total", "SQLite commits that succeeded (one covers many).",
             commits);
     COUNTER(&b, "pc_db_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
             pc_store_checkpoints(app->store));

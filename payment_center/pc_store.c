@@ -207,20 +207,13 @@ int pc__rows_end(sqlite3_stmt *st, int step)
 
 int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...)
 {
-    va_list ap;
-    va_start(ap, types);
-    int rc = pc__vexec(c, out_changes, sql, types, ap);
-    va_end(ap);
-    return rc;
-}
-
-int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *types,
-              va_list ap)
-{
     sqlite3_stmt *st = pc__stmt(c, sql);
     if (st == NULL)
         return PD_EIO;
+    va_list ap;
+    va_start(ap, types);
     int rc = vbind(st, types, ap);
+    va_end(ap);
     if (rc != PD_OK)
         return rc;
     int step = sqlite3_step(st);
@@ -254,8 +247,6 @@ int pc_store_open(const char *path, bool sync_full, pc_store **out)
     }
     s->sync_full = sync_full;
     pthread_mutex_init(&s->write_mu, NULL);
-    pthread_mutex_init(&s->tx_done_mu, NULL);
-    pthread_cond_init(&s->tx_done_cv, NULL);
     pthread_key_create(&s->key, conn_free_key);
     struct pc_conn *c = pc__conn(s);
     char *msg = NULL;
@@ -276,14 +267,14 @@ void pc_store_close(pc_store *s)
 {
     if (s == NULL)
         return;
+    /* No caller may still be waiting for a write transaction. */
+    PD_ASSERT(s->tx_head == NULL && !s->tx_combining);
     pc__conn_free(pthread_getspecific(s->key));
     pthread_setspecific(s->key, NULL);
     pc__ckpt_stop(s);
     pc__conn_free(s->writer);
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->write_mu);
-    pthread_mutex_destroy(&s->tx_done_mu);
-    pthread_cond_destroy(&s->tx_done_cv);
     free(s);
 }
 

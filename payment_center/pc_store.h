@@ -2,12 +2,13 @@
  * nonces in one SQLite file (WAL).
  *
  * Reads use a connection per thread (opened on first use, closed at thread
- * exit). Write transactions are serialised by one process-wide mutex on one
- * writer connection: with hundreds of HTTP threads this is faster and
- * fairer than SQLite's busy-wait, and the writer's page cache stays valid.
- * Callers queued for the mutex share one commit (pc_store_tx.c); each
- * returns only once its writes are committed. Readers never take the mutex. WAL checkpoints run on
- * a thread of their own (pc_store_ckpt.c). Every status change
+ * exit). Write transactions all run on one writer connection, one after
+ * another: each is queued, and one caller at a time runs the queue,
+ * committing up to 64 of them at once (flat combining, pc_store_tx.c);
+ * with hundreds of HTTP threads this is faster and fairer than SQLite's
+ * busy-wait, and the writer's page cache stays valid. Each caller returns
+ * only once its writes are committed. Readers never wait for writers. WAL
+ * checkpoints run on a thread of their own (pc_store_ckpt.c). Every status change
  * goes through one function that checks pc_transition_legal, bumps the
  * version by compare-and-set, appends history and, for a final status,
  * writes the outbox row in the same transaction.
@@ -42,7 +43,7 @@ int64_t pc_store_shard(const char *order_id);
 /* How many checkpoints that thread has run. */
 long pc_store_checkpoints(pc_store *store);
 /* Write transactions committed so far, and the callers' transactions they
- * held (group commit: pc_store_tx.c). */
+ * held (pc_store_tx.c). */
 void pc_store_tx_stats(pc_store *store, long *out_commits, long *out_ops);
 
 struct pc_order {

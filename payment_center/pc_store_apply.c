@@ -156,19 +156,27 @@ static int apply_in_tx(struct pc_conn *c, const struct pc_fact *f, int64_t now_m
     return rc;
 }
 
+struct apply_arg {
+    const struct pc_fact *f;
+    int64_t now_ms;
+    int *result;
+};
+
+static int apply_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    struct apply_arg *a = arg;
+    int rc = apply_in_tx(c, a->f, a->now_ms, a->result);
+    /* A refused fact changes nothing, not even the nonce table. */
+    *undo = *a->result == PC_APPLY_UNKNOWN_TRADE || *a->result == PC_APPLY_MISMATCH ||
+            *a->result == PC_APPLY_REPLAY;
+    return rc;
+}
+
 int pc_store_apply_fact(pc_store *s, const struct pc_fact *f, int64_t now_ms, int *out_result)
 {
-    struct pc_conn *c = NULL;
     *out_result = PC_APPLY_IGNORED;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = apply_in_tx(c, f, now_ms, out_result);
-    /* A refused fact changes nothing, not even the nonce table. */
-    if (rc != PD_OK || *out_result == PC_APPLY_UNKNOWN_TRADE ||
-        *out_result == PC_APPLY_MISMATCH || *out_result == PC_APPLY_REPLAY)
-        return pc__rollback(s, c, rc);
-    return pc__commit(s, c);
+    struct apply_arg a = {f, now_ms, out_result};
+    return pc__tx(s, apply_tx, &a);
 }
 
 /* ---- reconciler moves ---- */
@@ -189,46 +197,68 @@ int pc_store_due_orders(pc_store *s, int64_t now_ms, int part, int parts,
     return pc__rows_end(st, step);
 }
 
-int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,
-                        int64_t next_check_at, int64_t check_count)
+struct resched_arg {
+    const char *order_id;
+    int64_t version, next_check_at, check_count;
+    int changes;
+};
+
+static int resched_tx(struct pc_conn *c, void *arg, bool *undo)
 {
     static const char upd[] =
         "UPDATE orders SET next_check_at=?, check_count=? WHERE order_id=? AND version=?"
         " AND status IN ('UNPAID','PAYING','UNKNOWN')";
-    struct pc_conn *c = NULL;
-    int changes = 0;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = pc__exec(c, &changes, upd, "iiti", next_check_at, check_count, order_id, version);
-    rc = pc__end(s, c, rc);
-    return rc == PD_OK && changes == 0 ? PD_ECONFLICT : rc;
+    struct resched_arg *a = arg;
+    (void)undo;
+    return pc__exec(c, &a->changes, upd, "iiti", a->next_check_at, a->check_count, a->order_id,
+                    a->version);
+}
+
+int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,
+                        int64_t next_check_at, int64_t check_count)
+{
+    struct resched_arg a = {order_id, version, next_check_at, check_count, 0};
+    int rc = pc__tx(s, resched_tx, &a);
+    return rc == PD_OK && a.changes == 0 ? PD_ECONFLICT : rc;
 }
 
 /* Loads the order, checks it is in one of the given statuses (and on the
  * given trade, when trade is not NULL), and moves it to CLOSED. */
-static int close_with(pc_store *s, const char *order_id, const char *trade, int cause,
-                      int64_t now_ms)
+struct close_arg {
+    const char *order_id, *trade;
+    int cause;
+    int64_t now_ms;
+};
+
+static int close_tx(struct pc_conn *c, void *arg, bool *undo)
 {
-    struct pc_conn *c = NULL;
+    struct close_arg *a = arg;
+    const char *order_id = a->order_id, *trade = a->trade;
     struct pc_order o;
     char oid[PC_ORDER_ID_MAX + 1], state[16];
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
+    int rc = PD_OK;
+    (void)undo;
     if (trade != NULL) {
         rc = pc__trade_order(c, trade, oid, state, sizeof state);
         order_id = oid;
         if (rc == PD_OK)
-            rc = pc__set_trade_state(c, trade, "CLOSED", "|INIT|AWAITING|UNKNOWN|", NULL, now_ms);
+            rc = pc__set_trade_state(c, trade, "CLOSED", "|INIT|AWAITING|UNKNOWN|", NULL,
+                                     a->now_ms);
     }
     if (rc == PD_OK)
         rc = pc__load_order(c, order_id, &o);
     if (rc == PD_OK && trade != NULL && strcmp(o.cur_trade, trade) != 0)
         rc = PD_ECONFLICT;
     if (rc == PD_OK)
-        rc = pc__transition(c, &o, PC_ST_CLOSED, cause, now_ms);
-    return pc__end(s, c, rc);
+        rc = pc__transition(c, &o, PC_ST_CLOSED, a->cause, a->now_ms);
+    return rc;
+}
+
+static int close_with(pc_store *s, const char *order_id, const char *trade, int cause,
+                      int64_t now_ms)
+{
+    struct close_arg a = {order_id, trade, cause, now_ms};
+    return pc__tx(s, close_tx, &a);
 }
 
 int pc_store_close_unpaid(pc_store *s, const char *order_id, int64_t now_ms)
@@ -252,28 +282,32 @@ int pc_store_close_blind(pc_store *s, const char *order_id, int64_t now_ms)
     return close_with(s, NULL, o.cur_trade, PC_CAUSE_CLOSE_CONFIRMED, now_ms);
 }
 
+struct prune_arg {
+    const char *sql;
+    int64_t at;
+};
+
+static int prune_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    struct prune_arg *a = arg;
+    (void)undo;
+    return pc__exec(c, NULL, a->sql, "i", a->at);
+}
+
 int pc_store_prune_nonces(pc_store *s, int64_t before_ms)
 {
     static const char del[] = "DELETE FROM nonces WHERE at < ?";
-    struct pc_conn *c = NULL;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = pc__exec(c, NULL, del, "i", before_ms);
-    return pc__end(s, c, rc);
+    struct prune_arg a = {del, before_ms};
+    return pc__tx(s, prune_tx, &a);
 }
 
 int pc_store_prune_dedup(pc_store *s, int64_t now_ms)
 {
     /* Expired claims are dead weight: a new claim replaces them anyway. A
-     * bounded batch keeps the write lock short. */
+     * bounded delete keeps the writer's other callers waiting briefly. */
     static const char del[] =
         "DELETE FROM dedup WHERE rowid IN"
         " (SELECT rowid FROM dedup WHERE expires_at <= ? LIMIT 5000)";
-    struct pc_conn *c = NULL;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = pc__exec(c, NULL, del, "i", now_ms);
-    return pc__end(s, c, rc);
+    struct prune_arg a = {del, now_ms};
+    return pc__tx(s, prune_tx, &a);
 }

@@ -2,7 +2,7 @@
  *
  * SQLite's automatic checkpoint runs inside the COMMIT that crosses the
  * threshold (1000 frames by default), on the committing connection, so it
- * ran under payment-center's write lock: every writer waited while it
+ * ran on payment-center's one writer: every write waited while it
  * copied pages and synced twice, every ~40 orders. Now the writer's
  * automatic checkpoint is off and:
  * - once ckpt_frames frames are uncopied, a thread with its own connection
@@ -42,7 +42,7 @@ static bool checkpoint(pc_store *s, sqlite3 *db, int mode, const char *who)
     return true;
 }
 
-/* Runs after every commit on the writer, with the write lock held. frames
+/* Runs after every commit on the writer, on the combiner's thread. frames
  * counts the whole WAL, copied frames included; after a restart it is
  * below what the last checkpoint had copied. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)

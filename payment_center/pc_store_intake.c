@@ -29,7 +29,7 @@ static char *items_json(const struct pc_order_in *o)
 }
 
 /* The orders themselves are the record the claim rows summarise. sub->now_ms
- * is the request's arrival, read before it queued for the write lock --
+ * is the request's arrival, read before it queued for the writer --
  * under load (and libfaketime's speed-up) that can be minutes of clock
  * earlier than now, and the prune job deletes claim rows by the current
  * clock. So a claim row missing or taken over is checked here: an order with
@@ -129,9 +129,29 @@ static int blind_claim(struct pc_conn *c, const struct pc_submit *sub)
                     sub->now_ms + sub->window_ms);
 }
 
+struct submit_arg {
+    const struct pc_submit *sub;
+    char *dup_id;
+};
+
+static int submit_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    struct submit_arg *a = arg;
+    int rc;
+    (void)undo;
+    if (pc_bug_on(PC_BUG_NO_DEDUP))
+        rc = PD_OK;     /* PC_BUG_NO_DEDUP: no claim at all */
+    else if (pc_bug_on(PC_BUG_DEDUP_RACE))
+        rc = blind_claim(c, a->sub);
+    else
+        rc = claim_fingerprint(c, a->sub, a->dup_id);
+    if (rc == PD_OK)
+        rc = insert_order(c, a->sub);
+    return rc;
+}
+
 int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORDER_ID_MAX + 1])
 {
-    struct pc_conn *c = NULL;
     dup_id[0] = '\0';
     if (pc_bug_on(PC_BUG_DEDUP_RACE)) {
         int rc = racy_check(s, sub, dup_id);
@@ -139,18 +159,8 @@ int pc_store_submit(pc_store *s, const struct pc_submit *sub, char dup_id[PC_ORD
             return rc;
         pd_sleep_ms(50);   /* the round trip real check-then-insert code makes */
     }
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    if (pc_bug_on(PC_BUG_NO_DEDUP))
-        rc = PD_OK;     /* PC_BUG_NO_DEDUP: no claim at all */
-    else if (pc_bug_on(PC_BUG_DEDUP_RACE))
-        rc = blind_claim(c, sub);
-    else
-        rc = claim_fingerprint(c, sub, dup_id);
-    if (rc == PD_OK)
-        rc = insert_order(c, sub);
-    return pc__end(s, c, rc);
+    struct submit_arg a = {sub, dup_id};
+    return pc__tx(s, submit_tx, &a);
 }
 
 static int insert_trade(struct pc_conn *c, const struct pc_order *o, const char *notify_url,
@@ -205,14 +215,46 @@ static int pay_decide(struct pc_conn *c, const char *order_id, const char *notif
     return rc;
 }
 
+struct pay_arg {
+    const char *order_id, *notify_url;
+    int64_t now_ms, first_check_ms;
+    struct pc_pay *out;
+};
+
+static int pay_unlocked_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    static const char upd[] =
+        "UPDATE orders SET attempt=attempt+1, status='PAYING', cur_trade=?, next_check_at=?"
+        " WHERE order_id=?";
+    struct pay_arg *a = arg;
+    struct pc_order *o = &a->out->order;
+    (void)undo;
+    o->attempt++;
+    snprintf(o->cur_trade, sizeof o->cur_trade, "%s-%" PRId64, o->order_id, o->attempt);
+    int rc = pc__exec(c, NULL, upd, "tit", o->cur_trade, a->now_ms + a->first_check_ms,
+                      a->order_id);
+    if (rc == PD_OK)
+        rc = insert_trade(c, o, a->notify_url, a->now_ms);
+    if (rc == PD_OK) {
+        a->out->verdict = PC_PAY_STARTED;
+        pd_strlcpy(a->out->out_trade_no, o->cur_trade, sizeof a->out->out_trade_no);
+    }
+    return rc;
+}
+
+static int pay_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    struct pay_arg *a = arg;
+    int rc = pay_decide(c, a->order_id, a->notify_url, a->now_ms, a->first_check_ms, a->out);
+    *undo = a->out->verdict != PC_PAY_STARTED;
+    return rc;
+}
+
 /* PC_BUG_NO_PAYING_LOCK: read the order without the lock, then open a new
  * attempt unconditionally -- concurrent callers each get their own trade. */
 static int pay_unlocked(pc_store *s, const char *order_id, const char *notify_url,
                         int64_t now_ms, int64_t first_check_ms, struct pc_pay *out)
 {
-    static const char upd[] =
-        "UPDATE orders SET attempt=attempt+1, status='PAYING', cur_trade=?, next_check_at=?"
-        " WHERE order_id=?";
     struct pc_conn *c = pc__conn(s);
     if (c == NULL)
         return PD_EIO;
@@ -224,19 +266,8 @@ static int pay_unlocked(pc_store *s, const char *order_id, const char *notify_ur
         out->verdict = PC_PAY_NOT_PAYABLE;
         return PD_OK;
     }
-    rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    o->attempt++;
-    snprintf(o->cur_trade, sizeof o->cur_trade, "%s-%" PRId64, o->order_id, o->attempt);
-    rc = pc__exec(c, NULL, upd, "tit", o->cur_trade, now_ms + first_check_ms, order_id);
-    if (rc == PD_OK)
-        rc = insert_trade(c, o, notify_url, now_ms);
-    if (rc == PD_OK) {
-        out->verdict = PC_PAY_STARTED;
-        pd_strlcpy(out->out_trade_no, o->cur_trade, sizeof out->out_trade_no);
-    }
-    return pc__end(s, c, rc);
+    struct pay_arg a = {order_id, notify_url, now_ms, first_check_ms, out};
+    return pc__tx(s, pay_unlocked_tx, &a);
 }
 
 int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url,
@@ -245,14 +276,8 @@ int pc_store_pay_begin(pc_store *s, const char *order_id, const char *notify_url
     memset(out, 0, sizeof *out);
     if (pc_bug_on(PC_BUG_NO_PAYING_LOCK))
         return pay_unlocked(s, order_id, notify_url, now_ms, first_check_ms, out);
-    struct pc_conn *c = NULL;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = pay_decide(c, order_id, notify_url, now_ms, first_check_ms, out);
-    if (rc != PD_OK || out->verdict != PC_PAY_STARTED)
-        return pc__rollback(s, c, rc);
-    return pc__commit(s, c);
+    struct pay_arg a = {order_id, notify_url, now_ms, first_check_ms, out};
+    return pc__tx(s, pay_tx, &a);
 }
 
 static int trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,
@@ -307,23 +332,34 @@ static int create_apply(struct pc_conn *c, struct pc_order *o, const char *out_t
     return pc__transition(c, o, PC_ST_UNKNOWN, PC_CAUSE_CREATE_AMBIGUOUS, now_ms);
 }
 
-int pc_store_create_result(pc_store *s, const char *out_trade_no, int outcome,
-                           const char *trade_no, int64_t now_ms, int *out_status)
+struct create_arg {
+    const char *out_trade_no, *trade_no;
+    int outcome;
+    int64_t now_ms;
+    int *out_status;
+};
+
+static int create_tx(struct pc_conn *c, void *arg, bool *undo)
 {
-    struct pc_conn *c = NULL;
+    struct create_arg *a = arg;
     char order_id[PC_ORDER_ID_MAX + 1], state[16];
     struct pc_order o;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = trade_order(c, out_trade_no, order_id, state, sizeof state);
+    (void)undo;
+    int rc = trade_order(c, a->out_trade_no, order_id, state, sizeof state);
     if (rc == PD_OK)
         rc = pc__load_order(c, order_id, &o);
     if (rc == PD_OK)
-        rc = create_apply(c, &o, out_trade_no, outcome, trade_no, now_ms);
+        rc = create_apply(c, &o, a->out_trade_no, a->outcome, a->trade_no, a->now_ms);
     if (rc == PD_OK)
-        *out_status = o.status;
-    return pc__end(s, c, rc);
+        *a->out_status = o.status;
+    return rc;
+}
+
+int pc_store_create_result(pc_store *s, const char *out_trade_no, int outcome,
+                           const char *trade_no, int64_t now_ms, int *out_status)
+{
+    struct create_arg a = {out_trade_no, trade_no, outcome, now_ms, out_status};
+    return pc__tx(s, create_tx, &a);
 }
 
 int pc__trade_order(struct pc_conn *c, const char *out_trade_no, char *order_id,

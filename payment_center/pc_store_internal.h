@@ -4,7 +4,7 @@
 #define PC_STORE_INTERNAL_H
 
 #include <pthread.h>
-#include <stdarg.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
@@ -27,16 +27,13 @@ struct pc_conn {
 struct pc_store {
     char path[4096];
     bool sync_full;
-    pthread_mutex_t write_mu;   /* one writer at a time, process-wide */
-    struct pc_conn *writer;     /* every write transaction runs here, under write_mu */
-    /* group commit (pc_store_tx.c); all under write_mu but tx_queued */
-    int tx_queued;              /* callers waiting for write_mu in pc__begin (atomic) */
-    bool tx_open;               /* the batch transaction is open on the writer */
-    int tx_ops;                 /* callers released into the open batch */
-    struct pc_tx_waiter *tx_waiters;    /* those of them waiting for its end */
-    pthread_mutex_t tx_done_mu; /* guards the waiters' done flags */
-    pthread_cond_t tx_done_cv;
-    long tx_commits, tx_ops_total;
+    pthread_mutex_t write_mu;   /* held by the combiner while it uses the writer */
+    struct pc_conn *writer;     /* every write transaction runs here */
+    /* write transactions (pc_store_tx.c): requests pushed here, a LIFO
+     * stack (atomic); tx_combining is true while a thread runs them */
+    struct pc_tx_req *tx_head;
+    bool tx_combining;
+    long tx_commits, tx_ops_total;  /* under write_mu */
     pthread_key_t key;          /* this thread's read connection */
     /* the checkpointer (pc_store_ckpt.c) */
     int ckpt_frames;
@@ -57,9 +54,9 @@ void pc__conn_free(struct pc_conn *c);
 int pc__ckpt_start(pc_store *s);
 void pc__ckpt_stop(pc_store *s);
 
-/* The connection for this thread: the writer while the thread holds the
- * write transaction (so reads inside it see its own writes), else the
- * thread's own read connection. */
+/* The connection for this thread: the writer while the thread runs a
+ * write transaction's closure (so reads inside it see the batch's writes),
+ * else the thread's own read connection. */
 struct pc_conn *pc__conn(pc_store *s);
 sqlite3_stmt *pc__stmt(struct pc_conn *c, const char *sql);
 /* Prepared (cached) and bound; step it, then sqlite3_reset. NULL on error. */
@@ -72,23 +69,32 @@ sqlite3_stmt *pc__due_query(pc_store *s, const char *sql, int64_t now_ms, int pa
 int pc__rows_end(sqlite3_stmt *st, int step);
 /* Runs a statement without rows. PD_ECONFLICT on a constraint violation. */
 int pc__exec(struct pc_conn *c, int *out_changes, const char *sql, const char *types, ...);
-int pc__vexec(struct pc_conn *c, int *out_changes, const char *sql, const char *types,
-              va_list ap);
 void pc__col_text(sqlite3_stmt *st, int col, char *out, size_t out_len);
 
-/* Write transactions (pc_store_tx.c), committed in groups: pc__begin
- * takes the writer; pc__commit returns once the caller's writes are
- * committed (PD_OK) or lost with their batch (PD_EIO). pc__rollback undoes
- * the caller's writes only and returns rc, once the earlier writes it
- * could read are committed, or PD_EIO when they were lost: use it as
- * `return pc__rollback(s, c, rc);`. */
-int pc__begin(pc_store *s, struct pc_conn **out);
-int pc__commit(pc_store *s, struct pc_conn *c);
-int pc__rollback(pc_store *s, struct pc_conn *c, int rc);
-/* Ends the caller's transaction by rc: pc__commit when PD_OK, else
- * pc__rollback(s, c, rc). */
-int pc__end(pc_store *s, struct pc_conn *c, int rc);
-/* True while this thread holds s's write transaction. */
+/* A write transaction (pc_store_tx.c): fn(c, arg, &undo) runs on the
+ * writer connection c, on whichever thread is combining, inside a
+ * SAVEPOINT of a batch transaction shared with other callers; its writes
+ * are rolled back to the savepoint when it returns other than PD_OK or
+ * sets *undo. pc__tx returns once the batch is ended: fn's rc when the
+ * batch was committed, else PD_EIO (nothing of the batch is there). fn
+ * must not call pc__tx (asserted: it would wait for itself) nor keep
+ * pointers to c. */
+typedef int (*pc_tx_fn)(struct pc_conn *c, void *arg, bool *undo);
+int pc__tx(pc_store *s, pc_tx_fn fn, void *arg);
+
+/* A caller's request, on its stack while it waits (here for the tests,
+ * which count the queue: the requests pushed from s->tx_head on). */
+enum { PC_TX_WAIT, PC_TX_DONE, PC_TX_COMBINE };
+struct pc_tx_req {
+    struct pc_tx_req *next;     /* on the stack: pushed before; in a queue: runs after */
+    pc_tx_fn fn;
+    void *arg;
+    int rc;                     /* fn's, then the caller's answer */
+    int state;                  /* PC_TX_*: set (atomic) before each post of sem */
+    struct pc_tx_req *handoff;  /* with PC_TX_COMBINE: the queue to run, this one first */
+    sem_t sem;
+};
+/* True while this thread runs a closure of s's write transactions. */
 bool pc__in_tx(const pc_store *s);
 
 int pc__load_order(struct pc_conn *c, const char *order_id, struct pc_order *out);

@@ -1,6 +1,5 @@
 /* Refund and outbox queues, the export and the counts behind /metrics. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,31 +35,39 @@ int pc_store_due_refunds(pc_store *s, int64_t now_ms, struct pc_refund_due *out,
     return (step == SQLITE_DONE || step == SQLITE_ROW) ? PD_OK : PD_EIO;
 }
 
-static int one_write(pc_store *s, const char *sql, const char *types, ...)
+/* The outcome of one delivery attempt (a refund call, a notification):
+ * sql binds ?1 the HTTP status, ?2 now, ?3 the next try and ?4 the row's
+ * key, each where it needs them. */
+struct attempt_arg {
+    const char *sql;
+    int64_t http_status, now_ms, next_try_at;
+    const char *key;
+};
+
+static int attempt_tx(struct pc_conn *c, void *arg, bool *undo)
 {
-    struct pc_conn *c = NULL;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    va_list ap;
-    va_start(ap, types);
-    rc = pc__vexec(c, NULL, sql, types, ap);
-    va_end(ap);
-    return pc__end(s, c, rc);
+    struct attempt_arg *a = arg;
+    (void)undo;
+    return pc__exec(c, NULL, a->sql, "iiit", a->http_status, a->now_ms, a->next_try_at, a->key);
+}
+
+static int attempt_write(pc_store *s, const char *sql, long http_status, int64_t now_ms,
+                         int64_t next_try_at, const char *key)
+{
+    struct attempt_arg a = {sql, http_status, now_ms, next_try_at, key};
+    return pc__tx(s, attempt_tx, &a);
 }
 
 int pc_store_refund_result(pc_store *s, const char *out_refund_no, bool done,
                            long http_status, int64_t now_ms, int64_t next_try_at)
 {
     static const char ok[] =
-        "UPDATE refunds SET status='SUCCESS', attempts=attempts+1, last_http_status=?,"
-        " done_at=?, next_try_at=? WHERE out_refund_no=? AND status='PENDING'";
+        "UPDATE refunds SET status='SUCCESS', attempts=attempts+1, last_http_status=?1,"
+        " done_at=?2, next_try_at=0 WHERE out_refund_no=?4 AND status='PENDING'";
     static const char retry[] =
-        "UPDATE refunds SET attempts=attempts+1, last_http_status=?, next_try_at=?"
-        " WHERE out_refund_no=? AND status='PENDING'";
-    if (done)
-        return one_write(s, ok, "iiit", (int64_t)http_status, now_ms, (int64_t)0, out_refund_no);
-    return one_write(s, retry, "iit", (int64_t)http_status, next_try_at, out_refund_no);
+        "UPDATE refunds SET attempts=attempts+1, last_http_status=?1, next_try_at=?3"
+        " WHERE out_refund_no=?4 AND status='PENDING'";
+    return attempt_write(s, done ? ok : retry, http_status, now_ms, next_try_at, out_refund_no);
 }
 
 /* ---- outbox ---- */
@@ -95,27 +102,35 @@ int pc_store_event_result(pc_store *s, const char *event_id, bool delivered,
                           long http_status, int64_t now_ms, int64_t next_try_at)
 {
     static const char ok[] =
-        "UPDATE outbox SET delivered_at=?, attempts=attempts+1, last_http_status=?,"
-        " next_try_at=? WHERE event_id=? AND delivered_at IS NULL";
+        "UPDATE outbox SET delivered_at=?2, attempts=attempts+1, last_http_status=?1,"
+        " next_try_at=?2 WHERE event_id=?4 AND delivered_at IS NULL";
     static const char retry[] =
-        "UPDATE outbox SET next_try_at=?, attempts=attempts+1, last_http_status=?"
-        " WHERE event_id=? AND delivered_at IS NULL";
-    if (delivered)
-        return one_write(s, ok, "iiit", now_ms, (int64_t)http_status, now_ms, event_id);
-    return one_write(s, retry, "iit", next_try_at, (int64_t)http_status, event_id);
+        "UPDATE outbox SET next_try_at=?3, attempts=attempts+1, last_http_status=?1"
+        " WHERE event_id=?4 AND delivered_at IS NULL";
+    return attempt_write(s, delivered ? ok : retry, http_status, now_ms, next_try_at,
+                         event_id);
+}
+
+struct late_arg {
+    const char *order_id;
+    int64_t now_ms;
+};
+
+static int late_tx(struct pc_conn *c, void *arg, bool *undo)
+{
+    struct late_arg *a = arg;
+    struct pc_order o;
+    (void)undo;
+    int rc = pc__load_order(c, a->order_id, &o);
+    if (rc == PD_OK)
+        rc = pc__outbox_insert(c, &o, a->now_ms);
+    return rc;
 }
 
 int pc_store_outbox_late(pc_store *s, const char *order_id, int64_t now_ms)
 {
-    struct pc_conn *c = NULL;
-    struct pc_order o;
-    int rc = pc__begin(s, &c);
-    if (rc != PD_OK)
-        return rc;
-    rc = pc__load_order(c, order_id, &o);
-    if (rc == PD_OK)
-        rc = pc__outbox_insert(c, &o, now_ms);
-    return pc__end(s, c, rc);
+    struct late_arg a = {order_id, now_ms};
+    return pc__tx(s, late_tx, &a);
 }
 
 /* ---- export ---- */

@@ -1,30 +1,49 @@
-/* pc_store_tx.c -- write transactions, committed in groups.
+/* pc_store_tx.c -- write transactions, combined into group commits.
  *
- * Every write transaction runs on the one writer connection under
- * write_mu (its page cache stays valid: nothing else writes). Each caller's
- * transaction is a SAVEPOINT inside a batch transaction that stays open
- * while other callers are queued for write_mu: the last caller of the
- * queue (or the PC_TX_BATCH_MAX-th) COMMITs the batch for all of them.
- * A caller returns from pc__commit only once its batch is committed, with
- * the batch's result, so nothing is acknowledged before it is durable.
- * pc__rollback undoes the caller's own savepoint and nothing else; when
- * the caller may have read earlier callers' writes it too waits for their
- * commit, since its answer (a duplicate's original, "not payable") rests
- * on them.
+ * Every store write is a closure passed to pc__tx(s, fn, arg). The caller
+ * pushes a request (the closure and a semaphore of its own) onto a
+ * lock-free stack; if no thread is combining, it becomes the combiner:
+ * it takes every request pushed so far and runs them oldest first on the
+ * one writer connection, each in a SAVEPOINT of one batch transaction,
+ * and COMMITs once per chunk of at most PC_TX_BATCH_MAX. Only after that
+ * COMMIT does it post each caller of the chunk its answer:
+ * - the COMMIT succeeded: fn's own rc (a closure that failed or asked to
+ *   undo was rolled back to its savepoint: its writes, and only its, are
+ *   gone; the others' stay in the batch);
+ * - the batch was lost (BEGIN, a SAVEPOINT, RELEASE, ROLLBACK TO or the
+ *   COMMIT failed, or SQLite rolled the transaction back itself after an
+ *   I/O error): PD_EIO for every caller of the chunk, whatever its fn
+ *   returned, and the batch is rolled back. A refusal too may rest on an
+ *   earlier caller's uncommitted write (a duplicate of an order of the
+ *   same batch), so no answer of a lost batch stands.
+ * So nothing is acknowledged before the COMMIT that holds it returned,
+ * and nothing of a failed chunk is acknowledged at all.
  *
- * Why: under load each order's five transactions touched mostly the same
+ * A caller reads its answer only after taking a post of its semaphore:
+ * the request lives on the caller's stack, and a caller that read "done"
+ * before the post could return while the combiner still had to post it.
+ *
+ * The combiner is an ordinary caller (an HTTP worker, a reconciler): as
+ * soon as its own request is answered it stops, handing what is still
+ * queued, and the combiner role, to the oldest waiting caller. Its own
+ * answer thus waits only for the chunks ahead of it, as under a lock.
+ *
+ * Why: under load each order's five transactions touch mostly the same
  * b-tree pages as its neighbours' (the right-most leaves of the tables and
- * indexes). One commit for k of them writes those pages once, and takes
- * the WAL locks once, instead of k times.
+ * indexes). One commit for k of them writes those pages once and takes the
+ * WAL locks once; and a caller sleeps once (for its answer) instead of
+ * once for the write lock and again for the commit (docs/benchmarks.md).
  *
  * Callers in one batch run one after another, each seeing the earlier
  * ones' writes, exactly as if each had committed: a batch is a prefix of
  * the serial order, committed atomically. Read connections see a batch only
- * once it is committed, as before. */
+ * once it is committed. */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
+#include "pd_assert.h"
 #include "pd_err.h"
 #include "pd_log.h"
 
@@ -33,13 +52,7 @@
 /* The most callers one commit covers: bounds the wait of the first. */
 #define PC_TX_BATCH_MAX 64
 
-struct pc_tx_waiter {
-    struct pc_tx_waiter *next;
-    int rc;
-    bool done;
-};
-
-/* The store whose write transaction this thread holds, if any. */
+/* The store whose closure this thread is running, if any. */
 static __thread pc_store *tx_store;
 
 bool pc__in_tx(const pc_store *s)
@@ -55,6 +68,7 @@ static const char sql_savepoint[] = "SAVEPOINT op";
 static const char sql_release[] = "RELEASE op";
 static const char sql_rollback_to[] = "ROLLBACK TO op";
 static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
 
 static int exec_sql(struct pc_conn *c, const char *sql)
 {
@@ -68,137 +82,141 @@ static int exec_sql(struct pc_conn *c, const char *sql)
     return PD_EIO;
 }
 
-/* Ends the open batch (under write_mu): COMMIT, or ROLLBACK when failed
- * or when SQLite already rolled it back (an I/O error ends the whole
- * transaction), then hands every waiting caller the result. */
-static int finish_batch(pc_store *s, bool failed)
+/* Runs r's closure in a savepoint of the open batch: kept when it returns
+ * PD_OK without asking to undo, else rolled back to the savepoint. False
+ * when the batch can no longer be committed. */
+static bool run_one(pc_store *s, struct pc_conn *c, struct pc_tx_req *r)
 {
-    struct pc_conn *c = s->writer;
-    int rc = PD_OK;
-    if (failed || sqlite3_get_autocommit(c->db))
-        rc = PD_EIO;
-    else
-        rc = exec_sql(c, sql_commit);
-    if (rc != PD_OK && !sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    s->tx_open = false;
-    s->tx_ops = 0;
-    s->tx_commits++;
-    struct pc_tx_waiter *w = s->tx_waiters;
-    s->tx_waiters = NULL;
-    pthread_mutex_lock(&s->tx_done_mu);
-    while (w != NULL) {
-        struct pc_tx_waiter *next = w->next;
-        w->rc = rc;
-        w->done = true;
-        w = next;
-    }
-    pthread_cond_broadcast(&s->tx_done_cv);
-    pthread_mutex_unlock(&s->tx_done_mu);
-    return rc;
-}
-
-/* True when no caller is queued to join the open batch (or it is full):
- * this caller must commit it. */
-static bool last_of_batch(pc_store *s)
-{
-    return __atomic_load_n(&s->tx_queued, __ATOMIC_SEQ_CST) == 0 ||
-           s->tx_ops >= PC_TX_BATCH_MAX;
-}
-
-/* Ends this caller's turn on the writer when it added nothing to the
- * batch: commits the batch for the earlier callers if nobody follows. */
-static void end_turn(pc_store *s)
-{
-    if (s->tx_open && last_of_batch(s))
-        finish_batch(s, false);
-    pthread_mutex_unlock(&s->write_mu);
-}
-
-int pc__begin(pc_store *s, struct pc_conn **out)
-{
-    __atomic_add_fetch(&s->tx_queued, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_lock(&s->write_mu);
-    __atomic_sub_fetch(&s->tx_queued, 1, __ATOMIC_SEQ_CST);
-    struct pc_conn *c = s->writer;
-    if (s->tx_open && sqlite3_get_autocommit(c->db))
-        finish_batch(s, true);      /* the batch's transaction is gone */
-    if (!s->tx_open) {
-        if (exec_sql(c, sql_begin) != PD_OK) {
-            pthread_mutex_unlock(&s->write_mu);
-            return PD_EIO;
-        }
-        s->tx_open = true;
-    }
-    if (exec_sql(c, sql_savepoint) != PD_OK) {
-        end_turn(s);
-        return PD_EIO;
-    }
+    if (exec_sql(c, sql_savepoint) != PD_OK)
+        return false;
+    bool undo = false;
     tx_store = s;
-    *out = c;
-    return PD_OK;
-}
-
-/* Waits (without write_mu) until the batch this caller joined is ended. */
-static int wait_batch(pc_store *s, struct pc_tx_waiter *me)
-{
-    pthread_mutex_lock(&s->tx_done_mu);
-    while (!me->done)
-        pthread_cond_wait(&s->tx_done_cv, &s->tx_done_mu);
-    pthread_mutex_unlock(&s->tx_done_mu);
-    return me->rc;
-}
-
-/* Adds this caller to the open batch's end: commits it when nobody
- * follows (or it is full), else waits for the caller who does. Gives up
- * write_mu. Returns the batch's result. */
-static int join_batch(pc_store *s)
-{
-    if (last_of_batch(s)) {
-        int rc = finish_batch(s, false);
-        pthread_mutex_unlock(&s->write_mu);
-        return rc;
+    r->rc = r->fn(c, r->arg, &undo);
+    tx_store = NULL;
+    bool ok;
+    if (r->rc == PD_OK && !undo) {
+        ok = exec_sql(c, sql_release) == PD_OK;
+        s->tx_ops_total++;
+    } else {
+        ok = exec_sql(c, sql_rollback_to) == PD_OK && exec_sql(c, sql_release) == PD_OK;
     }
-    struct pc_tx_waiter me = {.next = s->tx_waiters};
-    s->tx_waiters = &me;
+    /* An I/O error inside fn may have ended the whole transaction. */
+    return ok && !sqlite3_get_autocommit(c->db);
+}
+
+/* Ends the batch: COMMIT when ok, else ROLLBACK -- also after a failed
+ * COMMIT, which may leave the transaction open (SQLITE_BUSY, a deferred
+ * constraint). True when committed. */
+static bool end_batch(pc_store *s, struct pc_conn *c, bool ok)
+{
+    if (ok && exec_sql(c, sql_commit) == PD_OK) {
+        s->tx_commits++;
+        return true;
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        exec_sql(c, sql_rollback);
+    return false;
+}
+
+/* Posts r its new state; r may be gone as soon as this returns. */
+static void post(struct pc_tx_req *r, int state)
+{
+    __atomic_store_n(&r->state, state, __ATOMIC_RELEASE);
+    sem_post(&r->sem);
+}
+
+/* Runs up to PC_TX_BATCH_MAX requests of *pending (oldest first) in one
+ * batch, ends it, and answers their callers; *pending moves past them. A
+ * failure stops the chunk where it happened: the rest wait for the next. */
+static void run_chunk(pc_store *s, struct pc_tx_req **pending)
+{
+    struct pc_tx_req *r = *pending;
+    int n = 0;
+    pthread_mutex_lock(&s->write_mu);
+    struct pc_conn *c = s->writer;
+    bool ok = exec_sql(c, sql_begin) == PD_OK;
+    if (!ok) {
+        for (; r != NULL && n < PC_TX_BATCH_MAX; r = r->next)
+            n++;                /* none can run: the whole chunk fails */
+    }
+    for (; ok && r != NULL && n < PC_TX_BATCH_MAX; r = r->next, n++)
+        ok = run_one(s, c, r);
+    bool committed = end_batch(s, c, ok);
     pthread_mutex_unlock(&s->write_mu);
-    return wait_batch(s, &me);
-}
-
-int pc__commit(pc_store *s, struct pc_conn *c)
-{
-    tx_store = NULL;
-    if (exec_sql(c, sql_release) != PD_OK || sqlite3_get_autocommit(c->db)) {
-        int rc = finish_batch(s, true);
-        pthread_mutex_unlock(&s->write_mu);
-        return rc;
+    struct pc_tx_req *a = *pending;
+    *pending = r;
+    for (; n > 0; n--) {
+        struct pc_tx_req *next = a->next;
+        if (!committed)
+            a->rc = PD_EIO;
+        post(a, PC_TX_DONE);
+        a = next;
     }
-    s->tx_ops++;
-    s->tx_ops_total++;
-    return join_batch(s);
 }
 
-int pc__rollback(pc_store *s, struct pc_conn *c, int rc)
+/* Takes every request pushed so far, oldest first. */
+static struct pc_tx_req *grab(pc_store *s)
 {
-    tx_store = NULL;
-    if (exec_sql(c, sql_rollback_to) != PD_OK || exec_sql(c, sql_release) != PD_OK ||
-        sqlite3_get_autocommit(c->db)) {
-        finish_batch(s, true);
-        pthread_mutex_unlock(&s->write_mu);
+    struct pc_tx_req *r = __atomic_exchange_n(&s->tx_head, NULL, __ATOMIC_SEQ_CST), *fifo = NULL;
+    while (r != NULL) {
+        struct pc_tx_req *next = r->next;
+        r->next = fifo;
+        fifo = r;
+        r = next;
+    }
+    return fifo;
+}
+
+/* The combiner's loop, holding the role (tx_combining): runs pending (may
+ * be NULL), then whatever was pushed meanwhile, until its own request me
+ * is answered; then hands what is left, and the role, to the oldest
+ * waiting caller, or gives the role up when nothing is left. */
+static void combine(pc_store *s, struct pc_tx_req *pending, struct pc_tx_req *me)
+{
+    for (;;) {
+        if (pending == NULL)
+            pending = grab(s);
+        if (pending == NULL) {
+            __atomic_store_n(&s->tx_combining, false, __ATOMIC_SEQ_CST);
+            /* A caller that pushed before the store above but saw the
+             * role taken waits for us: take the role back for it, unless
+             * another thread already did. */
+            if (__atomic_load_n(&s->tx_head, __ATOMIC_SEQ_CST) == NULL ||
+                __atomic_exchange_n(&s->tx_combining, true, __ATOMIC_SEQ_CST))
+                return;
+            continue;
+        }
+        if (__atomic_load_n(&me->state, __ATOMIC_ACQUIRE) == PC_TX_DONE) {
+            pending->handoff = pending;
+            post(pending, PC_TX_COMBINE);
+            return;
+        }
+        run_chunk(s, &pending);
+    }
+}
+
+int pc__tx(pc_store *s, pc_tx_fn fn, void *arg)
+{
+    /* From inside a closure this would wait for its own thread forever. */
+    PD_ASSERT(!pc__in_tx(s));
+    struct pc_tx_req me = {.fn = fn, .arg = arg, .state = PC_TX_WAIT};
+    if (sem_init(&me.sem, 0, 0) != 0)
         return PD_EIO;
+    me.next = __atomic_load_n(&s->tx_head, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&s->tx_head, &me.next, &me, true, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+        ;
+    if (!__atomic_exchange_n(&s->tx_combining, true, __ATOMIC_SEQ_CST))
+        combine(s, NULL, &me);
+    for (;;) {
+        while (sem_wait(&me.sem) != 0)
+            PD_ASSERT(errno == EINTR);
+        if (__atomic_load_n(&me.state, __ATOMIC_ACQUIRE) == PC_TX_DONE)
+            break;
+        combine(s, me.handoff, &me);    /* PC_TX_COMBINE: our turn to combine */
     }
-    if (s->tx_ops == 0) {       /* nothing uncommitted was there to read */
-        end_turn(s);
-        return rc;
-    }
-    /* It may have read the batch's writes (a duplicate's original, a
-     * status): its answer must not leave before they are committed. */
-    return join_batch(s) == PD_OK ? rc : PD_EIO;
-}
-
-int pc__end(pc_store *s, struct pc_conn *c, int rc)
-{
-    return rc == PD_OK ? pc__commit(s, c) : pc__rollback(s, c, rc);
+    sem_destroy(&me.sem);
+    return me.rc;
 }
 
 void pc_store_tx_stats(pc_store *s, long *out_commits, long *out_ops)

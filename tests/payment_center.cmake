@@ -9,7 +9,7 @@ add_library(pc_teststub STATIC integration/pc_stub.c)
 target_link_libraries(pc_teststub PUBLIC pd_testsupport pd)
 target_include_directories(pc_teststub PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 
-foreach(t intake pay callback recovery)
+foreach(t intake pay callback recovery crash)
   pd_integration_test(pc_${t}_test SOURCES integration/pc_${t}_test.c
     LIBS pc_teststub PkgConfig::SQLITE3 TIMEOUT 600)
   add_dependencies(pc_${t}_test payment-center)
