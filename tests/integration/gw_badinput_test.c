@@ -289,7 +289,7 @@ static void test_mutated_bodies(void **state)
         {"/v1/refunds", "{\"out_trade_no\":\"fz-paid\",\"out_refund_no\":\"r-1\",\"amount\":1,"
                         "\"reason\":\"r\"}", "out_refund_no"},
     };
-    uint64_t rng = pd_test_fuzz_seed(0x9e3779b97f4a7c15ull) | 1;
+    uint64_t rng = pd_test_fuzz_seed(0x9e3779b97f4a7c15ull);
     int trades_before = status_count("trades"), refunds_before = status_count("refunds");
     static char created[300][72], refunded[300][72];
     int n_created = 0, n_refunded = 0;

@@ -264,7 +264,7 @@ static void test_mutated_signed_callbacks(void **state)
     env_up(&e, NULL);
     paying_order(&e, "fuzz", id, otn);
     assert_int_equal(stub_callback_body(&e.s, otn, 0, body, sizeof body, url, sizeof url), 0);
-    uint64_t rng = pd_test_fuzz_seed(0x5eed0fca11bac4) | 1;
+    uint64_t rng = pd_test_fuzz_seed(0x5eed0fca11bac4);
     int paid = 0;
     for (int i = 0; i < 200; i++) {
         char what[160];
