@@ -3,7 +3,7 @@
  * blocks; and from that, the least CPU an order can take while it is made
  * of those units.
  *
- * An order end to end (docs/DESIGN.md; docs/benchmarks.md "Stop 18") is:
+ * An order end to end (docs/sut-contract.md, docs/gateway-protocol.md; docs/benchmarks.md "Stop 18") is:
  * six HTTP exchanges over loopback (submit, pay, create, the payer's pay,
  * the callback, the notification), seven SQLite write transactions
  * (payment-center five, mock-gateway two), four HMAC signatures made and
