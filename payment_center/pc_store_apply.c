@@ -222,14 +222,14 @@ int pc_store_reschedule(pc_store *s, const char *order_id, int64_t version,
     return rc == PD_OK && a.changes == 0 ? PD_ECONFLICT : rc;
 }
 
-/* Loads the order, checks it is in one of the given statuses (and on the
- * given trade, when trade is not NULL), and moves it to CLOSED. */
 struct close_arg {
     const char *order_id, *trade;
     int cause;
     int64_t now_ms;
 };
 
+/* Loads the order, checks it is in one of the given statuses (and on the
+ * given trade, when trade is not NULL), and moves it to CLOSED. */
 static int close_tx(struct pc_conn *c, void *arg, bool *undo)
 {
     struct close_arg *a = arg;

@@ -91,7 +91,6 @@ struct pc_tx_req {
     void *arg;
     int rc;                     /* fn's, then the caller's answer */
     int state;                  /* PC_TX_*: set (atomic) before each post of sem */
-    struct pc_tx_req *handoff;  /* with PC_TX_COMBINE: the queue to run, this one first */
     sem_t sem;
 };
 /* True while this thread runs a closure of s's write transactions. */

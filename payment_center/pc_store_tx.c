@@ -187,8 +187,7 @@ static void combine(pc_store *s, struct pc_tx_req *pending, struct pc_tx_req *me
             continue;
         }
         if (__atomic_load_n(&me->state, __ATOMIC_ACQUIRE) == PC_TX_DONE) {
-            pending->handoff = pending;
-            post(pending, PC_TX_COMBINE);
+            post(pending, PC_TX_COMBINE);   /* the queue from pending on is its own */
             return;
         }
         run_chunk(s, &pending);
@@ -213,7 +212,8 @@ int pc__tx(pc_store *s, pc_tx_fn fn, void *arg)
             PD_ASSERT(errno == EINTR);
         if (__atomic_load_n(&me.state, __ATOMIC_ACQUIRE) == PC_TX_DONE)
             break;
-        combine(s, me.handoff, &me);    /* PC_TX_COMBINE: our turn to combine */
+        /* PC_TX_COMBINE: our turn to combine, the queue starting with us */
+        combine(s, &me, &me);
     }
     sem_destroy(&me.sem);
     return me.rc;

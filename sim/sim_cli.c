@@ -292,7 +292,7 @@ static int expand_suite(const char *file, char **out, size_t *n, size_t max, int
     }
     long off = 0;
     cJSON *doc = pd_json_parse_whole(text, len, &off);
-    size_t line = pd_text_line(text, (size_t)off);
+    size_t line = doc != NULL ? 0 : pd_text_line(text, (size_t)off);
     free(text);
     static const char *const keys[] = {"suite", "description", "scenarios", NULL};
     struct pd_json_err err = {{0}};

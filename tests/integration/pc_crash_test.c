@@ -436,7 +436,7 @@ static void kill_restart_check(void **state)
     pthread_t tid[CLIENTS];
     cr.up = true;
     for (int k = 0; k < CLIENTS; k++) {
-        cr.clients[k] = (struct client){.cr = &cr, .no = k, .rng = pd_test_rand(&rng) | 1};
+        cr.clients[k] = (struct client){.cr = &cr, .no = k, .rng = pd_test_rand(&rng)};
         assert_int_equal(pthread_create(&tid[k], NULL, client_main, &cr.clients[k]), 0);
     }
     for (int stop = 1; stop <= KILLS + 1; stop++) {
