@@ -12,11 +12,14 @@
 # paydrill's runner, per order: CPU ms, system calls, context switches,
 # pwrite, pread, futex and poll calls. Compare pairs, not absolutes: the
 # machine is noisy (docs/benchmarks.md).
+# ENV_A and ENV_B (optional) are "NAME=value ..." set for A's and B's runs:
+# one checkout against itself with a knob turned, e.g.
+#   ENV_A=PAYDRILL_HTTP_CLIENT=curl bench/ab_sim.sh 5 . .
 set -euo pipefail
 n=3
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then n=$1; shift; fi
 if [ $# -lt 2 ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 a=$1 b=$2 scen=${3:-bench/sim_10k.json} build=${4:-build-rel}
@@ -26,9 +29,11 @@ ev="$ev,syscalls:sys_enter_poll,raw_syscalls:sys_enter,context-switches,task-clo
 out=$(mktemp -d /tmp/ab_sim.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 for _ in $(seq "$n"); do
-  for d in "$a" "$b"; do
+  for side in A B; do
+    if [ $side = A ]; then d=$a; envs=${ENV_A:-}; else d=$b; envs=${ENV_B:-}; fi
     rm -rf "$out/run"
-    (cd "$d" && exec "$build/bin/paydrill" run "$scen" --out "$out/run" --quiet) >/dev/null 2>&1 &
+    # shellcheck disable=SC2086 # envs is a list of NAME=value words
+    (cd "$d" && exec env $envs "$build/bin/paydrill" run "$scen" --out "$out/run" --quiet) >/dev/null 2>&1 &
     pid=$!
     pc="" gw="" pd=""
     for _ in $(seq 500); do
@@ -60,7 +65,7 @@ print(orders, int(orders * 1000 / max(1, run["quiet_at"] - run["sim_started_at"]
 PY
 )
     orders=${line% *}
-    text="$(basename "$d") rate=${line#* }"
+    text="$side $(basename "$(cd "$d" && pwd)")${envs:+ ($envs)} rate=${line#* }"
     for x in pc gw pd; do
       text="$text | $x $(awk -F, -v n="$orders" '{v[$3]=$1} END {printf "cpu=%.3f sc=%.1f cs=%.1f pw=%.1f pr=%.1f fx=%.1f po=%.1f", v["task-clock"]/n, v["raw_syscalls:sys_enter"]/n, v["context-switches"]/n, v["syscalls:sys_enter_pwrite64"]/n, v["syscalls:sys_enter_pread64"]/n, v["syscalls:sys_enter_futex"]/n, v["syscalls:sys_enter_poll"]/n}' "$out/$x.txt")"
     done

@@ -339,57 +339,7 @@ int pd_http_query_param(const struct mg_connection *conn, const char *name,
     return n;
 }
 
-/* ---- client ---- */
-
-struct pd_http_client {
-    CURL *easy;
-};
-
-pd_http_client *pd_http_client_new(void)
-{
-    pd_http_global_init();
-    pd_http_client *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return NULL;
-    c->easy = curl_easy_init();
-    if (c->easy == NULL) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void pd_http_client_free(pd_http_client *client)
-{
-    if (client == NULL)
-        return;
-    curl_easy_cleanup(client->easy);
-    free(client);
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
-{
-    int64_t *date_ms = userdata;
-    size_t n = size * nitems;
-    char line[128];
-    if (n > 5 && n < sizeof line && strncasecmp(ptr, "Date:", 5) == 0) {
-        memcpy(line, ptr + 5, n - 5);
-        line[n - 5] = '\0';
-        time_t t = curl_getdate(line, NULL);
-        if (t > 0)
-            *date_ms = (int64_t)t * 1000;
-    }
-    return n;
-}
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct pd_buf *buf = userdata;
-    size_t n = size * nmemb;
-    if (pd_buf_append(buf, ptr, n) != PD_OK)
-        return 0;   /* makes curl fail with CURLE_WRITE_ERROR */
-    return n;
-}
+/* ---- client (the requests themselves: pd_http_client.c) ---- */
 
 bool pd_http_url_is_loopback(const char *url)
 {
@@ -431,68 +381,4 @@ void pd_http_easy_url(CURL *easy, const char *url)
      * proxy variables. */
     if (pd_http_url_is_loopback(url))
         curl_easy_setopt(easy, CURLOPT_PROXY, "");
-}
-
-int pd_http_request(pd_http_client *client, const char *method, const char *url,
-                    const char *const *headers, const char *body, size_t body_len,
-                    long timeout_ms, size_t max_resp, struct pd_http_resp *out)
-{
-    out->status = 0;
-    out->body = NULL;
-    out->len = 0;
-    out->date_ms = 0;
-    CURL *e = client->easy;
-    struct curl_slist *list = NULL;
-    struct pd_buf buf;
-    pd_buf_init(&buf, max_resp ? max_resp : (size_t)64 << 20);
-
-    curl_easy_reset(e);
-    pd_http_easy_url(e, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &out->date_ms);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    if (body != NULL) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-    }
-    if (strcmp(method, "GET") == 0)
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    /* No "Expect: 100-continue" round trip on larger bodies. */
-    list = curl_slist_append(list, "Expect:");
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
-        list = curl_slist_append(list, headers[i]);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-
-    CURLcode result = curl_easy_perform(e);
-    curl_slist_free_all(list);
-    int rc;
-    switch (result) {
-    case CURLE_OK:
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
-        out->len = buf.len;
-        out->body = pd_buf_take(&buf);
-        return out->body ? PD_OK : PD_ENOMEM;
-    case CURLE_OPERATION_TIMEDOUT: rc = PD_ETIMEDOUT; break;
-    case CURLE_COULDNT_CONNECT: rc = PD_ECONNECT; break;
-    case CURLE_WRITE_ERROR: rc = PD_ETOOBIG; break;
-    default: rc = PD_EIO; break;
-    }
-    pd_buf_release(&buf);
-    return rc;
-}
-
-void pd_http_resp_release(struct pd_http_resp *resp)
-{
-    free(resp->body);
-    resp->body = NULL;
-    resp->len = 0;
 }

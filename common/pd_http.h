@@ -116,6 +116,13 @@ bool pd_http_url_is_loopback(const char *url);
  * the product sets its URL with this. */
 void pd_http_easy_url(CURL *easy, const char *url);
 
+/* True when pd_http_request sends url through paydrill's own HTTP/1.1
+ * client rather than libcurl: a plain http:// URL whose host is a literal
+ * loopback address (127.0.0.0/8, [::1]), with an optional port and a path
+ * of printable ASCII, and PAYDRILL_HTTP_CLIENT is not "curl" (read when a
+ * client is made). Both speak the same HTTP (common/pd_http_client.c). */
+bool pd_http_client_own(const char *url);
+
 /* Performs one request. headers is NULL or a NULL-terminated list of
  * "Name: value" lines. body may be NULL for no body. max_resp bounds the
  * response body (0 = 64 MiB). A loopback url never goes through a proxy,

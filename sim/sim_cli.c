@@ -77,7 +77,9 @@ static const char usage_run[] =
     "PAYDRILL_FAKETIME_LIB (default: the multiarch faketime/libfaketime.so.1),\n"
     "PAYDRILL_SEED (like --seed), PAYDRILL_LOG (debug|info|warn|error),\n"
     "PAYDRILL_DIAG_STACKS=0 (a run past its bound: thread states only, no gdb stacks),\n"
-    "PAYDRILL_NO_RESTART=1 (no start-up restart: docs/paydrill.md).\n"
+    "PAYDRILL_NO_RESTART=1 (no start-up restart: docs/paydrill.md),\n"
+    "PAYDRILL_HTTP_CLIENT=curl (every request through libcurl, not paydrill's own\n"
+    "client for loopback http://; the children inherit it: docs/paydrill.md).\n"
     "\n"
     "A run past its convergence bound gets sut-threads.txt and gateway-threads.txt in its\n"
     "folder: what every thread of the SUT and mock-gateway was doing (docs/paydrill.md).\n";
