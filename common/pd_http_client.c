@@ -441,7 +441,8 @@ static int read_line(struct xfer *x, size_t max, const char **line, size_t *n)
     pd_http_client *c = x->c;
     size_t scanned = 0;
     for (;;) {
-        char *nl = memchr(c->in + c->pos + scanned, '\n', c->len - c->pos - scanned);
+        size_t unread = c->len - c->pos - scanned;
+        char *nl = unread > 0 ? memchr(c->in + c->pos + scanned, '\n', unread) : NULL;
         if (nl != NULL) {
             size_t len = (size_t)(nl - (c->in + c->pos));
             if (len > max)
