@@ -256,17 +256,82 @@ const char *pd_http_reason(int status)
     }
 }
 
+static const char *const date_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const date_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
 void pd_http_format_date(int64_t epoch_ms, char out[32])
 {
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t s = (time_t)(epoch_ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
-             tm.tm_mday % 100, months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000,
-             tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+    /* Every answer carries one, and the second rarely changes between two
+     * answers of a thread: the last one formatted is kept. */
+    static _Thread_local int64_t last_s = INT64_MIN;
+    static _Thread_local char last[32];
+    int64_t sec = epoch_ms / 1000;
+    if (sec != last_s) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(last, sizeof last, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 date_days[tm.tm_wday % 7], tm.tm_mday % 100, date_months[tm.tm_mon % 12],
+                 (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
+                 tm.tm_sec % 100);
+        last_s = sec;
+    }
+    memcpy(out, last, 32);
+}
+
+static int two_digits(const char *p)
+{
+    return p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9'
+               ? (p[0] - '0') * 10 + (p[1] - '0')
+               : -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int64_t pd_http_parse_date(const char *value, size_t n)
+{
+    while (n > 0 && (*value == ' ' || *value == '\t'))
+        value++, n--;
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t' || value[n - 1] == '\r'))
+        n--;
+    /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": what every server
+     * sends (RFC 9110 5.6.7), read here without a copy or a scanf. */
+    if (n == 29 && value[3] == ',' && value[4] == ' ' && value[7] == ' ' && value[11] == ' ' &&
+        value[16] == ' ' && value[19] == ':' && value[22] == ':' && value[25] == ' ' &&
+        memcmp(value + 26, "GMT", 3) == 0) {
+        int day = two_digits(value + 5), hi = two_digits(value + 12), lo = two_digits(value + 14);
+        int h = two_digits(value + 17), mi = two_digits(value + 20), sec = two_digits(value + 23);
+        int mon = -1;
+        for (int i = 0; i < 12; i++)
+            if (memcmp(value + 8, date_months[i], 3) == 0)
+                mon = i + 1;
+        if (day >= 1 && day <= 31 && hi >= 0 && lo >= 0 && mon > 0 && h >= 0 && h <= 23 &&
+            mi >= 0 && mi <= 59 && sec >= 0 && sec <= 60) {
+            int64_t days = days_from_civil(hi * 100 + lo, mon, day);
+            int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec;
+            return t > 0 ? t * 1000 : 0;
+        }
+    }
+    /* The obsolete forms (RFC 850, asctime) and anything else: libcurl's
+     * parser, on a copy it can terminate. */
+    char line[128];
+    if (n == 0 || n >= sizeof line)
+        return 0;
+    memcpy(line, value, n);
+    line[n] = '\0';
+    time_t t = curl_getdate(line, NULL);
+    return t > 0 ? (int64_t)t * 1000 : 0;
 }
 
 int pd_http_reply_head(int status, const char *content_type, size_t len, char *out,

@@ -86,6 +86,11 @@ double pd_http_time_factor(void);
  * of pd_http_reply. */
 void pd_http_format_date(int64_t epoch_ms, char out[32]);
 
+/* A Date header's value (value[0..n), white space around it allowed) as
+ * epoch ms, second resolution; 0 when it is not a date. IMF-fixdate is
+ * read directly, the obsolete forms through libcurl's curl_getdate. */
+int64_t pd_http_parse_date(const char *value, size_t n);
+
 /* The standard reason phrase for a status. */
 const char *pd_http_reason(int status);
 

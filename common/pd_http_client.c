@@ -104,17 +104,6 @@ void pd_http_client_free(pd_http_client *client)
     free(client);
 }
 
-static int64_t date_header_ms(const char *value, size_t n)
-{
-    char line[128];
-    if (n >= sizeof line)
-        return 0;
-    memcpy(line, value, n);
-    line[n] = '\0';
-    time_t t = curl_getdate(line, NULL);
-    return t > 0 ? (int64_t)t * 1000 : 0;
-}
-
 /* ---- libcurl ---- */
 
 static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
@@ -122,7 +111,7 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
     int64_t *date_ms = userdata;
     size_t n = size * nitems;
     if (n > 5 && strncasecmp(ptr, "Date:", 5) == 0) {
-        int64_t ms = date_header_ms(ptr + 5, n - 5);
+        int64_t ms = pd_http_parse_date(ptr + 5, n - 5);
         if (ms > 0)
             *date_ms = ms;
     }
@@ -578,7 +567,7 @@ static int parse_header(const char *line, size_t n, struct head *h, int64_t *dat
         if (value_has_token(v, vn, "keep-alive"))
             h->keep_alive_named = true;
     } else if (header_is(line, name, "Date")) {
-        int64_t ms = date_header_ms(v, vn);
+        int64_t ms = pd_http_parse_date(v, vn);
         if (ms > 0)
             *date_ms = ms;
     }

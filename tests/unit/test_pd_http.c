@@ -26,6 +26,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "pd_err.h"
 #include "pd_http.h"
 #include "pd_time.h"
@@ -102,6 +104,43 @@ static void test_roundtrip_and_date(void **state)
     assert_int_equal(pd_http_request(c, "GET", url, NULL, NULL, 0, 2000, 0, &r), PD_ECONNECT);
     pd_http_resp_release(&r);
     pd_http_client_free(c);
+}
+
+/* pd_http_parse_date reads what pd_http_format_date writes, for instants
+ * from 1970 to 9999 (leap days, centuries, the last second of a year),
+ * agrees with libcurl's parser on each, reads the obsolete forms through
+ * it, and answers 0 for what is not a date. pd_http_format_date's
+ * per-thread cache gives the new second's text when the second changes. */
+static void test_date_parse(void **state)
+{
+    (void)state;
+    static const int64_t fixed[] = {
+        1000, 784111777000, 951782400000 /* 2000-02-29 */, 4107542399000 /* 2100-02-28 23:59:59 */,
+        1798761599000 /* 2026-12-31 23:59:59 */, 253402300799000 /* 9999-12-31 23:59:59 */};
+    char text[32];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        pd_http_format_date(fixed[i], text);
+        assert_int_equal(pd_http_parse_date(text, strlen(text)), fixed[i]);
+    }
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t ms = (int64_t)(x % 253402300799ULL) * 1000;
+        pd_http_format_date(ms, text);
+        int64_t got = pd_http_parse_date(text, strlen(text));
+        if (got != ms || (ms >= 1000 && got != (int64_t)curl_getdate(text, NULL) * 1000))
+            fail_msg("%s: got %lld, want %lld", text, (long long)got, (long long)ms);
+    }
+    assert_int_equal(pd_http_parse_date("  Sun, 06 Nov 1994 08:49:37 GMT\r", 32), 784111777000);
+    assert_int_equal(pd_http_parse_date("Sunday, 06-Nov-94 08:49:37 GMT", 30), 784111777000);
+    assert_int_equal(pd_http_parse_date("Sun Nov  6 08:49:37 1994", 24), 784111777000);
+    static const char *const bad[] = {"", "soon", "Sun, 06 Nov 1994 25:49:37 GMT",
+                                      "Sun, 06 Xyz 1994 08:49:37 GMT", "Sun, 0x Nov 1994 08:49:37 GMT"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(pd_http_parse_date(bad[i], strlen(bad[i])), 0);
+    pd_http_format_date(784111777000, text);
+    pd_http_format_date(784111778999, text);
+    assert_string_equal(text, "Sun, 06 Nov 1994 08:49:38 GMT");
 }
 
 /* A server started until_ready answers 503 "starting" (JSON) before its
@@ -305,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_date),
+        cmocka_unit_test(test_date_parse),
         cmocka_unit_test(test_no_password_file_lookup),
         cmocka_unit_test(test_until_ready),
         cmocka_unit_test(test_parse_listen),
