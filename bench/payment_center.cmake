@@ -8,3 +8,8 @@ add_dependencies(pc_bench payment-center)
 # (HTTP exchange, SQLite write transaction, HMAC, JSON, thread hand-off).
 add_executable(cost_bench cost_bench.c)
 target_link_libraries(cost_bench PRIVATE pd PkgConfig::SQLITE3)
+
+# store_bench: the CPU an order costs in payment-center's SQLite store alone,
+# through pc_store.h (no HTTP, no gateway).
+add_executable(store_bench store_bench.c)
+target_link_libraries(store_bench PRIVATE pc)

@@ -347,10 +347,10 @@ int64_t pc_store_shard(const char *order_id)
     return (int64_t)(pd_hash_str(order_id) % 65536);
 }
 
-/* Writes the outbox row for the order's (final) status now. */
-int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
+/* Inserts the outbox row of seq o->notify_seq + 1 for the order's status;
+ * the caller bumps the order's notify_seq in the same transaction. */
+static int outbox_row(struct pc_conn *c, const struct pc_order *o, int64_t now_ms)
 {
-    static const char bump[] = "UPDATE orders SET notify_seq=notify_seq+1 WHERE order_id=?";
     static const char ins[] =
         "INSERT INTO outbox(event_id, order_id, seq, shard, status, payload, created_at,"
         " next_try_at) VALUES(?,?,?,?,?,?,?,?)";
@@ -381,26 +381,39 @@ int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
     cJSON_Delete(p);
     if (payload == NULL)
         return PD_ENOMEM;
-    int rc = pc__exec(c, NULL, bump, "t", o->order_id);
-    if (rc == PD_OK)
-        rc = pc__exec(c, NULL, ins, "ttiittii", event_id, o->order_id, seq,
+    int rc = pc__exec(c, NULL, ins, "ttiittii", event_id, o->order_id, seq,
                       pc_store_shard(o->order_id), pc_status_name(o->status),
                       payload, now_ms, now_ms);
     cJSON_free(payload);
+    return rc;
+}
+
+/* Writes the outbox row for the order's (final) status now. */
+int pc__outbox_insert(struct pc_conn *c, struct pc_order *o, int64_t now_ms)
+{
+    static const char bump[] = "UPDATE orders SET notify_seq=notify_seq+1 WHERE order_id=?";
+    int rc = pc__exec(c, NULL, bump, "t", o->order_id);
     if (rc == PD_OK)
-        o->notify_seq = seq;
+        rc = outbox_row(c, o, now_ms);
+    if (rc == PD_OK)
+        o->notify_seq++;
     return rc;
 }
 
 /* The one place a status changes: legal edge, compare-and-set on status and
  * version, history row, and for a final status the outbox row -- all in the
- * caller's transaction. Returns PD_EPROTO for an illegal edge (nothing
- * written), PD_ECONFLICT when the row moved meanwhile. */
+ * caller's transaction. The same UPDATE writes the order's attempt, trades
+ * and check count as o holds them (the caller loaded o in this transaction
+ * and changed only what the step changes: one write of the row, not one per
+ * column group) and, with the outbox row, bumps notify_seq. Returns
+ * PD_EPROTO for an illegal edge (nothing written), PD_ECONFLICT when the
+ * row moved meanwhile. */
 int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int64_t now_ms)
 {
     static const char upd[] =
-        "UPDATE orders SET status=?, version=version+1, next_check_at=?"
-        " WHERE order_id=? AND status=? AND version=?";
+        "UPDATE orders SET status=?1, version=version+1, next_check_at=?2, attempt=?3,"
+        " cur_trade=?4, paid_trade=?5, check_count=?6, notify_seq=notify_seq+?7"
+        " WHERE order_id=?8 AND status=?9 AND version=?10";
     /* A step is never dated before the order's previous one: callers take
      * now_ms before they wait for the writer or for the gateway, so a
      * slower caller's now_ms can be older than a step committed meanwhile
@@ -415,13 +428,19 @@ int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int
                o->order_id, pc_status_name(o->status), pc_status_name(to), pc_cause_name(cause));
         return PD_EPROTO;
     }
+    /* PC_BUG_OUTBOX_OUTSIDE_TX: the caller writes the row after the commit. */
+    bool notify = pc_status_final(to) && !pc_bug_on(PC_BUG_OUTBOX_OUTSIDE_TX);
     int changes = 0;
-    const char *types = pc_status_final(to) ? "tntti" : "titti";
+    const char *cur = o->cur_trade[0] ? o->cur_trade : NULL;
+    const char *paid = o->paid_trade[0] ? o->paid_trade : NULL;
     int rc = pc_status_final(to)
-                 ? pc__exec(c, &changes, upd, types, pc_status_name(to), o->order_id,
+                 ? pc__exec(c, &changes, upd, "tnittiitti", pc_status_name(to), o->attempt,
+                            cur, paid, o->check_count, (int64_t)notify, o->order_id,
                             pc_status_name(o->status), o->version)
-                 : pc__exec(c, &changes, upd, types, pc_status_name(to),
-                            o->next_check_at, o->order_id, pc_status_name(o->status), o->version);
+                 : pc__exec(c, &changes, upd, "tiittiitti", pc_status_name(to),
+                            o->next_check_at, o->attempt, cur, paid, o->check_count,
+                            (int64_t)notify, o->order_id, pc_status_name(o->status),
+                            o->version);
     if (rc != PD_OK)
         return rc;
     if (changes != 1)
@@ -434,11 +453,12 @@ int pc__transition(struct pc_conn *c, struct pc_order *o, int to, int cause, int
            pc_status_name(o->status), pc_status_name(to), pc_cause_name(cause));
     o->status = to;
     o->version++;
-    if (pc_status_final(to)) {
+    if (pc_status_final(to))
         o->next_check_at = 0;
-        /* PC_BUG_OUTBOX_OUTSIDE_TX: the caller writes the row after the commit. */
-        if (!pc_bug_on(PC_BUG_OUTBOX_OUTSIDE_TX))
-            rc = pc__outbox_insert(c, o, now_ms);
+    if (notify) {
+        rc = outbox_row(c, o, now_ms);
+        if (rc == PD_OK)
+            o->notify_seq++;
     }
     return rc;
 }

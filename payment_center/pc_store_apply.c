@@ -49,13 +49,9 @@ static int cause_of(int source)
 static int mark_paid(struct pc_conn *c, struct pc_order *o, const struct pc_fact *f,
                      int64_t now_ms)
 {
-    static const char upd[] = "UPDATE orders SET paid_trade=? WHERE order_id=?";
-    int rc = pc__exec(c, NULL, upd, "tt", f->out_trade_no, o->order_id);
-    if (rc == PD_OK) {
-        snprintf(o->paid_trade, sizeof o->paid_trade, "%s", f->out_trade_no);
-        rc = pc__transition(c, o, PC_ST_PAID, cause_of(f->source), now_ms);
-    }
-    return rc;
+    /* pc__transition writes paid_trade with the status */
+    snprintf(o->paid_trade, sizeof o->paid_trade, "%s", f->out_trade_no);
+    return pc__transition(c, o, PC_ST_PAID, cause_of(f->source), now_ms);
 }
 
 static int apply_success(struct pc_conn *c, struct pc_order *o, const struct pc_fact *f,

@@ -173,19 +173,16 @@ static int insert_trade(struct pc_conn *c, const struct pc_order *o, const char 
                     now_ms, now_ms);
 }
 
-/* Moves an UNPAID order to PAYING on a new attempt. */
+/* Moves an UNPAID order to PAYING on a new attempt (pc__transition writes
+ * the attempt, its trade and the check count with the status). */
 static int start_attempt(struct pc_conn *c, struct pc_order *o, const char *notify_url,
                          int64_t now_ms, int64_t first_check_ms)
 {
-    static const char upd[] =
-        "UPDATE orders SET attempt=?, cur_trade=?, check_count=0 WHERE order_id=?";
     o->attempt++;
     snprintf(o->cur_trade, sizeof o->cur_trade, "%s-%" PRId64, o->order_id, o->attempt);
     o->next_check_at = now_ms + first_check_ms;
     o->check_count = 0;
-    int rc = pc__exec(c, NULL, upd, "itt", o->attempt, o->cur_trade, o->order_id);
-    if (rc == PD_OK)
-        rc = pc__transition(c, o, PC_ST_PAYING, PC_CAUSE_PAY, now_ms);
+    int rc = pc__transition(c, o, PC_ST_PAYING, PC_CAUSE_PAY, now_ms);
     if (rc == PD_OK)
         rc = insert_trade(c, o, notify_url, now_ms);
     return rc;

@@ -29,7 +29,11 @@
  *     kept rows are there, and the store closes with nobody queued;
  * - an order's history never goes back in time: a step whose caller took
  *   its clock reading before the previous step committed (a reconciler
- *   back from the gateway) is dated no earlier than that step. */
+ *   back from the gateway) is dated no earlier than that step;
+ * - each step leaves the order's row as it says: the status UPDATE also
+ *   writes the attempt, its trade, the paid trade, the check count (kept
+ *   through a step, reset by a new attempt) and notify_seq, and an order
+ *   without a trade keeps NULL there (null in the export). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -548,6 +552,79 @@ static void history_times_never_go_back(void **state)
     pc_store_close(s);
 }
 
+/* The status UPDATE writes the row's other step columns too (attempt,
+ * trades, check count, notify_seq): each value as the step leaves it, read
+ * back through another connection after the commit. */
+static void assert_row(pc_store *s, const char *id, int status, int64_t attempt,
+                       const char *cur, const char *paid, int64_t check_count,
+                       int64_t notify_seq)
+{
+    struct pc_order o;
+    assert_int_equal(pc_store_get(s, id, &o), PD_OK);
+    assert_int_equal(o.status, status);
+    assert_true(o.attempt == attempt);
+    assert_string_equal(o.cur_trade, cur);
+    assert_string_equal(o.paid_trade, paid);
+    assert_true(o.check_count == check_count);
+    assert_true(o.notify_seq == notify_seq);
+}
+
+static cJSON *order_json(pc_store *s, const char *id)
+{
+    int rc = PD_EIO;
+    char *text = pc_store_order_json(s, id, &rc);
+    assert_int_equal(rc, PD_OK);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    assert_non_null(o);
+    return o;
+}
+
+static void each_step_writes_its_columns(void **state)
+{
+    (void)state;
+    pc_store *s = NULL;
+    assert_int_equal(pc_store_open(path, false, &s), PD_OK);
+    const char *id = "o-0000000000000008";
+    struct pc_pay pay;
+    int status = 0, result = -1;
+    assert_int_equal(submit_one(s, 8), PD_OK);
+    assert_int_equal(pc_store_pay_begin(s, id, "http://127.0.0.1:1/n", T0 + 10, 30000, &pay),
+                     PD_OK);
+    assert_row(s, id, PC_ST_PAYING, 1, "o-0000000000000008-1", "", 0, 0);
+    /* a reconciler's count survives the next step, a new attempt resets it */
+    assert_int_equal(pc_store_reschedule(s, id, pay.order.version, T0 + 50000, 3), PD_OK);
+    assert_int_equal(pc_store_create_result(s, "o-0000000000000008-1", PC_CREATE_REJECTED,
+                                            NULL, T0 + 20, &status), PD_OK);
+    assert_row(s, id, PC_ST_UNPAID, 1, "o-0000000000000008-1", "", 3, 0);
+    assert_int_equal(pc_store_pay_begin(s, id, "http://127.0.0.1:1/n", T0 + 30, 30000, &pay),
+                     PD_OK);
+    assert_row(s, id, PC_ST_PAYING, 2, "o-0000000000000008-2", "", 0, 0);
+    struct pc_fact f = {PC_SRC_CALLBACK, "o-0000000000000008-2", "SUCCESS", "wx-8", true,
+                        108, "CNY", "m1", "nonce-8"};
+    assert_int_equal(pc_store_apply_fact(s, &f, T0 + 40, &result), PD_OK);
+    assert_int_equal(result, PC_APPLY_CHANGED);
+    assert_row(s, id, PC_ST_PAID, 2, "o-0000000000000008-2", "o-0000000000000008-2", 0, 1);
+    /* the late writer (zoo) continues the sequence: seq 2 */
+    assert_int_equal(pc_store_outbox_late(s, id, T0 + 50), PD_OK);
+    assert_row(s, id, PC_ST_PAID, 2, "o-0000000000000008-2", "o-0000000000000008-2", 0, 2);
+    cJSON *o = order_json(s, id);
+    cJSON *n = cJSON_GetObjectItem(o, "notifications");
+    assert_int_equal(cJSON_GetArraySize(n), 2);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(n, 1), "seq")->valueint, 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "history")), 5);
+    cJSON_Delete(o);
+
+    /* an order closed without a trade keeps none: null in the export, not "" */
+    assert_int_equal(submit_one(s, 9), PD_OK);
+    assert_int_equal(pc_store_close_unpaid(s, "o-0000000000000009", T0 + 60), PD_OK);
+    assert_row(s, "o-0000000000000009", PC_ST_CLOSED, 0, "", "", 0, 1);
+    o = order_json(s, "o-0000000000000009");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "out_trade_no")));
+    cJSON_Delete(o);
+    pc_store_close(s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -571,6 +648,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(checkpoints_keep_the_wal_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(history_times_never_go_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(each_step_writes_its_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(queued_callers_share_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_rollback_undoes_only_its_own_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_commit_fails_every_caller_in_it, setup,
