@@ -98,9 +98,19 @@ struct gw_store {
     int64_t batch_trades;        /* trades it created, counted at commit */
 };
 
+static pthread_once_t sqlite_cfg_once = PTHREAD_ONCE_INIT;
+
+/* No memory statistics: each SQLite allocation would take a process-wide
+ * mutex (payment_center/pc_store.c has the figures). */
+static void sqlite_cfg(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int open_db(const char *path, bool sync_full, sqlite3 **out)
 {
     sqlite3 *db = NULL;
+    pthread_once(&sqlite_cfg_once, sqlite_cfg);
     /* "unix-excl": this process alone opens the ledger; its connections
      * lock one another in memory, with no fcntl on the file or its -shm at
      * every transaction (payment-center's pc_store.c has the figures). */

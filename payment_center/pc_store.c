@@ -66,8 +66,20 @@ void pc__conn_free(struct pc_conn *c)
     free(c);
 }
 
+static pthread_once_t sqlite_cfg_once = PTHREAD_ONCE_INIT;
+
+/* No memory statistics: with them (Debian's default) every allocation
+ * and free of SQLite's takes one process-wide mutex, contended by
+ * hundreds of threads. Nothing here reads them. Before the first open
+ * (sqlite3_config refuses once SQLite is initialised: then it is a no-op). */
+static void sqlite_cfg(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct pc_conn *pc__conn_open(pc_store *s)
 {
+    pthread_once(&sqlite_cfg_once, sqlite_cfg);
     struct pc_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
