@@ -37,7 +37,8 @@ int pd_verify(const char *secret, const char *ts_text, const char *nonce,
 /* Human-readable reason for a verdict ("bad_signature", "stale_timestamp"...). */
 const char *pd_verdict_name(int verdict);
 
-/* Fills out[PD_NONCE_LEN + 1] with random hex from the OS. Returns 0 or PD_EIO. */
+/* Fills out[PD_NONCE_LEN + 1] with random hex from the OS (getrandom).
+ * Returns 0 or PD_EIO. */
 int pd_nonce(char out[PD_NONCE_LEN + 1]);
 
 /* Writes lowercase hex SHA-256 of data into out_hex[65]. */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pd_sign.h"
@@ -20,6 +22,56 @@ static void test_known_answer(void **state)
     assert_int_equal(pd_sign(secret, 1700000000, "n1", body, strlen(body), hex), 0);
     /* printf '1700000000\nn1\n%s' "$body" | openssl dgst -sha256 -hmac s3cret */
     assert_string_equal(hex, "a5e70bfa27c2de9585b922975acf921bc63d3ea31b4bfdbefdd715970624a426");
+}
+
+/* Each thread keeps an HMAC context keyed with its last secret
+ * (pd_sign.c): signing with one secret, another, a long one (hashed first,
+ * being over the block size), the first again and the same twice in a row
+ * must give each secret's own answer, in eight threads at once. The
+ * vectors come from openssl dgst -sha256 -hmac KEY. */
+static const struct vector {
+    const char *key, *hex;
+} vectors[] = {
+    {"s3cret", "a5e70bfa27c2de9585b922975acf921bc63d3ea31b4bfdbefdd715970624a426"},
+    {"paydrill-business-secret", "4ab50dbc8804a0b6a09c9fbd3e4c0216d625612ea1998fd374b0d84cfb133554"},
+    {"k", "de04be61881a8c7ebdbce5be5bd7e7b73c95a54694bf4091b5118252e1269d5e"},
+    {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxx", "207a2921b123c1aadacb5157c276c8082fd6085528ac092c30fea1420a701ecd"},
+};
+#define N_VECTORS (sizeof vectors / sizeof vectors[0])
+
+static void *sign_mixed(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < 2000; i++) {
+        /* runs of the same key and switches between keys, in a random order */
+        const struct vector *v = &vectors[(rand_r(&seed) >> 4) % N_VECTORS];
+        char hex[PD_SIG_HEX_LEN + 1];
+        if (pd_sign(v->key, 1700000000, "n1", body, strlen(body), hex) != 0 ||
+            strcmp(hex, v->hex) != 0)
+            return (void *)v;
+    }
+    return NULL;
+}
+
+static void test_kept_context(void **state)
+{
+    (void)state;
+    char hex[PD_SIG_HEX_LEN + 1];
+    static const int order[] = {0, 1, 0, 3, 3, 2, 0, 0, 1};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const struct vector *v = &vectors[order[i]];
+        assert_int_equal(pd_sign(v->key, 1700000000, "n1", body, strlen(body), hex), 0);
+        assert_string_equal(hex, v->hex);
+    }
+    pthread_t t[8];
+    for (uintptr_t i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, sign_mixed, (void *)(i + 1)), 0);
+    for (int i = 0; i < 8; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
 }
 
 static void test_roundtrip_and_tamper(void **state)
@@ -75,12 +127,26 @@ static void test_nonce(void **state)
     assert_int_equal(pd_nonce(b), 0);
     assert_int_equal(strlen(a), PD_NONCE_LEN);
     assert_string_not_equal(a, b);
+    /* 4,096 nonces: lowercase hex, each different (a repeat among 2^128
+     * values is not chance). */
+    enum { N = 4096 };
+    char(*many)[PD_NONCE_LEN + 1] = malloc(N * sizeof *many);
+    assert_non_null(many);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pd_nonce(many[i]), 0);
+        assert_int_equal(strspn(many[i], "0123456789abcdef"), PD_NONCE_LEN);
+    }
+    qsort(many, N, sizeof *many, (int (*)(const void *, const void *))strcmp);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(many[i - 1], many[i]);
+    free(many);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_kept_context),
         cmocka_unit_test(test_roundtrip_and_tamper),
         cmocka_unit_test(test_freshness),
         cmocka_unit_test(test_malformed),
