@@ -620,7 +620,8 @@ int gw_rules_parse(const char *text, size_t len, struct gw_rules **out, struct p
     long off = 0;
     cJSON *doc = pd_json_parse_whole(text, len, &off);
     if (doc == NULL)
-        return pd_json_fail(err, "(document): not valid JSON (near byte %ld)", off);
+        return pd_json_fail(err, "(document): not valid JSON (line %zu, byte %ld)",
+                            pd_text_line(text, (size_t)off), off);
     struct gw_rules *rules = calloc(1, sizeof *rules);
     int rc = rules ? parse_doc(doc, rules, err) : PD_ENOMEM;
     if (rc == PD_OK) {

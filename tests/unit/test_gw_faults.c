@@ -63,7 +63,9 @@ struct bad {
 };
 
 static const struct bad bad_docs[] = {
-    {"", "(document): not valid JSON (near byte 0)"},
+    {"", "(document): not valid JSON (line 1, byte 0)"},
+    {"{\"rules\": [\n  {\"op\": \"pay\",\n   \"action\": {\"type\": \"drop\"}\n  ]\n}",
+     "(document): not valid JSON (line 4, byte 60)"},
     {"[1]", "(document): must be a JSON object {\"rules\": [...]}"},
     {"{}", "rules: required"},
     {"{\"rulez\":[]}", "(document).rulez: unknown field"},
