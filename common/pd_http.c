@@ -348,12 +348,20 @@ int pd_http_reply_head(int status, const char *content_type, size_t len, char *o
 void pd_http_reply(struct mg_connection *conn, int status, const char *content_type,
                    const char *body, size_t len)
 {
-    char head[512];
-    int n = pd_http_reply_head(status, content_type, len, head, sizeof head);
-    if (n > 0 && (size_t)n < sizeof head)
-        mg_write(conn, head, (size_t)n);
-    if (len > 0)
-        mg_write(conn, body, len);
+    /* Head and a small body go out in one write: as two, the client may
+     * wake for the head, then sleep and wake again for the body. */
+    char out[4096];
+    int n = pd_http_reply_head(status, content_type, len, out, 512);
+    if (n <= 0 || n >= 512)
+        return;
+    if (len <= sizeof out - (size_t)n) {
+        if (len > 0)
+            memcpy(out + n, body, len);
+        mg_write(conn, out, (size_t)n + len);
+        return;
+    }
+    mg_write(conn, out, (size_t)n);
+    mg_write(conn, body, len);
 }
 
 void pd_http_reply_json(struct mg_connection *conn, int status, const cJSON *item)
