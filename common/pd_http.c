@@ -12,6 +12,7 @@
 
 #include "pd_buf.h"
 #include "pd_err.h"
+#include "pd_json.h"
 #include "pd_log.h"
 #include "pd_time.h"
 
@@ -366,7 +367,7 @@ void pd_http_reply(struct mg_connection *conn, int status, const char *content_t
 
 void pd_http_reply_json(struct mg_connection *conn, int status, const cJSON *item)
 {
-    char *text = cJSON_PrintUnformatted(item);
+    char *text = pd_json_print(item);
     if (text == NULL) {
         static const char oom[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
         pd_http_reply(conn, 500, "application/json", oom, sizeof oom - 1);

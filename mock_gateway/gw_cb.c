@@ -22,6 +22,7 @@
 
 #include "gw_internal.h"
 #include "pd_err.h"
+#include "pd_json.h"
 #include "pd_http.h"
 #include "pd_log.h"
 #include "pd_sign.h"
@@ -223,7 +224,7 @@ char *gw__callback_body(const struct gw_trade *t, const char *state, int64_t amo
                       : cJSON_AddNullToObject(o, "attach") != NULL) &&
         (success ? cJSON_AddNumberToObject(o, "success_time", (double)t->success_time) != NULL
                  : cJSON_AddNullToObject(o, "success_time") != NULL))
-        text = cJSON_PrintUnformatted(o);
+        text = pd_json_print(o);
     cJSON_Delete(o);
     return text;
 }

@@ -13,6 +13,7 @@
 
 #include "gw_util.h"
 #include "pd_err.h"
+#include "pd_json.h"
 #include "pd_rand.h"
 #include "pd_time.h"
 
@@ -306,7 +307,7 @@ static int parse_error(const cJSON *a, const char *path, struct gw_action *act,
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(a, "body");
     if (body != NULL && !cJSON_IsObject(body))
         return fail(err, path, "body", "must be a JSON object");
-    char *text = body ? cJSON_PrintUnformatted(body)
+    char *text = body ? pd_json_print(body)
                       : strdup("{\"code\":\"SYSTEMERROR\",\"message\":\"injected fault\"}");
     if (text == NULL)
         return PD_ENOMEM;
@@ -625,7 +626,7 @@ int gw_rules_parse(const char *text, size_t len, struct gw_rules **out, struct p
     struct gw_rules *rules = calloc(1, sizeof *rules);
     int rc = rules ? parse_doc(doc, rules, err) : PD_ENOMEM;
     if (rc == PD_OK) {
-        rules->text = cJSON_PrintUnformatted(doc);
+        rules->text = pd_json_print(doc);
         rc = rules->text ? PD_OK : PD_ENOMEM;
     }
     cJSON_Delete(doc);

@@ -23,7 +23,7 @@ static int put_item(FILE *out, cJSON *item)
 {
     if (item == NULL)
         return PD_ENOMEM;
-    char *text = cJSON_PrintUnformatted(item);
+    char *text = pd_json_print(item);
     cJSON_Delete(item);
     if (text == NULL)
         return PD_ENOMEM;
@@ -128,7 +128,7 @@ static int put_head(const struct sim_model *m, const struct sim_results *res,
     cJSON_AddStringToObject(h, "verdict", verdict_pass(res) ? "pass" : "fail");
     cJSON_AddItemToObject(h, "invariants", invariants_json(res));
     cJSON_AddItemToObject(h, "expectations", expectations_json(m, res));
-    char *text = cJSON_PrintUnformatted(h);
+    char *text = pd_json_print(h);
     cJSON_Delete(h);
     if (text == NULL)
         return PD_ENOMEM;
@@ -311,7 +311,7 @@ static int put_tail(const struct sim_model *m, const struct sim_results *res,
     for (size_t i = 0; logs && l && logs[i]; i++)
         cJSON_AddItemToArray(l, cJSON_CreateString(logs[i]));
     sim__json_str(t, "replay", m->run.replay);
-    char *text = cJSON_PrintUnformatted(t);
+    char *text = pd_json_print(t);
     cJSON_Delete(t);
     if (text == NULL)
         return PD_ENOMEM;

@@ -238,7 +238,7 @@ static cJSON *receipt_json(const struct receipt *r)
 static void save_receipt(sim_business *b, const struct receipt *r)
 {
     cJSON *o = receipt_json(r);
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = o ? pd_json_print(o) : NULL;
     if (text == NULL || fprintf(b->receipts_f, "%s\n", text) < 0)
         b->receipts_failed = true;
     else

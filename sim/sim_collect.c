@@ -124,7 +124,7 @@ static int scan_page(const cJSON *doc, FILE *f, struct sim_export_stats *st, cha
         count_order(o, st);
         if (f == NULL)
             continue;
-        char *text = cJSON_PrintUnformatted(o);
+        char *text = pd_json_print(o);
         if (text == NULL)
             return PD_ENOMEM;
         fprintf(f, "%s\n%s", st->orders > 1 ? "," : "", text);

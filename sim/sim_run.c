@@ -180,7 +180,11 @@ static void wait_quiet(struct run *r)
     for (;;) {
         int64_t t = sim_time_now(&r->tl);
         if (t >= settle_at && cheap_quiet(r)) {
-            if (full_quiet(r)) {
+            int64_t scan_from = pd_mono_ms();
+            bool quiet = full_quiet(r);
+            PD_LOG(PD_LOG_INFO, "sim", "act=quiet_check quiet=%d scan_real_ms=%lld", quiet,
+                   (long long)(pd_mono_ms() - scan_from));
+            if (quiet) {
                 r->quiet = true;
                 r->quiet_at = sim_time_now(&r->tl);
                 return;
