@@ -152,114 +152,123 @@ static void add_text_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int 
         cJSON_AddStringToObject(obj, key, (const char *)t);
 }
 
-static int add_history(struct pc_conn *c, cJSON *order, const char *order_id)
+/* An order's lists in the export, read for a range of orders at once: one
+ * statement a list for a page of orders, not one a list an order (the
+ * quiet check and the collection export every order; four statements an
+ * order were most of the export's SQLite time). Each reads the rows of
+ * orders ?1..?2, by order_id then the list's own order. */
+#define EXPORT_CHUNK 100     /* orders built at once, and their lists read */
+
+struct list_kind {
+    const char *name;
+    const char *sql;
+    void (*row)(cJSON *item, sqlite3_stmt *st);   /* columns 1.. (0: order_id) */
+};
+
+static void history_row(cJSON *h, sqlite3_stmt *st)
 {
-    static const char sql[] =
-        "SELECT at, from_status, to_status, cause FROM history WHERE order_id=? ORDER BY id";
-    cJSON *arr = cJSON_AddArrayToObject(order, "history");
-    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
-    if (arr == NULL || st == NULL)
-        return PD_EIO;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *h = cJSON_CreateObject();
-        if (h == NULL || !cJSON_AddItemToArray(arr, h)) {
-            cJSON_Delete(h);
-            break;
+    pd_json_add_i64(h, "at", sqlite3_column_int64(st, 1));
+    add_text_or_null(h, "from", st, 2);
+    add_text_or_null(h, "to", st, 3);
+    add_text_or_null(h, "cause", st, 4);
+}
+
+static void trade_row(cJSON *t, sqlite3_stmt *st)
+{
+    add_text_or_null(t, "out_trade_no", st, 1);
+    pd_json_add_i64(t, "attempt", sqlite3_column_int64(st, 2));
+    add_text_or_null(t, "state", st, 3);
+    pd_json_add_i64(t, "created_at", sqlite3_column_int64(st, 4));
+    add_text_or_null(t, "trade_no", st, 5);
+}
+
+static void refund_row(cJSON *r, sqlite3_stmt *st)
+{
+    add_text_or_null(r, "out_refund_no", st, 1);
+    add_text_or_null(r, "out_trade_no", st, 2);
+    pd_json_add_i64(r, "amount", sqlite3_column_int64(st, 3));
+    add_text_or_null(r, "status", st, 4);
+    pd_json_add_i64(r, "at", sqlite3_column_int64(st, 5));
+    add_text_or_null(r, "reason", st, 6);
+    pd_json_add_i64(r, "attempts", sqlite3_column_int64(st, 7));
+}
+
+static void notification_row(cJSON *n, sqlite3_stmt *st)
+{
+    add_text_or_null(n, "event_id", st, 1);
+    pd_json_add_i64(n, "seq", sqlite3_column_int64(st, 2));
+    add_text_or_null(n, "status", st, 3);
+    pd_json_add_i64(n, "attempts", sqlite3_column_int64(st, 4));
+    add_ms_or_null(n, "delivered_at", st, 5);
+    add_ms_or_null(n, "last_http_status", st, 6);
+    add_ms_or_null(n, "next_try_at", st, 7);
+}
+
+static const struct list_kind lists[] = {
+    {"history",
+     "SELECT order_id, at, from_status, to_status, cause FROM history"
+     " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, id",
+     history_row},
+    {"trades",
+     "SELECT order_id, out_trade_no, attempt, state, created_at, trade_no FROM trades"
+     " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, attempt",
+     trade_row},
+    {"refunds",
+     "SELECT order_id, out_refund_no, out_trade_no, amount, status,"
+     " COALESCE(done_at, created_at), reason, attempts FROM refunds"
+     " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, created_at",
+     refund_row},
+    {"notifications",
+     "SELECT order_id, event_id, seq, status, attempts, delivered_at, last_http_status,"
+     " next_try_at FROM outbox WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, seq",
+     notification_row},
+};
+
+/* Adds each list to the n orders of ids[] (ascending), as arrays named
+ * after the list: rows of both are in order_id order, so one walk. */
+static int add_lists(struct pc_conn *c, cJSON *const *orders,
+                     char (*ids)[PC_ORDER_ID_MAX + 1], int n)
+{
+    cJSON *arr[EXPORT_CHUNK];
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        for (int i = 0; i < n; i++)
+            if ((arr[i] = cJSON_AddArrayToObject(orders[i], lists[k].name)) == NULL)
+                return PD_ENOMEM;
+        sqlite3_stmt *st = pc__query(c, lists[k].sql, "tt", ids[0], ids[n - 1]);
+        if (st == NULL)
+            return PD_EIO;
+        int i = 0, step, rc = PD_OK;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(st, 0);
+            while (i < n && (id == NULL || strcmp(ids[i], id) < 0))
+                i++;
+            if (i == n)
+                break;
+            if (strcmp(ids[i], id) != 0)
+                continue;                    /* an orphan row: no such order */
+            cJSON *item = cJSON_CreateObject();
+            if (item == NULL || !cJSON_AddItemToArray(arr[i], item)) {
+                cJSON_Delete(item);
+                rc = PD_ENOMEM;
+                break;
+            }
+            lists[k].row(item, st);
         }
-        pd_json_add_i64(h, "at", sqlite3_column_int64(st, 0));
-        add_text_or_null(h, "from", st, 1);
-        add_text_or_null(h, "to", st, 2);
-        add_text_or_null(h, "cause", st, 3);
+        if (rc == PD_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = PD_EIO;
+        sqlite3_reset(st);
+        if (rc != PD_OK)
+            return rc;
     }
-    sqlite3_reset(st);
     return PD_OK;
 }
 
-static int add_trades(struct pc_conn *c, cJSON *order, const char *order_id)
-{
-    static const char sql[] =
-        "SELECT out_trade_no, attempt, state, created_at, trade_no FROM trades"
-        " WHERE order_id=? ORDER BY attempt";
-    cJSON *arr = cJSON_AddArrayToObject(order, "trades");
-    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
-    if (arr == NULL || st == NULL)
-        return PD_EIO;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *t = cJSON_CreateObject();
-        if (t == NULL || !cJSON_AddItemToArray(arr, t)) {
-            cJSON_Delete(t);
-            break;
-        }
-        add_text_or_null(t, "out_trade_no", st, 0);
-        pd_json_add_i64(t, "attempt", sqlite3_column_int64(st, 1));
-        add_text_or_null(t, "state", st, 2);
-        pd_json_add_i64(t, "created_at", sqlite3_column_int64(st, 3));
-        add_text_or_null(t, "trade_no", st, 4);
-    }
-    sqlite3_reset(st);
-    return PD_OK;
-}
-
-static int add_refunds(struct pc_conn *c, cJSON *order, const char *order_id)
-{
-    static const char sql[] =
-        "SELECT out_refund_no, out_trade_no, amount, status, COALESCE(done_at, created_at),"
-        " reason, attempts FROM refunds WHERE order_id=? ORDER BY created_at";
-    cJSON *arr = cJSON_AddArrayToObject(order, "refunds");
-    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
-    if (arr == NULL || st == NULL)
-        return PD_EIO;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *r = cJSON_CreateObject();
-        if (r == NULL || !cJSON_AddItemToArray(arr, r)) {
-            cJSON_Delete(r);
-            break;
-        }
-        add_text_or_null(r, "out_refund_no", st, 0);
-        add_text_or_null(r, "out_trade_no", st, 1);
-        pd_json_add_i64(r, "amount", sqlite3_column_int64(st, 2));
-        add_text_or_null(r, "status", st, 3);
-        pd_json_add_i64(r, "at", sqlite3_column_int64(st, 4));
-        add_text_or_null(r, "reason", st, 5);
-        pd_json_add_i64(r, "attempts", sqlite3_column_int64(st, 6));
-    }
-    sqlite3_reset(st);
-    return PD_OK;
-}
-
-static int add_notifications(struct pc_conn *c, cJSON *order, const char *order_id)
-{
-    static const char sql[] =
-        "SELECT event_id, seq, status, attempts, delivered_at, last_http_status, next_try_at"
-        " FROM outbox WHERE order_id=? ORDER BY seq";
-    cJSON *arr = cJSON_AddArrayToObject(order, "notifications");
-    sqlite3_stmt *st = pc__query(c, sql, "t", order_id);
-    if (arr == NULL || st == NULL)
-        return PD_EIO;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *n = cJSON_CreateObject();
-        if (n == NULL || !cJSON_AddItemToArray(arr, n)) {
-            cJSON_Delete(n);
-            break;
-        }
-        add_text_or_null(n, "event_id", st, 0);
-        pd_json_add_i64(n, "seq", sqlite3_column_int64(st, 1));
-        add_text_or_null(n, "status", st, 2);
-        pd_json_add_i64(n, "attempts", sqlite3_column_int64(st, 3));
-        add_ms_or_null(n, "delivered_at", st, 4);
-        add_ms_or_null(n, "last_http_status", st, 5);
-        add_ms_or_null(n, "next_try_at", st, 6);
-    }
-    sqlite3_reset(st);
-    return PD_OK;
-}
-
-static cJSON *order_row_json(struct pc_conn *c, sqlite3_stmt *st)
+/* The order row's own fields; its lists come from add_lists. */
+static cJSON *order_row_json(sqlite3_stmt *st)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return NULL;
-    const char *id = (const char *)sqlite3_column_text(st, 0);
     add_text_or_null(o, "order_id", st, 0);
     add_text_or_null(o, "merchant_id", st, 1);
     add_text_or_null(o, "user_id", st, 2);
@@ -278,17 +287,39 @@ static cJSON *order_row_json(struct pc_conn *c, sqlite3_stmt *st)
     pd_json_add_i64(o, "version", sqlite3_column_int64(st, 12));
     add_ms_or_null(o, "next_check_at", st, 13);
     pd_json_add_i64(o, "check_count", sqlite3_column_int64(st, 14));
-    if (add_history(c, o, id) != PD_OK || add_trades(c, o, id) != PD_OK ||
-        add_refunds(c, o, id) != PD_OK || add_notifications(c, o, id) != PD_OK) {
-        cJSON_Delete(o);
-        return NULL;
-    }
     return o;
 }
 
 #define ROW_COLS                                                                      \
     "order_id, merchant_id, user_id, client_ref, amount, currency, items, status,"   \
     " created_at, expires_at, fingerprint, cur_trade, version, next_check_at, check_count"
+
+/* Steps st for up to max orders (max <= EXPORT_CHUNK) and builds them
+ * with their lists into orders[] and ids[]; *n how many, *done when st
+ * had no more rows. */
+static int read_orders(struct pc_conn *c, sqlite3_stmt *st, int max, cJSON **orders,
+                       char (*ids)[PC_ORDER_ID_MAX + 1], int *n, bool *done)
+{
+    int step = SQLITE_ROW;
+    *n = 0;
+    *done = false;
+    while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        pc__col_text(st, 0, ids[*n], PC_ORDER_ID_MAX + 1);
+        if ((orders[*n] = order_row_json(st)) == NULL)
+            return PD_ENOMEM;
+        (*n)++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return PD_EIO;
+    *done = step == SQLITE_DONE;
+    return *n > 0 ? add_lists(c, orders, ids, *n) : PD_OK;
+}
+
+static void free_orders(cJSON **orders, int n)
+{
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(orders[i]);
+}
 
 char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
 {
@@ -300,47 +331,34 @@ char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
         return NULL;
     /* One read transaction: the order and its lists are one snapshot. */
     sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-    char *text = NULL;
-    int step = sqlite3_step(st);
-    cJSON *o = step == SQLITE_ROW ? order_row_json(c, st) : NULL;
+    cJSON *o = NULL;
+    char id[1][PC_ORDER_ID_MAX + 1];
+    int n = 0;
+    bool done = false;
+    int rc = read_orders(c, st, 1, &o, id, &n, &done);
     sqlite3_reset(st);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    if (o != NULL) {
-        text = pd_json_print(o);
-        cJSON_Delete(o);
-    }
-    *out_rc = text ? PD_OK : step == SQLITE_DONE ? PD_ENOTFOUND : PD_EIO;
+    char *text = rc == PD_OK && n == 1 ? pd_json_print(o) : NULL;
+    free_orders(&o, n);
+    *out_rc = text ? PD_OK : rc == PD_OK && n == 0 ? PD_ENOTFOUND : rc == PD_OK ? PD_ENOMEM : rc;
     return text;
 }
 
-static int emit_order(struct pc_conn *c, sqlite3_stmt *st, bool first,
-                      int (*emit)(void *, const char *, size_t), void *ctx)
+/* Emits orders[0..n) as the export's array elements (a comma before each
+ * but the page's first). */
+static int emit_orders(cJSON *const *orders, int n, bool first,
+                       int (*emit)(void *, const char *, size_t), void *ctx)
 {
-    cJSON *o = order_row_json(c, st);
-    char *text = o ? pd_json_print(o) : NULL;
-    cJSON_Delete(o);
-    if (text == NULL)
-        return PD_ENOMEM;
-    int rc = first ? PD_OK : emit(ctx, ",", 1);
-    if (rc == PD_OK)
-        rc = emit(ctx, text, strlen(text));
-    cJSON_free(text);
-    return rc;
-}
-
-static int export_rows(struct pc_conn *c, sqlite3_stmt *st, int limit, char *last,
-                       int (*emit)(void *, const char *, size_t), void *ctx, bool *more)
-{
-    int n = 0, step, rc = PD_OK;
-    *more = false;
-    while (rc == PD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            *more = true;
-            break;
-        }
-        pc__col_text(st, 0, last, PC_ORDER_ID_MAX + 1);
-        rc = emit_order(c, st, n == 0, emit, ctx);
-        n++;
+    int rc = PD_OK;
+    for (int i = 0; i < n && rc == PD_OK; i++) {
+        char *text = pd_json_print(orders[i]);
+        if (text == NULL)
+            return PD_ENOMEM;
+        if (!first || i > 0)
+            rc = emit(ctx, ",", 1);
+        if (rc == PD_OK)
+            rc = emit(ctx, text, strlen(text));
+        free(text);
     }
     return rc;
 }
@@ -354,12 +372,31 @@ int pc_store_export(pc_store *s, const char *after, int limit,
     sqlite3_stmt *st = c ? pc__query(c, sql, "ti", after ? after : "", (int64_t)limit + 1) : NULL;
     if (st == NULL)
         return PD_EIO;
-    char last[PC_ORDER_ID_MAX + 1] = "";
-    bool more = false;
+    cJSON *orders[EXPORT_CHUNK];
+    char ids[EXPORT_CHUNK][PC_ORDER_ID_MAX + 1], last[PC_ORDER_ID_MAX + 1] = "";
+    int total = 0;
+    bool done = false, more = false;
+    /* One read transaction: the page is one snapshot. Built and sent a
+     * chunk of orders at a time, so a page of thousands is not held. */
     sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
     int rc = emit(ctx, "{\"orders\":[", 11);
-    if (rc == PD_OK)
-        rc = export_rows(c, st, limit, last, emit, ctx, &more);
+    while (rc == PD_OK && !done && total < limit) {
+        int n = 0;
+        int want = limit - total < EXPORT_CHUNK ? limit - total : EXPORT_CHUNK;
+        rc = read_orders(c, st, want, orders, ids, &n, &done);
+        if (rc == PD_OK)
+            rc = emit_orders(orders, n, total == 0, emit, ctx);
+        if (n > 0)
+            memcpy(last, ids[n - 1], sizeof last);
+        free_orders(orders, n);
+        total += n;
+    }
+    if (rc == PD_OK && !done) {
+        int step = sqlite3_step(st);         /* the row past the page, if any */
+        more = step == SQLITE_ROW;
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = PD_EIO;
+    }
     sqlite3_reset(st);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     char tail[64];
