@@ -135,7 +135,9 @@ bool pd_http_client_own(const char *url);
  * rules).
  * Returns 0 when an HTTP answer arrived (any status, filled in *out),
  * PD_ETIMEDOUT when timeout_ms passed, PD_ECONNECT when the peer refused,
- * PD_ETOOBIG when the answer exceeded max_resp, PD_EIO otherwise.
+ * PD_ETOOBIG when the answer exceeded max_resp, PD_EINVAL (own client)
+ * for a method that is not a word or a header line with a line break or no
+ * name, PD_EIO otherwise.
  * *out is always initialised; release it with pd_http_resp_release. */
 int pd_http_request(pd_http_client *client, const char *method, const char *url,
                     const char *const *headers, const char *body, size_t body_len,

@@ -255,14 +255,18 @@ static bool header_is(const char *line, size_t name_len, const char *name)
     return strlen(name) == name_len && strncasecmp(line, name, name_len) == 0;
 }
 
-/* Writes the request head into c->head. PD_EINVAL for a header line
- * without a name or with a line break in it. */
+/* Writes the request head into c->head. PD_EINVAL for a method that is
+ * not a token of letters, or a header line without a name or with a line
+ * break in it. */
 static int build_head(pd_http_client *c, const char *method, const struct lean_url *u,
                       const char *const *headers, bool has_body, size_t body_len)
 {
     bool want_host = true, want_accept = true, want_type = has_body;
     struct pd_buf *h = &c->head;
     h->len = 0;
+    size_t m = strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+    if (m == 0 || method[m] != '\0')
+        return PD_EINVAL;
     int rc = pd_buf_printf(h, "%s %s HTTP/1.1\r\n", method, u->target);
     for (size_t i = 0; rc == PD_OK && headers != NULL && headers[i] != NULL; i++) {
         const char *line = headers[i];

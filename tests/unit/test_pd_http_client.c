@@ -500,6 +500,16 @@ static void test_request_wire(void **state)
         assert_null(strstr(srv.last, "Accept:"));
         pthread_mutex_unlock(&srv.mu);
 
+        if (b == 0) {           /* the own client refuses to write these */
+            static const char *const bad[] = {"X-Evil: 1\r\nX-Injected: 2", NULL};
+            static const char *const noname[] = {": value", NULL};
+            assert_int_equal(pd_http_request(c, "POST", url, bad, "", 0, 5000, 0, &r),
+                             PD_EINVAL);
+            assert_int_equal(pd_http_request(c, "POST", url, noname, "", 0, 5000, 0, &r),
+                             PD_EINVAL);
+            assert_int_equal(pd_http_request(c, "GET /x HTTP/1.0\r\n\r\nGET", url, NULL, NULL,
+                                             0, 5000, 0, &r), PD_EINVAL);
+        }
         assert_int_equal(get(c, "/g", 5000, 0, &r), PD_OK);
         pd_http_resp_release(&r);
         pthread_mutex_lock(&srv.mu);
