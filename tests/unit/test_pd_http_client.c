@@ -460,7 +460,9 @@ static void test_timeout_and_refused(void **state)
 /* The request on the wire: method, target, Host with the port, the
  * caller's headers, Content-Length, the default Content-Type for a body
  * without one, a removed default header, no Expect; a GET has no
- * Content-Length. */
+ * Content-Length. The own client writes no header line with a line break
+ * or without a name, and no method that is not a word (PD_EINVAL, nothing
+ * sent). */
 static void test_request_wire(void **state)
 {
     (void)state;
