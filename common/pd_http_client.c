@@ -76,14 +76,20 @@ struct pd_http_client {
     struct pd_buf head;                 /* the request's head, reused */
 };
 
+/* PAYDRILL_HTTP_CLIENT=curl: every request through libcurl. */
+static bool curl_forced(void)
+{
+    const char *v = getenv("PAYDRILL_HTTP_CLIENT");
+    return v != NULL && strcmp(v, "curl") == 0;
+}
+
 pd_http_client *pd_http_client_new(void)
 {
     pd_http_global_init();
     pd_http_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
-    const char *v = getenv("PAYDRILL_HTTP_CLIENT");
-    c->curl_only = v != NULL && strcmp(v, "curl") == 0;
+    c->curl_only = curl_forced();
     for (int i = 0; i < LEAN_CONNS; i++)
         c->conns[i].fd = -1;
     pd_buf_init(&c->head, 0);
@@ -189,7 +195,7 @@ struct lean_url {
  * fragment (no path: "/"). Anything else goes to libcurl. */
 static bool lean_parse(const char *url, struct lean_url *u)
 {
-    if (strncasecmp(url, "http://", 7) != 0 || !pd_http_url_is_loopback(url))
+    if (strncasecmp(url, "http://", 7) != 0)
         return false;
     const char *p = url + 7;
     size_t hn = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/?#@");
@@ -213,12 +219,13 @@ static bool lean_parse(const char *url, struct lean_url *u)
     for (const char *t = q; *t; t++)
         if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f || *t == '#')
             return false;
+    /* The loopback addresses pd_http_url_is_loopback names: [::1] as
+     * written, or four decimal parts with 127 first. */
     if (p[0] == '[') {
-        memcpy(addr, p + 1, hn - 2);
-        addr[hn - 2] = '\0';
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->sa;
-        if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+        if (hn != 5 || memcmp(p, "[::1]", 5) != 0)
             return false;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&u->sa;
+        s6->sin6_addr = in6addr_loopback;
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons((uint16_t)port);
         u->sa_len = sizeof *s6;
@@ -226,7 +233,8 @@ static bool lean_parse(const char *url, struct lean_url *u)
         memcpy(addr, p, hn);
         addr[hn] = '\0';
         struct sockaddr_in *s4 = (struct sockaddr_in *)&u->sa;
-        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1 ||
+            (ntohl(s4->sin_addr.s_addr) >> 24) != 127)
             return false;
         s4->sin_family = AF_INET;
         s4->sin_port = htons((uint16_t)port);
@@ -243,9 +251,8 @@ static bool lean_parse(const char *url, struct lean_url *u)
 
 bool pd_http_client_own(const char *url)
 {
-    const char *v = getenv("PAYDRILL_HTTP_CLIENT");
     struct lean_url u;
-    return !(v != NULL && strcmp(v, "curl") == 0) && lean_parse(url, &u);
+    return !curl_forced() && lean_parse(url, &u);
 }
 
 /* ---- the own client: the request ---- */
@@ -353,6 +360,17 @@ static int lean_connect(const struct lean_url *u, struct xfer *x)
     return rc;
 }
 
+/* After a send or receive that failed with errno: PD_OK to try it again
+ * (interrupted, or the socket is ready now), else the error. */
+static int io_again(struct xfer *x, short events)
+{
+    if (errno == EINTR)
+        return PD_OK;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return PD_EIO;
+    return wait_fd(x, events);
+}
+
 static int send_all(struct xfer *x, const char *head, size_t head_len, const char *body,
                     size_t body_len)
 {
@@ -361,11 +379,7 @@ static int send_all(struct xfer *x, const char *head, size_t head_len, const cha
     while (msg.msg_iovlen > 0) {
         ssize_t n = sendmsg(x->fd, &msg, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return PD_EIO;
-            int rc = wait_fd(x, POLLOUT);
+            int rc = io_again(x, POLLOUT);
             if (rc != PD_OK)
                 return rc;
             continue;
@@ -416,11 +430,7 @@ static int fill(struct xfer *x)
             x->eof = true;
             return PD_OK;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return PD_EIO;
-        int rc = wait_fd(x, POLLIN);
+        int rc = io_again(x, POLLIN);
         if (rc != PD_OK)
             return rc;
     }

@@ -194,16 +194,17 @@ static int print_string(struct pd_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-    if (pd_buf_append(b, "\"", 1) != PD_OK)
-        return PD_ENOMEM;
+    int rc = pd_buf_append(b, "\"", 1);
+    if (rc != PD_OK)
+        return rc;
     const unsigned char *run = (const unsigned char *)(s ? s : "");
     const unsigned char *p = run;
     for (;; p++) {
         unsigned char ch = *p;
         if (ch >= 32 && ch != '"' && ch != '\\')
             continue;
-        if (p > run && pd_buf_append(b, run, (size_t)(p - run)) != PD_OK)
-            return PD_ENOMEM;
+        if (p > run && (rc = pd_buf_append(b, run, (size_t)(p - run))) != PD_OK)
+            return rc;
         if (ch == '\0')
             break;
         const char *e = NULL;
@@ -217,7 +218,6 @@ static int print_string(struct pd_buf *b, const char *s)
         case '\t': e = "\\t"; break;
         default: break;
         }
-        int rc;
         if (e != NULL) {
             rc = pd_buf_append(b, e, 2);
         } else {
@@ -226,10 +226,10 @@ static int print_string(struct pd_buf *b, const char *s)
             rc = pd_buf_append(b, esc, 6);
         }
         if (rc != PD_OK)
-            return PD_ENOMEM;
+            return rc;
         run = p + 1;
     }
-    return pd_buf_append(b, "\"", 1) == PD_OK ? PD_OK : PD_ENOMEM;
+    return pd_buf_append(b, "\"", 1);
 }
 
 /* As cJSON prints a number, digit for digit: a whole number below 10^15
@@ -242,7 +242,7 @@ static int print_number(struct pd_buf *b, double d)
     char out[32];
     int n;
     if (isnan(d) || isinf(d)) {
-        return pd_buf_puts(b, "null") == PD_OK ? PD_OK : PD_ENOMEM;
+        return pd_buf_puts(b, "null");
     } else if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d))) {
         int64_t v = (int64_t)d;
         uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -253,7 +253,7 @@ static int print_number(struct pd_buf *b, double d)
         } while (u > 0);
         if (v < 0)
             *--q = '-';
-        return pd_buf_append(b, q, (size_t)(out + sizeof out - q)) == PD_OK ? PD_OK : PD_ENOMEM;
+        return pd_buf_append(b, q, (size_t)(out + sizeof out - q));
     }
     n = snprintf(out, sizeof out, "%1.15g", d);
     double back = 0;
@@ -262,7 +262,7 @@ static int print_number(struct pd_buf *b, double d)
         n = snprintf(out, sizeof out, "%1.17g", d);
     if (n <= 0 || (size_t)n >= sizeof out)
         return PD_EINVAL;
-    return pd_buf_append(b, out, (size_t)n) == PD_OK ? PD_OK : PD_ENOMEM;
+    return pd_buf_append(b, out, (size_t)n);
 }
 
 static int print_value(struct pd_buf *b, const cJSON *item, int depth)
@@ -270,32 +270,32 @@ static int print_value(struct pd_buf *b, const cJSON *item, int depth)
     if (depth > 1000)
         return PD_EINVAL;
     switch (item->type & 0xFF) {
-    case cJSON_NULL: return pd_buf_puts(b, "null") == PD_OK ? PD_OK : PD_ENOMEM;
-    case cJSON_False: return pd_buf_puts(b, "false") == PD_OK ? PD_OK : PD_ENOMEM;
-    case cJSON_True: return pd_buf_puts(b, "true") == PD_OK ? PD_OK : PD_ENOMEM;
+    case cJSON_NULL: return pd_buf_puts(b, "null");
+    case cJSON_False: return pd_buf_puts(b, "false");
+    case cJSON_True: return pd_buf_puts(b, "true");
     case cJSON_Number: return print_number(b, item->valuedouble);
     case cJSON_String: return print_string(b, item->valuestring);
     case cJSON_Raw:
         if (item->valuestring == NULL)
             return PD_EINVAL;
-        return pd_buf_puts(b, item->valuestring) == PD_OK ? PD_OK : PD_ENOMEM;
+        return pd_buf_puts(b, item->valuestring);
     case cJSON_Array:
     case cJSON_Object: {
         bool obj = (item->type & 0xFF) == cJSON_Object;
-        if (pd_buf_append(b, obj ? "{" : "[", 1) != PD_OK)
-            return PD_ENOMEM;
+        int rc = pd_buf_append(b, obj ? "{" : "[", 1);
+        if (rc != PD_OK)
+            return rc;
         for (const cJSON *c = item->child; c != NULL; c = c->next) {
-            int rc = PD_OK;
             if (obj && (rc = print_string(b, c->string)) == PD_OK)
-                rc = pd_buf_append(b, ":", 1) == PD_OK ? PD_OK : PD_ENOMEM;
+                rc = pd_buf_append(b, ":", 1);
             if (rc == PD_OK)
                 rc = print_value(b, c, depth + 1);
             if (rc == PD_OK && c->next != NULL)
-                rc = pd_buf_append(b, ",", 1) == PD_OK ? PD_OK : PD_ENOMEM;
+                rc = pd_buf_append(b, ",", 1);
             if (rc != PD_OK)
                 return rc;
         }
-        return pd_buf_append(b, obj ? "}" : "]", 1) == PD_OK ? PD_OK : PD_ENOMEM;
+        return pd_buf_append(b, obj ? "}" : "]", 1);
     }
     default: return PD_EINVAL;   /* cJSON_Invalid */
     }

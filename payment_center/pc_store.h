@@ -237,7 +237,8 @@ int pc_store_outbox_late(pc_store *store, const char *order_id, int64_t now_ms);
 /* ---- export and metrics ---- */
 
 /* Streams one page of the export: calls emit with successive pieces of the
- * JSON document. Returns 0, PD_EIO or the first non-zero emit result. */
+ * JSON document, a chunk of orders at a time. Returns 0, PD_EIO, PD_ENOMEM
+ * or the first non-zero emit result. */
 int pc_store_export(pc_store *store, const char *after, int limit,
                     int (*emit)(void *ctx, const char *data, size_t len), void *ctx);
 
