@@ -64,7 +64,7 @@ static const struct setting {
     [O_THREADS] = {"threads", "PAYDRILL_THREADS", "384",
                    "HTTP worker threads (civetweb pins one per keep-alive connection)"},
     [O_RECONCILERS] = {"reconcilers", "PAYDRILL_RECONCILERS", "4", "reconciler threads"},
-    [O_SENDERS] = {"senders", "PAYDRILL_SENDERS", "4", "outbox sender threads"},
+    [O_SENDERS] = {"senders", "PAYDRILL_SENDERS", "16", "outbox sender threads"},
     [O_SYNC] = {"sync", "PAYDRILL_SYNC", "full",
                 "SQLite synchronous: full (survives power loss) or normal (survives kill -9)"},
     [O_LOG_LEVEL] = {"log-level", "PAYDRILL_LOG_LEVEL", "info", "debug, info, warn, error, off"},
@@ -98,7 +98,7 @@ void pc_config_defaults(struct pc_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->threads = 384;
     cfg->reconcilers = 4;
-    cfg->senders = 4;
+    cfg->senders = 16;
     cfg->sync_full = 1;
 }
 
