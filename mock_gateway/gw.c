@@ -100,7 +100,8 @@ static int start_http(gw *g, int *out_port)
 {
     g->batch = calloc(GW_BATCH_MAX, sizeof *g->batch);
     g->batch_text = calloc(GW_BATCH_MAX, sizeof *g->batch_text);
-    if (g->batch == NULL || g->batch_text == NULL)
+    g->paid = calloc(GW_BATCH_MAX, sizeof *g->paid);
+    if (g->batch == NULL || g->batch_text == NULL || g->paid == NULL)
         return PD_ENOMEM;
     /* 10 min (simulated) to send a request: under a x2000 clock that is still
      * 300 ms real (both timeouts are also multiplied by PAYDRILL_TIME_SCALE). */
@@ -156,5 +157,6 @@ void gw_stop(gw *g)
     pthread_mutex_destroy(&g->rules_mu);
     free(g->batch);
     free(g->batch_text);
+    free(g->paid);
     free(g);
 }

@@ -22,6 +22,11 @@ enum gw_metric {
     GW_M_COUNT
 };
 
+struct gw_paid {
+    struct gw_trade t;
+    int64_t due_ms;
+};
+
 struct gw {
     struct gw_config cfg;
     char secret[256];
@@ -38,6 +43,10 @@ struct gw {
     struct gw_jentry *batch;        /* GW_BATCH_MAX entries ... */
     struct gw_bline *batch_text;    /* ... and the strings they point to */
     size_t batch_n;
+    /* The trades the iteration's inline pays charged: their callbacks are
+     * owed (gw_cb_owe) only once the batch has committed. */
+    struct gw_paid *paid;           /* GW_BATCH_MAX entries */
+    size_t paid_n;
     pthread_mutex_t rules_mu;       /* guards the rules pointer only */
     struct gw_rules *rules;
     uint64_t requests[GW_OP_COUNT][6];   /* by op and status class 0,1xx..5xx (atomic) */
@@ -93,10 +102,12 @@ struct gw_bline {
     char detail[200];
 };
 
-/* Loop thread: answers create and query inline when nothing can sleep
- * (no latency knob, no fault rule selects the order); else false. */
+/* Loop thread: answers create, query and the payer's pay inline when
+ * nothing can sleep (no latency knob, no fault rule selects the order);
+ * else false. */
 bool gw_api_fast(void *ctx, gw_conn *conn);
-/* Loop thread: commits the batch, then writes its journal lines. */
+/* Loop thread: commits the batch, then writes its journal lines and owes
+ * the callbacks of its charges. */
 int gw_api_flush(void *ctx);
 /* A worker: any request, with the blocking semantics of every fault. */
 void gw_api_slow(void *ctx, gw_conn *conn);

@@ -96,6 +96,7 @@ struct gw_store {
     bool batch_open;             /* a group commit holds mu (the HTTP loop thread) */
     bool batch_failed;           /* its transaction is gone: it must not commit */
     int64_t batch_trades;        /* trades it created, counted at commit */
+    int64_t batch_charges;       /* charges it made, counted at commit */
 };
 
 static pthread_once_t sqlite_cfg_once = PTHREAD_ONCE_INIT;
@@ -381,11 +382,24 @@ static int batch_open(gw_store *s)
     s->batch_open = true;
     s->batch_failed = false;
     s->batch_trades = 0;
+    s->batch_charges = 0;
     return PD_OK;
 }
 
 /* Each operation in a savepoint: a failing one rolls back only itself. If
  * SQLite dropped the whole transaction (I/O error), the batch is failed. */
+static int batch_savepoint_end(gw_store *s, int rc)
+{
+    if (rc != PD_OK)
+        exec_stmt(s, S_ROLLBACK_TO);
+    exec_stmt(s, S_RELEASE);
+    if (sqlite3_get_autocommit(s->db)) {
+        s->batch_failed = true;
+        rc = PD_EIO;
+    }
+    return rc;
+}
+
 int gw_store_batch_create(gw_store *s, const struct gw_trade *in, struct gw_trade *out,
                           enum gw_outcome *outcome)
 {
@@ -394,14 +408,7 @@ int gw_store_batch_create(gw_store *s, const struct gw_trade *in, struct gw_trad
     if (rc != PD_OK)
         return rc;
     rc = exec_stmt(s, S_SAVEPOINT);
-    rc = rc ? rc : create_locked(s, in, out, outcome, &created);
-    if (rc != PD_OK)
-        exec_stmt(s, S_ROLLBACK_TO);
-    exec_stmt(s, S_RELEASE);
-    if (sqlite3_get_autocommit(s->db)) {
-        s->batch_failed = true;
-        rc = PD_EIO;
-    }
+    rc = batch_savepoint_end(s, rc ? rc : create_locked(s, in, out, outcome, &created));
     if (rc == PD_OK && created)
         s->batch_trades++;
     return rc;
@@ -417,12 +424,14 @@ int gw_store_batch_commit(gw_store *s)
 {
     if (!s->batch_open)
         return PD_OK;
-    int64_t trades = s->batch_trades;
+    int64_t trades = s->batch_trades, charges = s->batch_charges;
     bool failed = s->batch_failed;
     s->batch_open = false;
     int rc = finish(s, failed ? PD_EIO : PD_OK);
-    if (rc == PD_OK)
+    if (rc == PD_OK) {
         count_add(&s->counts.trades, trades);
+        count_add(&s->counts.charges, charges);
+    }
     return rc;
 }
 
@@ -527,13 +536,11 @@ static int charge(gw_store *s, struct gw_trade *t, int64_t now_ms, int64_t cb_du
     return rc;
 }
 
-int gw_store_pay(gw_store *s, const char *otn, int64_t now_ms, int64_t cb_due_ms,
-                 struct gw_trade *out, enum gw_outcome *outcome)
+/* The pay's reads and writes, with mu held inside a transaction. */
+static int pay_locked(gw_store *s, const char *otn, int64_t now_ms, int64_t cb_due_ms,
+                      struct gw_trade *out, enum gw_outcome *outcome)
 {
-    int rc = begin(s);
-    if (rc != PD_OK)
-        return rc;
-    rc = get_locked(s, S_GET, otn, 0, out);
+    int rc = get_locked(s, S_GET, otn, 0, out);
     if (rc == PD_ENOTFOUND) {
         *outcome = GW_NOT_FOUND;
         rc = PD_OK;
@@ -547,9 +554,31 @@ int gw_store_pay(gw_store *s, const char *otn, int64_t now_ms, int64_t cb_due_ms
         *outcome = GW_OK;
         rc = charge(s, out, now_ms, cb_due_ms);
     }
-    rc = finish(s, rc);
+    return rc;
+}
+
+int gw_store_pay(gw_store *s, const char *otn, int64_t now_ms, int64_t cb_due_ms,
+                 struct gw_trade *out, enum gw_outcome *outcome)
+{
+    int rc = begin(s);
+    if (rc != PD_OK)
+        return rc;
+    rc = finish(s, pay_locked(s, otn, now_ms, cb_due_ms, out, outcome));
     if (rc == PD_OK && *outcome == GW_OK)
         count_add(&s->counts.charges, 1);
+    return rc;
+}
+
+int gw_store_batch_pay(gw_store *s, const char *otn, int64_t now_ms, int64_t cb_due_ms,
+                       struct gw_trade *out, enum gw_outcome *outcome)
+{
+    int rc = batch_open(s);
+    if (rc != PD_OK)
+        return rc;
+    rc = exec_stmt(s, S_SAVEPOINT);
+    rc = batch_savepoint_end(s, rc ? rc : pay_locked(s, otn, now_ms, cb_due_ms, out, outcome));
+    if (rc == PD_OK && *outcome == GW_OK)
+        s->batch_charges++;
     return rc;
 }
 

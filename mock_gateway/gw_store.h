@@ -85,12 +85,16 @@ int gw_store_create(gw_store *store, const struct gw_trade *in, struct gw_trade 
 
 /* Group commit, for one thread (the HTTP loop): the first batch call opens
  * one write transaction (holding the writer, so other writers wait), every
- * create runs in its own SAVEPOINT, lookups read through the writer so they
- * see the batch's own creates, and gw_store_batch_commit commits the lot
+ * create or pay runs in its own SAVEPOINT, lookups read through the writer so
+ * they see the batch's own writes, and gw_store_batch_commit commits the lot
  * (0, or PD_EIO: nothing of the batch is stored). Nothing of a batch may be
  * acknowledged before its commit returned 0. Commit without a batch is 0. */
 int gw_store_batch_create(gw_store *store, const struct gw_trade *in, struct gw_trade *out,
                           enum gw_outcome *outcome);
+/* gw_store_pay inside the batch: its callback is owed only once the batch
+ * committed (the caller owes it after gw_store_batch_commit returned 0). */
+int gw_store_batch_pay(gw_store *store, const char *out_trade_no, int64_t now_ms,
+                       int64_t cb_due_ms, struct gw_trade *out, enum gw_outcome *outcome);
 int gw_store_batch_get(gw_store *store, const char *out_trade_no, struct gw_trade *out);
 int gw_store_batch_commit(gw_store *store);
 

@@ -3,7 +3,8 @@
  * real binary: a request split byte by byte across writes is answered;
  * several pipelined requests in one write (inline creates and queries, a
  * query of a create from the same write, a worker-path request between
- * them) are answered in order; an oversized header block gets 431, an
+ * them) are answered in order, and so are a create, two payer pays of its
+ * trade and a query in one write (one charge, one callback owed); an oversized header block gets 431, an
  * oversized body 413, garbage 400 and a chunked body 411, each as
  * {"code","message"} JSON followed by a close, and none of it changes the
  * ledger or the journal; HTTP/1.0 and Connection: close end the connection
@@ -235,6 +236,39 @@ static void test_pipelined_in_order(void **state)
     close(fd);
 }
 
+/* The payer's pay runs inline too: a create, two pays of its trade and a
+ * query in one write share one group commit. The second pay sees the
+ * first's charge (409 ALREADY_PAID), the query sees SUCCESS, exactly one
+ * charge is counted, and its callback is owed (callbacks_pending: the
+ * receiver at port 9 refuses it, so it stays owed) once the batch
+ * committed, which the answers wait for. */
+static void test_pipelined_pay(void **state)
+{
+    (void)state;
+    double charges = status_num("charges");
+    double owed = status_num("callbacks_pending");
+    static const char pay[] = "POST /sim/payer/pipe-pay/pay HTTP/1.1\r\nContent-Length: 2\r\n"
+                              "\r\n{}";
+    char req[4096];
+    int n = create_req(req, sizeof req, "pipe-pay", "");
+    n += snprintf(req + n, sizeof req - (size_t)n, "%s%sGET /v1/payments/pipe-pay HTTP/1.1\r\n\r\n",
+                  pay, pay);
+    int fd = conn_open();
+    send_all(fd, req, (size_t)n);
+    struct resp r[4];
+    bool eof;
+    assert_int_equal(read_resps(fd, r, 4, 5000, &eof), 4);
+    static const int want[4] = {200, 200, 409, 200};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r[i].status, want[i]);
+    assert_non_null(strstr(r[1].body, "\"trade_state\":\"SUCCESS\""));
+    assert_non_null(strstr(r[2].body, "ALREADY_PAID"));
+    assert_non_null(strstr(r[3].body, "\"trade_state\":\"SUCCESS\""));
+    close(fd);
+    assert_int_equal(status_num("charges"), charges + 1);
+    assert_int_equal(status_num("callbacks_pending"), owed + 1);
+}
+
 /* Sends raw bytes and expects status + a JSON error naming code, then a
  * close; the trade count and the journal are unchanged. */
 static void expect_refusal(const char *raw, size_t len, int status, const char *code)
@@ -405,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_close_after_answer),
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_concurrent_group_commit),
+        cmocka_unit_test(test_pipelined_pay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
