@@ -618,25 +618,35 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The protocol or payer operation a path names, or -1; *post tells the
+ * method it takes (POST, else GET). */
+static int channel_op(char **s, int n, bool *post)
+{
+    bool payments = n >= 2 && is(s[0], "v1") && is(s[1], "payments");
+    *post = true;
+    if (payments && n == 2)
+        return GW_OP_CREATE;
+    if (payments && n == 3) {
+        *post = false;
+        return GW_OP_QUERY;
+    }
+    if (payments && n == 4 && is(s[3], "close"))
+        return GW_OP_CLOSE;
+    if (n == 2 && is(s[0], "v1") && is(s[1], "refunds"))
+        return GW_OP_REFUND;
+    if (n == 4 && is(s[0], "sim") && is(s[1], "payer") && is(s[3], "pay"))
+        return GW_OP_PAY;
+    return -1;
+}
+
 /* The protocol and payer routes. Returns -1 when the path is not one. */
 static int route_channel(struct req *r, const char *method, char **s, int n)
 {
-    bool payments = n >= 2 && is(s[0], "v1") && is(s[1], "payments");
-    bool payer = n == 4 && is(s[0], "sim") && is(s[1], "payer") && is(s[3], "pay");
-    int want = -1;   /* 0 GET, 1 POST */
-    if (payments && n == 2) {
-        r->op = GW_OP_CREATE, want = 1;
-    } else if (payments && n == 3) {
-        r->op = GW_OP_QUERY, want = 0;
-    } else if (payments && n == 4 && is(s[3], "close")) {
-        r->op = GW_OP_CLOSE, want = 1;
-    } else if (n == 2 && is(s[0], "v1") && is(s[1], "refunds")) {
-        r->op = GW_OP_REFUND, want = 1;
-    } else if (payer) {
-        r->op = GW_OP_PAY, want = 1;
-    }
-    if (want < 0)
+    bool want;   /* POST, else GET */
+    int op = channel_op(s, n, &want);
+    if (op < 0)
         return -1;
+    r->op = (enum gw_op)op;
     if (!is(method, want ? "POST" : "GET"))
         return refuse(r, 405, "METHOD_NOT_ALLOWED", want ? "use POST" : "use GET");
     if (r->op == GW_OP_QUERY || r->op == GW_OP_CLOSE || r->op == GW_OP_PAY) {
@@ -728,10 +738,10 @@ bool gw_api_fast(void *ctx, gw_conn *conn)
     if (g->cfg.has_latency || g->batch_n >= GW_BATCH_MAX || g->paid_n >= GW_BATCH_MAX)
         return false;
     int n = split_path(rq->path, buf, sizeof buf, segs);
-    bool payments = n >= 2 && is(segs[0], "v1") && is(segs[1], "payments");
-    bool payer = n == 4 && is(segs[0], "sim") && is(segs[1], "payer") && is(segs[3], "pay");
-    if (!(payments && n == 2 && is(rq->method, "POST")) &&
-        !(payments && n == 3 && is(rq->method, "GET")) && !(payer && is(rq->method, "POST")))
+    bool post;
+    int op = n < 0 ? -1 : channel_op(segs, n, &post);
+    if ((op != GW_OP_CREATE && op != GW_OP_QUERY && op != GW_OP_PAY) ||
+        !is(rq->method, post ? "POST" : "GET"))
         return false;
     struct req r;
     req_init(&r, g, conn);
