@@ -157,6 +157,10 @@ enum pc_apply_result {
  * PAYING. Returns 0 with *out_result, or PD_EIO. */
 int pc_store_apply_fact(pc_store *store, const struct pc_fact *fact, int64_t now_ms,
                         int *out_result);
+/* How many refund rows committed apply_fact calls have added since the
+ * store opened. It moves only after the commit, so a reader that sees it
+ * move and then wakes the refund sender wakes it for a readable row. */
+long pc_store_refunds_added(pc_store *store);
 
 /* ---- reconciler ---- */
 

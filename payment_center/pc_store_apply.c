@@ -21,7 +21,7 @@ static bool money_matches(const struct pc_fact *f, const struct pc_order *o)
 
 /* A charge the order cannot keep: a PENDING refund row, once per trade. */
 static int add_refund(struct pc_conn *c, const struct pc_order *o, const char *out_trade_no,
-                      const char *reason, int64_t now_ms, bool *changed)
+                      const char *reason, int64_t now_ms, bool *changed, bool *refund)
 {
     static const char ins[] =
         "INSERT OR IGNORE INTO refunds(out_refund_no, order_id, out_trade_no, amount, status,"
@@ -32,7 +32,7 @@ static int add_refund(struct pc_conn *c, const struct pc_order *o, const char *o
     int rc = pc__exec(c, &changes, ins, "tttitii", out_refund_no, o->order_id, out_trade_no,
                       o->amount, reason, now_ms, now_ms);
     if (rc == PD_OK && changes == 1) {
-        *changed = true;
+        *changed = *refund = true;
         PD_LOG(PD_LOG_WARN, "pc", "act=refund_scheduled order=%s out_trade_no=%s reason=%s",
                o->order_id, out_trade_no, reason);
     }
@@ -55,7 +55,7 @@ static int mark_paid(struct pc_conn *c, struct pc_order *o, const struct pc_fact
 }
 
 static int apply_success(struct pc_conn *c, struct pc_order *o, const struct pc_fact *f,
-                         int64_t now_ms, bool *changed)
+                         int64_t now_ms, bool *changed, bool *refund)
 {
     int rc = pc__set_trade_state(c, f->out_trade_no, "SUCCESS", NULL, f->trade_no, now_ms);
     if (rc != PD_OK)
@@ -68,15 +68,15 @@ static int apply_success(struct pc_conn *c, struct pc_order *o, const struct pc_
     case PC_ST_PAID:
         if (strcmp(o->paid_trade, f->out_trade_no) == 0)
             return PD_OK;   /* a copy: already applied */
-        return add_refund(c, o, f->out_trade_no, "second_charge", now_ms, changed);
+        return add_refund(c, o, f->out_trade_no, "second_charge", now_ms, changed, refund);
     case PC_ST_CLOSED:
         /* PC_BUG_NO_LATE_REFUND: the late money is kept. */
         if (pc_bug_on(PC_BUG_NO_LATE_REFUND))
             return PD_OK;
-        return add_refund(c, o, f->out_trade_no, "charge_after_close", now_ms, changed);
+        return add_refund(c, o, f->out_trade_no, "charge_after_close", now_ms, changed, refund);
     default:
         /* UNPAID: this trade was refused by the gateway, yet it was charged. */
-        return add_refund(c, o, f->out_trade_no, "charge_after_reject", now_ms, changed);
+        return add_refund(c, o, f->out_trade_no, "charge_after_reject", now_ms, changed, refund);
     }
 }
 
@@ -117,7 +117,8 @@ static int record_nonce(struct pc_conn *c, const char *nonce, int64_t now_ms, in
     return rc;
 }
 
-static int apply_in_tx(struct pc_conn *c, const struct pc_fact *f, int64_t now_ms, int *result)
+static int apply_in_tx(struct pc_conn *c, const struct pc_fact *f, int64_t now_ms, int *result,
+                       bool *refund)
 {
     char order_id[PC_ORDER_ID_MAX + 1], state[16];
     struct pc_order o;
@@ -142,7 +143,7 @@ static int apply_in_tx(struct pc_conn *c, const struct pc_fact *f, int64_t now_m
     bool changed = false;
     const char *ts = f->trade_state;
     if (strcmp(ts, "SUCCESS") == 0)
-        rc = apply_success(c, &o, f, now_ms, &changed);
+        rc = apply_success(c, &o, f, now_ms, &changed, refund);
     else if (strcmp(ts, "CLOSED") == 0 || strcmp(ts, "PAYERROR") == 0)
         rc = apply_closed(c, &o, f, now_ms, &changed);
     else if (strcmp(ts, "NOTPAY") == 0 || strcmp(ts, "USERPAYING") == 0)
@@ -156,12 +157,14 @@ struct apply_arg {
     const struct pc_fact *f;
     int64_t now_ms;
     int *result;
+    bool refund;        /* a refund row was added */
 };
 
 static int apply_tx(struct pc_conn *c, void *arg, bool *undo)
 {
     struct apply_arg *a = arg;
-    int rc = apply_in_tx(c, a->f, a->now_ms, a->result);
+    a->refund = false;
+    int rc = apply_in_tx(c, a->f, a->now_ms, a->result, &a->refund);
     /* A refused fact changes nothing, not even the nonce table. */
     *undo = *a->result == PC_APPLY_UNKNOWN_TRADE || *a->result == PC_APPLY_MISMATCH ||
             *a->result == PC_APPLY_REPLAY;
@@ -171,8 +174,18 @@ static int apply_tx(struct pc_conn *c, void *arg, bool *undo)
 int pc_store_apply_fact(pc_store *s, const struct pc_fact *f, int64_t now_ms, int *out_result)
 {
     *out_result = PC_APPLY_IGNORED;
-    struct apply_arg a = {f, now_ms, out_result};
-    return pc__tx(s, apply_tx, &a);
+    struct apply_arg a = {f, now_ms, out_result, false};
+    int rc = pc__tx(s, apply_tx, &a);
+    /* Counted once committed: whoever then reads the count to wake the
+     * refund sender wakes it after the row is there to be read. */
+    if (rc == PD_OK && a.refund)
+        __atomic_add_fetch(&s->refunds_added, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+long pc_store_refunds_added(pc_store *s)
+{
+    return __atomic_load_n(&s->refunds_added, __ATOMIC_ACQUIRE);
 }
 
 /* ---- reconciler moves ---- */

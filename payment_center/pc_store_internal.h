@@ -45,6 +45,7 @@ struct pc_store {
     pthread_mutex_t ckpt_run_mu;    /* held while either side checkpoints */
     long ckpt_runs;
     int ckpt_copied;            /* frames the last checkpoint had copied */
+    long refunds_added;         /* atomic: pc_store_refunds_added */
 };
 
 struct pc_conn *pc__conn_open(pc_store *s);

@@ -6,7 +6,9 @@
  *   next pay uses a new attempt number (-2);
  * - an ambiguous create (5xx) answers 202 and leaves the order UNKNOWN,
  *   never failed, and the reconciler re-issues create with the SAME
- *   out_trade_no until the gateway has it. */
+ *   out_trade_no until the gateway has it;
+ * - a refund committed by a callback is sent at once (the refund sender is
+ *   woken), not at the reconcilers' next 10 s tick. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,6 +111,47 @@ static void test_rejected_then_new_attempt(void **state)
     pd_test_rmdir(dir);
 }
 
+/* A committed refund wakes the refund sender at once: with every delay of
+ * payment-center at 10 min or more, its reconcilers sleep 10 s at a time;
+ * a trade the gateway refused (400) is charged anyway and called back, and
+ * the refund reaches the gateway within 3 s, not at the next 10 s tick. */
+static void test_refund_sent_at_once(void **state)
+{
+    (void)state;
+    struct stub s;
+    struct pd_proc pc;
+    char dir[256], id[32], url[256], otn[72];
+    stub_start(&s);
+    s.create_status = 400;      /* the stub records the trade, then refuses */
+    pd_test_tmpdir(dir);
+    const char *args[] = {"--callback-timeout", "10m", "--query-schedule", "10m",
+                          "--refund-schedule", "10m", "--payment-expiry", "1h", NULL};
+    stub_start_pc(&s, dir, args, &pc);
+    assert_int_equal(pc_submit(pc.url, "refund-now", 700, id), 201);
+    snprintf(url, sizeof url, "%s/orders/%s/pay", pc.url, id);
+    cJSON *j = NULL;
+    assert_int_equal(pd_test_http_json("POST", url, NULL, NULL, &j), 502);
+    cJSON_Delete(j);
+    pd_sleep_ms(500);           /* the reconcilers are asleep now */
+    snprintf(otn, sizeof otn, "%s-1", id);
+    assert_true(stub_pay(&s, otn));
+    assert_int_equal(stub_callback(&s, otn, 0, 0, false, NULL, NULL, 0), 200);
+    int64_t end = pd_mono_ms() + 3000;
+    int calls = 0;
+    while (pd_mono_ms() < end) {
+        pthread_mutex_lock(&s.mu);
+        calls = s.refund_calls;
+        pthread_mutex_unlock(&s.mu);
+        if (calls > 0)
+            break;
+        pd_sleep_ms(20);
+    }
+    assert_true(calls > 0);
+    pd_proc_kill9(&pc);
+    stub_stop(&s);
+    pd_test_rmdir(dir);
+}
+
 static void test_ambiguous_is_unknown_then_recreated(void **state)
 {
     (void)state;
@@ -153,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_pay_one_trade),
         cmocka_unit_test(test_rejected_then_new_attempt),
         cmocka_unit_test(test_ambiguous_is_unknown_then_recreated),
+        cmocka_unit_test(test_refund_sent_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
