@@ -116,8 +116,14 @@ int pc_core_reconcile_one(struct pc_app *app, const char *order_id);
 /* One pass over due refunds. Returns how many it tried. */
 int pc_core_refund_tick(struct pc_app *app);
 
-/* One pass over due outbox events of partition part/parts. */
-int pc_core_outbox_tick(struct pc_app *app, int part, int parts);
+/* One pass over due outbox events of partition part/parts: one read, then
+ * each event delivered and its result written. Returns how many it tried.
+ * *next_ms (unless NULL) is when the partition next has work: now or
+ * earlier when more is due at once (a full batch, or a delivered event's
+ * order has a later event waiting for it), else the earliest of the next
+ * undelivered event and the retries just scheduled (INT64_MAX: none). New
+ * events are not in it: their commit wakes the sender (pc_app.kick). */
+int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms);
 
 /* When to check an order next after check number check_count (0-based)
  * failed to settle it: now + query_schedule[check_count] (last repeats),

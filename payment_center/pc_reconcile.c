@@ -13,6 +13,9 @@
 #include "pd_util.h"
 
 #define TICK_BATCH 64
+/* How soon a sender tries again after its store failed it (simulated ms;
+ * the worker's shortest sleep, pc_server.c IDLE_MIN_MS). */
+#define STORE_RETRY_MS 20
 
 int64_t pc_next_check_at(const struct pc_config *cfg, int64_t now_ms, int64_t check_count,
                          int64_t expires_at)
@@ -382,29 +385,40 @@ int pc_core_refund_tick(struct pc_app *app)
 
 /* ---- outbox ---- */
 
-int pc_core_outbox_tick(struct pc_app *app, int part, int parts)
+int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms)
 {
     struct pc_event_due *due = malloc(sizeof *due * TICK_BATCH);
     size_t n = 0;
-    if (due == NULL)
-        return 0;
-    if (pc_store_due_events(app->store, pc__now(app), part, parts, due, TICK_BATCH, &n) != PD_OK)
+    int64_t next = INT64_MAX, now = pc__now(app);
+    if (due == NULL || pc_store_due_events(app->store, now, part, parts, due, TICK_BATCH, &n,
+                                           &next) != PD_OK) {
         n = 0;
+        next = now + STORE_RETRY_MS;
+    }
+    if (n == TICK_BATCH)
+        next = now;                             /* a full batch: more may be due */
     for (size_t i = 0; i < n && !app->stop; i++) {
         long status = 0;
         app->metrics.notify_attempts++;
         int rc = app->biz.notify(app->biz.ctx, due[i].payload, strlen(due[i].payload), &status);
         bool ok = rc == PD_OK && status >= 200 && status < 300;
-        int64_t now = pc__now(app);
+        now = pc__now(app);
         if (ok)
             app->metrics.notify_delivered++;
         else
             PD_LOG(PD_LOG_INFO, "pc", "act=notify_failed event=%s attempt=%" PRId64
                    " http=%ld err=%s", due[i].event_id, due[i].attempts + 1, status,
                    pd_strerror(rc));
-        pc_store_event_result(app->store, due[i].event_id, ok, status, now,
-                              pc_next_notify_at(app->cfg, now, due[i].attempts + 1));
+        int64_t retry_at = pc_next_notify_at(app->cfg, now, due[i].attempts + 1);
+        if (pc_store_event_result(app->store, due[i].event_id, ok, status, now, retry_at) != PD_OK)
+            retry_at = now + STORE_RETRY_MS;    /* still due: try it again soon */
+        else if (ok)
+            retry_at = due[i].more ? now : INT64_MAX;   /* the order's next event is due */
+        if (retry_at < next)
+            next = retry_at;
     }
     free(due);
+    if (next_ms != NULL)
+        *next_ms = next;
     return (int)n;
 }

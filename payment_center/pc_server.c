@@ -36,6 +36,7 @@ struct worker {
     pthread_cond_t cv;          /* CLOCK_MONOTONIC: libfaketime scales it too */
     unsigned long kicks;        /* under srv->mu */
     bool sender;
+    int64_t next_at;            /* sender: when its partition next has work (its last tick) */
     int part, parts;
     int (*tick)(struct pc_server *srv, struct worker *w);
     int64_t (*next_due)(struct pc_server *srv, struct worker *w);
@@ -106,9 +107,12 @@ static int tick_reconcile(struct pc_server *srv, struct worker *w)
     return n;
 }
 
+/* Non-zero when more is due at once; else next_outbox sleeps until
+ * w->next_at, which the tick's one read told (no second query). */
 static int tick_outbox(struct pc_server *srv, struct worker *w)
 {
-    return pc_core_outbox_tick(&srv->app, w->part, w->parts);
+    pc_core_outbox_tick(&srv->app, w->part, w->parts, &w->next_at);
+    return w->next_at <= pd_clock_now(srv->app.clock);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -131,7 +135,7 @@ static int64_t next_reconcile(struct pc_server *srv, struct worker *w)
     int64_t due = INT64_MAX, refund = INT64_MAX;
     pc_store_next_due(srv->app.store, 0, w->part, w->parts, &due);
     if (w->part == 0)
-        pc_store_next_due(srv->app.store, 2, 0, 1, &refund);
+        pc_store_next_due(srv->app.store, 1, 0, 1, &refund);
     int64_t now = pd_clock_now(srv->app.clock);
     int64_t wait = min64(min64(due, refund), INT64_MAX - IDLE_MAX_MS) - now;
     return min64(wait, reconcile_cap(srv->app.cfg));
@@ -139,9 +143,8 @@ static int64_t next_reconcile(struct pc_server *srv, struct worker *w)
 
 static int64_t next_outbox(struct pc_server *srv, struct worker *w)
 {
-    int64_t due = INT64_MAX;
+    int64_t due = w->next_at;
     const struct pc_config *cfg = srv->app.cfg;
-    pc_store_next_due(srv->app.store, 1, w->part, w->parts, &due);
     int64_t now = pd_clock_now(srv->app.clock);
     int64_t cap = min64(IDLE_MAX_MS, pc_schedule_at(cfg->notify_schedule_ms,
                                                     cfg->notify_schedule_n, 0));

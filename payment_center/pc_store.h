@@ -174,8 +174,9 @@ int pc_store_due_orders(pc_store *store, int64_t now_ms, int part, int parts,
                         struct pc_due *out, size_t max, size_t *out_n);
 
 /* The earliest pending due time of partition part/parts: next_check_at of
- * orders (what == 0), next_try_at of undelivered events (1) or of pending
- * refunds (2, parts ignored). *out_ms = INT64_MAX when nothing is pending. */
+ * orders (what == 0) or next_try_at of pending refunds (1, parts ignored).
+ * *out_ms = INT64_MAX when nothing is pending. (The senders learn theirs
+ * from pc_store_due_events.) */
 int pc_store_next_due(pc_store *store, int what, int part, int parts, int64_t *out_ms);
 
 /* Sets next_check_at and check_count if the order is still at version.
@@ -224,12 +225,16 @@ struct pc_event_due {
     char event_id[PC_EVENT_ID_MAX + 1];
     char payload[PC_PAYLOAD_MAX];
     int64_t attempts;
+    bool more;          /* the order has a later undelivered event, due once this one is delivered */
 };
 
 /* Undelivered events due now, partition part of parts by order, at most one
- * per order and only the lowest undelivered seq (per-order order). */
+ * per order and only the lowest undelivered seq (per-order order), at most
+ * max of them; *next_ms is when the first such event not due yet is due
+ * (INT64_MAX: none), so the sender needs no second read to know how long
+ * to sleep. */
 int pc_store_due_events(pc_store *store, int64_t now_ms, int part, int parts,
-                        struct pc_event_due *out, size_t max, size_t *out_n);
+                        struct pc_event_due *out, size_t max, size_t *out_n, int64_t *next_ms);
 
 int pc_store_event_result(pc_store *store, const char *event_id, bool delivered,
                           long http_status, int64_t now_ms, int64_t next_try_at);

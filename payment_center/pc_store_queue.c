@@ -73,27 +73,43 @@ int pc_store_refund_result(pc_store *s, const char *out_refund_no, bool done,
 /* ---- outbox ---- */
 
 int pc_store_due_events(pc_store *s, int64_t now_ms, int part, int parts,
-                        struct pc_event_due *out, size_t max, size_t *out_n)
+                        struct pc_event_due *out, size_t max, size_t *out_n, int64_t *next_ms)
 {
     /* Only the lowest undelivered seq of each order: per-order order. The
-     * partition is by order, so one sender owns all events of an order. */
+     * partition is by order, so one sender owns all events of an order.
+     * One statement answers both of the sender's questions, what is due
+     * and when the next is (the row tagged 1), so a wake-up costs one read
+     * (docs/benchmarks.md, Stop 21). A later event of an order is never
+     * "next": it waits for the one before it, whose row says so (more). */
+#define PC_UNBLOCKED                                                                  \
+    " o.delivered_at IS NULL AND o.shard % ?2 = ?3 AND NOT EXISTS (SELECT 1 FROM"     \
+    " outbox p WHERE p.order_id=o.order_id AND p.seq<o.seq AND p.delivered_at IS NULL)"
     static const char sql[] =
-        "SELECT o.event_id, o.payload, o.attempts FROM outbox o"
-        " WHERE o.delivered_at IS NULL AND o.next_try_at <= ?"
-        " AND o.shard % ? = ?"
-        " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_id=o.order_id AND p.seq<o.seq"
-        "  AND p.delivered_at IS NULL)"
-        " ORDER BY o.next_try_at LIMIT ?";
+        "SELECT * FROM (SELECT 0, o.event_id, o.payload, o.attempts, o.next_try_at,"
+        " EXISTS (SELECT 1 FROM outbox q WHERE q.order_id=o.order_id AND q.seq>o.seq"
+        "  AND q.delivered_at IS NULL) FROM outbox o WHERE o.next_try_at <= ?1 AND"
+        PC_UNBLOCKED " ORDER BY o.next_try_at LIMIT ?4)"
+        " UNION ALL SELECT * FROM (SELECT 1, NULL, NULL, 0, o.next_try_at, 0 FROM outbox o"
+        " WHERE o.next_try_at > ?1 AND" PC_UNBLOCKED " ORDER BY o.next_try_at LIMIT 1)";
+#undef PC_UNBLOCKED
     *out_n = 0;
+    *next_ms = INT64_MAX;
     sqlite3_stmt *st = pc__due_query(s, sql, now_ms, part, parts, max);
     if (st == NULL)
         return PD_EIO;
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && *out_n < max) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 0) == 1) {
+            *next_ms = sqlite3_column_int64(st, 4);
+            continue;
+        }
+        if (*out_n == max)
+            continue;
         struct pc_event_due *e = &out[(*out_n)++];
-        pc__col_text(st, 0, e->event_id, sizeof e->event_id);
-        pc__col_text(st, 1, e->payload, sizeof e->payload);
-        e->attempts = sqlite3_column_int64(st, 2);
+        pc__col_text(st, 1, e->event_id, sizeof e->event_id);
+        pc__col_text(st, 2, e->payload, sizeof e->payload);
+        e->attempts = sqlite3_column_int64(st, 3);
+        e->more = sqlite3_column_int(st, 5) != 0;
     }
     return pc__rows_end(st, step);
 }
@@ -454,13 +470,10 @@ int pc_store_next_due(pc_store *s, int what, int part, int parts, int64_t *out_m
     static const char orders_sql[] =
         "SELECT next_check_at FROM orders WHERE next_check_at IS NOT NULL"
         " AND rowid % ? = ? ORDER BY next_check_at LIMIT 1";
-    static const char events_sql[] =
-        "SELECT next_try_at FROM outbox WHERE delivered_at IS NULL AND shard % ? = ?"
-        " ORDER BY next_try_at LIMIT 1";
     static const char refunds_sql[] =
         "SELECT next_try_at FROM refunds WHERE status='PENDING' AND ? >= 0 AND ? >= 0"
         " ORDER BY next_try_at LIMIT 1";
-    const char *sql = what == 0 ? orders_sql : what == 1 ? events_sql : refunds_sql;
+    const char *sql = what == 0 ? orders_sql : refunds_sql;
     struct pc_conn *c = pc__conn(s);
     *out_ms = INT64_MAX;
     sqlite3_stmt *st = c ? pc__query(c, sql, "ii", (int64_t)parts, (int64_t)part) : NULL;

@@ -45,6 +45,7 @@ struct fake {
     /* business */
     int biz_calls;
     long biz_status;
+    char biz_last[512];        /* the last notification's body */
 };
 
 static int64_t fake_now(void *ctx)
@@ -96,8 +97,7 @@ static int fake_gw(void *ctx, const char *method, const char *path, const char *
 static int fake_biz(void *ctx, const char *body, size_t len, long *status)
 {
     struct fake *f = ctx;
-    (void)body;
-    (void)len;
+    snprintf(f->biz_last, sizeof f->biz_last, "%.*s", (int)len, body);
     f->biz_calls++;
     *status = f->biz_status;
     return PD_OK;
@@ -503,18 +503,24 @@ static void test_outbox_retry(void **state)
     struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
     assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
     w->f.biz_status = 503;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 1);          /* attempt 1 fails */
+    int64_t next = 0;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 1);         /* attempt 1 fails */
+    assert_true(next == T0 + 15000);
     w->f.now = T0 + 14999;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 0);          /* not yet */
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);         /* not yet */
+    assert_true(next == T0 + 15000);
     w->f.now = T0 + 15000;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 1);          /* attempt 2 fails */
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 1);         /* attempt 2 fails */
+    assert_true(next == T0 + 30000);
     w->f.now = T0 + 29999;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 0);
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
     w->f.biz_status = 204;
     w->f.now = T0 + 30000;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 1);          /* delivered */
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 1);         /* delivered */
+    assert_true(next == INT64_MAX);
     w->f.now = T0 + 10000000;
-    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1), 0);
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
+    assert_true(next == INT64_MAX);
     assert_int_equal(w->f.biz_calls, 3);
     cJSON *j = order_json(w, id);
     const cJSON *n = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "notifications"), 0);
@@ -522,6 +528,51 @@ static void test_outbox_retry(void **state)
     assert_true(cJSON_GetObjectItem(n, "delivered_at")->valuedouble == (double)(T0 + 30000));
     assert_int_equal((int)cJSON_GetObjectItem(n, "last_http_status")->valuedouble, 204);
     cJSON_Delete(j);
+}
+
+/* A tick reads once and says when its partition next has work: at once
+ * when a delivered event's order has a later event waiting, and never the
+ * due time of an event still waiting for an undelivered one before it
+ * (that would spin the sender). */
+static void test_outbox_next(void **state)
+{
+    struct world *w = *state;
+    char a[32], b[32], otn[72];
+    int result = 0;
+    int64_t next = 0;
+    for (int i = 0; i < 2; i++) {
+        char *id = i == 0 ? a : b;
+        char body[sizeof order_body + 8];
+        snprintf(body, sizeof body, "%s", order_body);
+        body[strlen("{\"merchant_id\":\"m-1\",\"user_id\":\"u-")] = (char)('1' + i);
+        assert_int_equal(submit_body(w, body, id), 201);
+        assert_int_equal(pay(w, id), 200);
+        snprintf(otn, sizeof otn, "%s-1", id);
+        struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
+        assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
+    }
+    /* a's seq 2, due at T0 + 5000, but only after seq 1. */
+    assert_int_equal(pc_store_outbox_late(w->app.store, a, T0 + 5000), PD_OK);
+
+    /* Seq 1 fails: the next work is its retry, not seq 2's due time. */
+    w->f.biz_status = 503;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 2);   /* a#1, b#1 */
+    assert_true(next == T0 + 15000);
+    w->f.now = T0 + 5000;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
+    assert_true(next == T0 + 15000);
+
+    /* Delivered: a's seq 2 is due at once, and sent on the next tick. */
+    w->f.biz_status = 204;
+    w->f.now = T0 + 15000;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 2);
+    assert_true(next <= T0 + 15000);
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 1);
+    assert_non_null(strstr(w->f.biz_last, a));
+    assert_true(next == INT64_MAX);
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
+    assert_true(next == INT64_MAX);
+    assert_int_equal(w->f.biz_calls, 5);
 }
 
 int main(void)
@@ -538,6 +589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_recreates_same_number, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_unpaid_expires_locally, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_retry, world_up, world_down),
+        cmocka_unit_test_setup_teardown(test_outbox_next, world_up, world_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
