@@ -301,6 +301,16 @@ static int print_value(struct pd_buf *b, const cJSON *item, int depth)
     }
 }
 
+int pd_json_put_string(struct pd_buf *b, const char *s)
+{
+    return print_string(b, s);
+}
+
+int pd_json_put_i64(struct pd_buf *b, int64_t v)
+{
+    return print_number(b, (double)v);
+}
+
 char *pd_json_print(const cJSON *item)
 {
     struct pd_buf b;

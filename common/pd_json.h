@@ -68,4 +68,12 @@ int pd_json_add_i64(cJSON *obj, const char *key, int64_t v);
 /* Prints compactly into a malloc'd string (caller frees), or NULL. */
 char *pd_json_print(const cJSON *item);
 
+/* For JSON written without a cJSON tree, byte for byte as pd_json_print
+ * prints the same value: s as a JSON string (NULL as ""), v as a number
+ * (exact below 10^15 in magnitude, as cJSON holds numbers as doubles).
+ * Return 0, or pd_buf_append's error. */
+struct pd_buf;
+int pd_json_put_string(struct pd_buf *b, const char *s);
+int pd_json_put_i64(struct pd_buf *b, int64_t v);
+
 #endif

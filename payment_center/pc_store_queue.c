@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pc_store_internal.h"
+#include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_json.h"
 #include "pd_log.h"
@@ -151,190 +152,240 @@ int pc_store_outbox_late(pc_store *s, const char *order_id, int64_t now_ms)
 
 /* ---- export ---- */
 
-static void add_ms_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col)
+/* The export is written as JSON text straight from the rows, without a
+ * cJSON tree: building, printing and freeing ~40 nodes an order was most
+ * of its CPU, malloc and free alone a third (docs/benchmarks.md, Stop 21),
+ * and the quiet check and the collection read every order. The bytes are
+ * those pd_json_print gave for the tree (pd_json_put_*). */
+#define EXPORT_CHUNK 100     /* orders read at once, and their lists */
+
+/* A writer: the first failed append sticks, later ones do nothing. */
+struct jw {
+    struct pd_buf *b;
+    int rc;
+};
+
+static void jw_raw(struct jw *w, const char *s, size_t n)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        cJSON_AddNullToObject(obj, key);
-    else
-        pd_json_add_i64(obj, key, sqlite3_column_int64(st, col));
+    if (w->rc == PD_OK)
+        w->rc = pd_buf_append(w->b, s, n);
 }
 
-static void add_text_or_null(cJSON *obj, const char *key, sqlite3_stmt *st, int col)
+/* key is the literal that comes before the value: ",\"name\":". */
+#define JW_KEY(w, key) jw_raw(w, key, sizeof key - 1)
+
+static void jw_i64(struct jw *w, int64_t v)
+{
+    if (w->rc == PD_OK)
+        w->rc = pd_json_put_i64(w->b, v);
+}
+
+static void jw_text_or_null(struct jw *w, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     if (t == NULL)
-        cJSON_AddNullToObject(obj, key);
-    else
-        cJSON_AddStringToObject(obj, key, (const char *)t);
+        jw_raw(w, "null", 4);
+    else if (w->rc == PD_OK)
+        w->rc = pd_json_put_string(w->b, (const char *)t);
 }
 
-/* An order's lists in the export, read for a range of orders at once: one
- * statement a list for a page of orders, not one a list an order (the
- * quiet check and the collection export every order; four statements an
- * order were most of the export's SQLite time). Each reads the rows of
- * orders ?1..?2, by order_id then the list's own order. */
-#define EXPORT_CHUNK 100     /* orders built at once, and their lists read */
+static void jw_int_or_null(struct jw *w, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        jw_raw(w, "null", 4);
+    else
+        jw_i64(w, sqlite3_column_int64(st, col));
+}
 
+#define JW_TEXT(w, key, st, col) (JW_KEY(w, key), jw_text_or_null(w, st, col))
+#define JW_INT(w, key, st, col) (JW_KEY(w, key), jw_i64(w, sqlite3_column_int64(st, col)))
+#define JW_INT_OR_NULL(w, key, st, col) (JW_KEY(w, key), jw_int_or_null(w, st, col))
+
+/* An order's lists, read for a range of orders at once: one statement a
+ * list for a chunk of orders, not one a list an order (four statements an
+ * order were most of the export's SQLite time). Each reads the rows of
+ * orders ?1..?2, by order_id then the list's own order; column 0 is the
+ * order_id, row() writes one element from columns 1... */
 struct list_kind {
-    const char *name;
+    const char *key;        /* ",\"name\":[" */
     const char *sql;
-    void (*row)(cJSON *item, sqlite3_stmt *st);   /* columns 1.. (0: order_id) */
+    void (*row)(struct jw *w, sqlite3_stmt *st);
 };
 
-static void history_row(cJSON *h, sqlite3_stmt *st)
+static void history_row(struct jw *w, sqlite3_stmt *st)
 {
-    pd_json_add_i64(h, "at", sqlite3_column_int64(st, 1));
-    add_text_or_null(h, "from", st, 2);
-    add_text_or_null(h, "to", st, 3);
-    add_text_or_null(h, "cause", st, 4);
+    JW_INT(w, "{\"at\":", st, 1);
+    JW_TEXT(w, ",\"from\":", st, 2);
+    JW_TEXT(w, ",\"to\":", st, 3);
+    JW_TEXT(w, ",\"cause\":", st, 4);
 }
 
-static void trade_row(cJSON *t, sqlite3_stmt *st)
+static void trade_row(struct jw *w, sqlite3_stmt *st)
 {
-    add_text_or_null(t, "out_trade_no", st, 1);
-    pd_json_add_i64(t, "attempt", sqlite3_column_int64(st, 2));
-    add_text_or_null(t, "state", st, 3);
-    pd_json_add_i64(t, "created_at", sqlite3_column_int64(st, 4));
-    add_text_or_null(t, "trade_no", st, 5);
+    JW_TEXT(w, "{\"out_trade_no\":", st, 1);
+    JW_INT(w, ",\"attempt\":", st, 2);
+    JW_TEXT(w, ",\"state\":", st, 3);
+    JW_INT(w, ",\"created_at\":", st, 4);
+    JW_TEXT(w, ",\"trade_no\":", st, 5);
 }
 
-static void refund_row(cJSON *r, sqlite3_stmt *st)
+static void refund_row(struct jw *w, sqlite3_stmt *st)
 {
-    add_text_or_null(r, "out_refund_no", st, 1);
-    add_text_or_null(r, "out_trade_no", st, 2);
-    pd_json_add_i64(r, "amount", sqlite3_column_int64(st, 3));
-    add_text_or_null(r, "status", st, 4);
-    pd_json_add_i64(r, "at", sqlite3_column_int64(st, 5));
-    add_text_or_null(r, "reason", st, 6);
-    pd_json_add_i64(r, "attempts", sqlite3_column_int64(st, 7));
+    JW_TEXT(w, "{\"out_refund_no\":", st, 1);
+    JW_TEXT(w, ",\"out_trade_no\":", st, 2);
+    JW_INT(w, ",\"amount\":", st, 3);
+    JW_TEXT(w, ",\"status\":", st, 4);
+    JW_INT(w, ",\"at\":", st, 5);
+    JW_TEXT(w, ",\"reason\":", st, 6);
+    JW_INT(w, ",\"attempts\":", st, 7);
 }
 
-static void notification_row(cJSON *n, sqlite3_stmt *st)
+static void notification_row(struct jw *w, sqlite3_stmt *st)
 {
-    add_text_or_null(n, "event_id", st, 1);
-    pd_json_add_i64(n, "seq", sqlite3_column_int64(st, 2));
-    add_text_or_null(n, "status", st, 3);
-    pd_json_add_i64(n, "attempts", sqlite3_column_int64(st, 4));
-    add_ms_or_null(n, "delivered_at", st, 5);
-    add_ms_or_null(n, "last_http_status", st, 6);
-    add_ms_or_null(n, "next_try_at", st, 7);
+    JW_TEXT(w, "{\"event_id\":", st, 1);
+    JW_INT(w, ",\"seq\":", st, 2);
+    JW_TEXT(w, ",\"status\":", st, 3);
+    JW_INT(w, ",\"attempts\":", st, 4);
+    JW_INT_OR_NULL(w, ",\"delivered_at\":", st, 5);
+    JW_INT_OR_NULL(w, ",\"last_http_status\":", st, 6);
+    JW_INT_OR_NULL(w, ",\"next_try_at\":", st, 7);
 }
 
 static const struct list_kind lists[] = {
-    {"history",
+    {",\"history\":[",
      "SELECT order_id, at, from_status, to_status, cause FROM history"
      " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, id",
      history_row},
-    {"trades",
+    {",\"trades\":[",
      "SELECT order_id, out_trade_no, attempt, state, created_at, trade_no FROM trades"
      " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, attempt",
      trade_row},
-    {"refunds",
+    {",\"refunds\":[",
      "SELECT order_id, out_refund_no, out_trade_no, amount, status,"
      " COALESCE(done_at, created_at), reason, attempts FROM refunds"
      " WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, created_at",
      refund_row},
-    {"notifications",
+    {",\"notifications\":[",
      "SELECT order_id, event_id, seq, status, attempts, delivered_at, last_http_status,"
      " next_try_at FROM outbox WHERE order_id BETWEEN ?1 AND ?2 ORDER BY order_id, seq",
      notification_row},
 };
+#define N_LISTS (sizeof lists / sizeof lists[0])
 
-/* Adds each list to the n orders of ids[] (ascending), as arrays named
- * after the list: rows of both are in order_id order, so one walk. */
-static int add_lists(struct pc_conn *c, cJSON *const *orders,
-                     char (*ids)[PC_ORDER_ID_MAX + 1], int n)
+/* The order row's own fields, from "{" up to (not with) its lists. The
+ * stored items are the JSON text pc wrote at intake (pd_json_print of the
+ * validated items), copied as they are. */
+static void order_head(struct jw *w, sqlite3_stmt *st)
 {
-    cJSON *arr[EXPORT_CHUNK];
-    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
-        for (int i = 0; i < n; i++)
-            if ((arr[i] = cJSON_AddArrayToObject(orders[i], lists[k].name)) == NULL)
-                return PD_ENOMEM;
-        sqlite3_stmt *st = pc__query(c, lists[k].sql, "tt", ids[0], ids[n - 1]);
-        if (st == NULL)
-            return PD_EIO;
-        int i = 0, step, rc = PD_OK;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *id = (const char *)sqlite3_column_text(st, 0);
-            while (i < n && (id == NULL || strcmp(ids[i], id) < 0))
-                i++;
-            if (i == n)
-                break;
-            if (strcmp(ids[i], id) != 0)
-                continue;                    /* an orphan row: no such order */
-            cJSON *item = cJSON_CreateObject();
-            if (item == NULL || !cJSON_AddItemToArray(arr[i], item)) {
-                cJSON_Delete(item);
-                rc = PD_ENOMEM;
-                break;
-            }
-            lists[k].row(item, st);
-        }
-        if (rc == PD_OK && step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = PD_EIO;
-        sqlite3_reset(st);
-        if (rc != PD_OK)
-            return rc;
-    }
-    return PD_OK;
-}
-
-/* The order row's own fields; its lists come from add_lists. */
-static cJSON *order_row_json(sqlite3_stmt *st)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (o == NULL)
-        return NULL;
-    add_text_or_null(o, "order_id", st, 0);
-    add_text_or_null(o, "merchant_id", st, 1);
-    add_text_or_null(o, "user_id", st, 2);
-    add_text_or_null(o, "client_ref", st, 3);
-    pd_json_add_i64(o, "amount", sqlite3_column_int64(st, 4));
-    add_text_or_null(o, "currency", st, 5);
+    JW_TEXT(w, "{\"order_id\":", st, 0);
+    JW_TEXT(w, ",\"merchant_id\":", st, 1);
+    JW_TEXT(w, ",\"user_id\":", st, 2);
+    JW_TEXT(w, ",\"client_ref\":", st, 3);
+    JW_INT(w, ",\"amount\":", st, 4);
+    JW_TEXT(w, ",\"currency\":", st, 5);
     const unsigned char *items = sqlite3_column_text(st, 6);
-    cJSON *parsed = items ? cJSON_Parse((const char *)items) : NULL;
-    if (parsed == NULL || !cJSON_AddItemToObject(o, "items", parsed))
-        cJSON_Delete(parsed);
-    add_text_or_null(o, "status", st, 7);
-    pd_json_add_i64(o, "created_at", sqlite3_column_int64(st, 8));
-    pd_json_add_i64(o, "expires_at", sqlite3_column_int64(st, 9));
-    add_text_or_null(o, "fingerprint", st, 10);
-    add_text_or_null(o, "out_trade_no", st, 11);
-    pd_json_add_i64(o, "version", sqlite3_column_int64(st, 12));
-    add_ms_or_null(o, "next_check_at", st, 13);
-    pd_json_add_i64(o, "check_count", sqlite3_column_int64(st, 14));
-    return o;
+    if (items != NULL) {
+        JW_KEY(w, ",\"items\":");
+        jw_raw(w, (const char *)items, (size_t)sqlite3_column_bytes(st, 6));
+    }
+    JW_TEXT(w, ",\"status\":", st, 7);
+    JW_INT(w, ",\"created_at\":", st, 8);
+    JW_INT(w, ",\"expires_at\":", st, 9);
+    JW_TEXT(w, ",\"fingerprint\":", st, 10);
+    JW_TEXT(w, ",\"out_trade_no\":", st, 11);
+    JW_INT(w, ",\"version\":", st, 12);
+    JW_INT_OR_NULL(w, ",\"next_check_at\":", st, 13);
+    JW_INT(w, ",\"check_count\":", st, 14);
 }
 
 #define ROW_COLS                                                                      \
     "order_id, merchant_id, user_id, client_ref, amount, currency, items, status,"   \
     " created_at, expires_at, fingerprint, cur_trade, version, next_check_at, check_count"
 
-/* Steps st for up to max orders (max <= EXPORT_CHUNK) and builds them
- * with their lists into orders[] and ids[]; *n how many, *done when st
- * had no more rows. */
-static int read_orders(struct pc_conn *c, sqlite3_stmt *st, int max, cJSON **orders,
-                       char (*ids)[PC_ORDER_ID_MAX + 1], int *n, bool *done)
+/* One chunk's scratch: the orders' heads (head i is heads[at[i]..at[i+1]))
+ * and ids, kept from one chunk to the next. */
+struct chunk {
+    struct pd_buf heads;
+    size_t at[EXPORT_CHUNK + 1];
+    char ids[EXPORT_CHUNK][PC_ORDER_ID_MAX + 1];
+    int n;
+};
+
+/* Writes list k's elements for the order id: the rows of st from the
+ * current one (*row: st has one) while they are that order's, skipping
+ * rows of orders before it (orphans: no such order). */
+static int write_list(struct jw *w, int k, sqlite3_stmt *st, bool *row, const char *id)
 {
+    jw_raw(w, lists[k].key, strlen(lists[k].key));
+    bool first = true;
+    while (*row && w->rc == PD_OK) {
+        const char *rid = (const char *)sqlite3_column_text(st, 0);
+        int cmp = rid == NULL ? -1 : strcmp(rid, id);
+        if (cmp > 0)
+            break;
+        if (cmp == 0) {
+            if (!first)
+                jw_raw(w, ",", 1);
+            first = false;
+            lists[k].row(w, st);
+            jw_raw(w, "}", 1);
+        }
+        int step = sqlite3_step(st);
+        *row = step == SQLITE_ROW;
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            return PD_EIO;
+    }
+    jw_raw(w, "]", 1);
+    return PD_OK;
+}
+
+/* Writes the chunk's orders, each with its lists, into w (a comma before
+ * each but the page's first), walking each list's rows along the orders. */
+static int write_chunk(struct pc_conn *c, const struct chunk *ch, bool first, struct jw *w)
+{
+    sqlite3_stmt *st[N_LISTS] = {NULL};
+    bool row[N_LISTS];
+    int rc = PD_OK;
+    for (size_t k = 0; k < N_LISTS && rc == PD_OK; k++) {
+        st[k] = pc__query(c, lists[k].sql, "tt", ch->ids[0], ch->ids[ch->n - 1]);
+        int step = st[k] ? sqlite3_step(st[k]) : SQLITE_ERROR;
+        row[k] = step == SQLITE_ROW;
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = PD_EIO;
+    }
+    for (int i = 0; i < ch->n && rc == PD_OK && w->rc == PD_OK; i++) {
+        if (!first || i > 0)
+            jw_raw(w, ",", 1);
+        jw_raw(w, ch->heads.data + ch->at[i], ch->at[i + 1] - ch->at[i]);
+        for (size_t k = 0; k < N_LISTS && rc == PD_OK; k++)
+            rc = write_list(w, (int)k, st[k], &row[k], ch->ids[i]);
+        jw_raw(w, "}", 1);
+    }
+    for (size_t k = 0; k < N_LISTS; k++)
+        if (st[k] != NULL)
+            sqlite3_reset(st[k]);
+    return rc != PD_OK ? rc : w->rc;
+}
+
+/* Steps st for up to max orders (max <= EXPORT_CHUNK) into ch (heads and
+ * ids); *done when st had no more rows. */
+static int read_chunk(sqlite3_stmt *st, int max, struct chunk *ch, bool *done)
+{
+    struct jw w = {&ch->heads, PD_OK};
     int step = SQLITE_ROW;
-    *n = 0;
+    ch->n = 0;
+    ch->heads.len = 0;
     *done = false;
-    while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        pc__col_text(st, 0, ids[*n], PC_ORDER_ID_MAX + 1);
-        if ((orders[*n] = order_row_json(st)) == NULL)
-            return PD_ENOMEM;
-        (*n)++;
+    while (ch->n < max && w.rc == PD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        pc__col_text(st, 0, ch->ids[ch->n], PC_ORDER_ID_MAX + 1);
+        ch->at[ch->n] = ch->heads.len;
+        order_head(&w, st);
+        ch->at[++ch->n] = ch->heads.len;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return PD_EIO;
     *done = step == SQLITE_DONE;
-    return *n > 0 ? add_lists(c, orders, ids, *n) : PD_OK;
-}
-
-static void free_orders(cJSON **orders, int n)
-{
-    for (int i = 0; i < n; i++)
-        cJSON_Delete(orders[i]);
+    return w.rc;
 }
 
 char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
@@ -345,38 +396,30 @@ char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
     *out_rc = PD_EIO;
     if (st == NULL)
         return NULL;
-    /* One read transaction: the order and its lists are one snapshot. */
-    sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-    cJSON *o = NULL;
-    char id[1][PC_ORDER_ID_MAX + 1];
-    int n = 0;
+    struct chunk *ch = calloc(1, sizeof *ch);
+    struct pd_buf out;
+    pd_buf_init(&out, 0);
+    struct jw w = {&out, PD_OK};
     bool done = false;
-    int rc = read_orders(c, st, 1, &o, id, &n, &done);
-    sqlite3_reset(st);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    char *text = rc == PD_OK && n == 1 ? pd_json_print(o) : NULL;
-    free_orders(&o, n);
-    *out_rc = text ? PD_OK : rc == PD_OK && n == 0 ? PD_ENOTFOUND : rc == PD_OK ? PD_ENOMEM : rc;
-    return text;
-}
-
-/* Emits orders[0..n) as the export's array elements (a comma before each
- * but the page's first). */
-static int emit_orders(cJSON *const *orders, int n, bool first,
-                       int (*emit)(void *, const char *, size_t), void *ctx)
-{
-    int rc = PD_OK;
-    for (int i = 0; i < n && rc == PD_OK; i++) {
-        char *text = pd_json_print(orders[i]);
-        if (text == NULL)
-            return PD_ENOMEM;
-        if (!first || i > 0)
-            rc = emit(ctx, ",", 1);
-        if (rc == PD_OK)
-            rc = emit(ctx, text, strlen(text));
-        free(text);
+    int rc = PD_ENOMEM;
+    if (ch != NULL) {
+        pd_buf_init(&ch->heads, 0);
+        /* One read transaction: the order and its lists are one snapshot. */
+        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+        rc = read_chunk(st, 1, ch, &done);
+        if (rc == PD_OK && ch->n == 1)
+            rc = write_chunk(c, ch, true, &w);
+        sqlite3_reset(st);
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == PD_OK && ch->n == 0)
+            rc = PD_ENOTFOUND;
+        pd_buf_release(&ch->heads);
+        free(ch);
     }
-    return rc;
+    *out_rc = rc;
+    char *text = rc == PD_OK ? pd_buf_take(&out) : NULL;
+    pd_buf_release(&out);
+    return text;
 }
 
 int pc_store_export(pc_store *s, const char *after, int limit,
@@ -388,24 +431,35 @@ int pc_store_export(pc_store *s, const char *after, int limit,
     sqlite3_stmt *st = c ? pc__query(c, sql, "ti", after ? after : "", (int64_t)limit + 1) : NULL;
     if (st == NULL)
         return PD_EIO;
-    cJSON *orders[EXPORT_CHUNK];
-    char ids[EXPORT_CHUNK][PC_ORDER_ID_MAX + 1], last[PC_ORDER_ID_MAX + 1] = "";
+    struct chunk *ch = calloc(1, sizeof *ch);
+    if (ch == NULL) {
+        sqlite3_reset(st);
+        return PD_ENOMEM;
+    }
+    pd_buf_init(&ch->heads, 0);
+    struct pd_buf out;
+    pd_buf_init(&out, 0);
+    char last[PC_ORDER_ID_MAX + 1] = "";
     int total = 0;
     bool done = false, more = false;
-    /* One read transaction: the page is one snapshot. Built and sent a
+    /* One read transaction: the page is one snapshot. Written and sent a
      * chunk of orders at a time, so a page of thousands is not held. */
     sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
     int rc = emit(ctx, "{\"orders\":[", 11);
     while (rc == PD_OK && !done && total < limit) {
-        int n = 0;
         int want = limit - total < EXPORT_CHUNK ? limit - total : EXPORT_CHUNK;
-        rc = read_orders(c, st, want, orders, ids, &n, &done);
-        if (rc == PD_OK)
-            rc = emit_orders(orders, n, total == 0, emit, ctx);
-        if (n > 0)
-            memcpy(last, ids[n - 1], sizeof last);
-        free_orders(orders, n);
-        total += n;
+        struct jw w = {&out, PD_OK};
+        out.len = 0;
+        rc = read_chunk(st, want, ch, &done);
+        if (rc == PD_OK && ch->n > 0)
+            rc = write_chunk(c, ch, total == 0, &w);
+        if (rc == PD_OK && out.len > 0)
+            rc = emit(ctx, out.data, out.len);
+        if (ch->n > 0)
+            memcpy(last, ch->ids[ch->n - 1], sizeof last);
+        total += ch->n;
+        if (ch->n == 0)
+            break;
     }
     if (rc == PD_OK && !done) {
         int step = sqlite3_step(st);         /* the row past the page, if any */
@@ -415,6 +469,9 @@ int pc_store_export(pc_store *s, const char *after, int limit,
     }
     sqlite3_reset(st);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    pd_buf_release(&out);
+    pd_buf_release(&ch->heads);
+    free(ch);
     char tail[64];
     if (more)
         snprintf(tail, sizeof tail, "],\"next_after\":\"%s\"}", last);
