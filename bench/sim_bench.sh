@@ -4,7 +4,9 @@
 # Usage: bench/sim_bench.sh [BUILD_DIR] [SCENARIO]
 #   BUILD_DIR defaults to build-sim (Release-like build); SCENARIO to
 #   bench/sim_10k.json (bench/sim_50k.json: the per-order slope). SUITE=0 in
-#   the environment skips the default suite.
+#   the environment skips the default suite. RUNS=N (default 1) runs the
+#   scenario N times and ends with the median and range of each rate: this
+#   machine's speed swings by a third within the hour, so quote medians.
 # Wall time is measured from outside with /usr/bin/time -v (paydrill itself
 # does not run under libfaketime). paydrill's own peak RSS comes from its
 # exit log line (getrusage RUSAGE_SELF, whole command: runner, checker and
@@ -27,14 +29,21 @@ cd "$top"
 name=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])" "$scenario")
 orders=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['workload']['orders'])" "$scenario")
 
-echo "== $name: $orders orders, no faults, time_scale 1 (load: $(uptime | sed 's/.*load/load/'))"
-PAYDRILL_LOG=info /usr/bin/time -v "$bin" run "$scenario" --out "$out/run" --quiet \
-    >"$out/run.out" 2>"$out/run.err" || { cat "$out/run.err"; exit 1; }
-python3 - "$out/run/$name/run.json" "$out/run.err" "$orders" <<'PY'
+runs=${RUNS:-1}
+for i in $(seq 1 "$runs"); do
+run=$out/run$i
+[ "$runs" = 1 ] && run=$out/run
+echo "== $name: $orders orders, no faults, time_scale 1, run $i of $runs (load: $(uptime | sed 's/.*load/load/'))"
+# Only the last run's folder stays: each is ~100 MB.
+[ "$i" -gt 1 ] && rm -rf "$out/run$((i - 1))/$name"
+PAYDRILL_LOG=info /usr/bin/time -v "$bin" run "$scenario" --out "$run" --quiet \
+    >"$run.out" 2>"$run.err" || { cat "$run.err"; exit 1; }
+python3 - "$run/$name/run.json" "$run.err" "$orders" "$out/rates" <<'PY'
 import json, re, sys
 run = json.load(open(sys.argv[1]))
 err = open(sys.argv[2]).read()
 orders = int(sys.argv[3])
+rates = open(sys.argv[4], "a")
 tree_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
 self_kb = int(re.search(r"act=exit peak_rss_kb=(\d+)", err).group(1))
 runner_kb = run["runner_peak_rss_kb"]
@@ -53,9 +62,11 @@ for line in open(sys.argv[1].rsplit("/", 1)[0] + "/journal.ndjson"):
         if e["kind"] == "ack":
             last = e["t"] if last is None else max(last, e["t"])
 scans = re.findall(r"act=quiet_check quiet=1 scan_real_ms=(\d+)", err)
-if first is not None and last is not None and last > first:
-    print(f"first_submit_to_last_ack_ms={last - first} orders_per_s={orders * 1000 / (last - first):.0f} "
+pipe = orders * 1000 / (last - first) if first is not None and last is not None and last > first else 0
+if pipe:
+    print(f"first_submit_to_last_ack_ms={last - first} orders_per_s={pipe:.0f} "
           f"(without the quiet check's final export scan: {scans[-1] if scans else '?'} ms)")
+rates.write(f"{orders * 1000 / busy_ms:.0f} {pipe:.0f}\n")
 print(f"run_duration_ms={run['duration_ms']} (with start-up, collection, checker, reports) wall={wall}")
 print(f"paydrill_peak_rss_kb={self_kb} bytes_per_order={self_kb * 1024 / orders:.0f} "
       "(runner + checker + report writers, one process)")
@@ -63,6 +74,16 @@ print(f"runner_peak_rss_kb={runner_kb} bytes_per_order={runner_kb * 1024 / order
       "(before the checker)")
 print(f"process_tree_max_rss_kb={tree_kb} (/usr/bin/time: max of paydrill, payment-center, mock-gateway)")
 PY
+done
+if [ "$runs" -gt 1 ]; then
+    python3 - "$out/rates" <<'PY'
+import statistics, sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+for k, what in ((0, "until quiet"), (1, "first submit to last ack")):
+    v = sorted(r[k] for r in rows)
+    print(f"median_orders_per_s={statistics.median(v):.0f} ({what}; {len(v)} runs, {v[0]}-{v[-1]})")
+PY
+fi
 
 [ "${SUITE:-1}" = 0 ] && exit 0
 echo "== default suite wall time"
