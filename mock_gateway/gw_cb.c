@@ -921,10 +921,13 @@ void gw_cb_owe(gw_cb *cb, const struct gw_trade *t, int64_t due_ms)
     pthread_mutex_lock(&cb->mu);
     struct owed *o = owed_new(t, &p, cb->gen);
     int64_t now = pd_now_ms();
-    if (o != NULL && due_ms <= now && cb->q_len < cb->q_cap && plain_first(cb, o, now)) {
-        /* Due now and no fault on it: straight to a worker. Through the
-         * heap the scheduler thread woke for it first, one more context
-         * switch a charge (docs/mock-gateway.md, "Fast path"). */
+    if (o != NULL && due_ms <= now && cb->q_len < cb->q_cap &&
+        (cb->heap_n == 0 || cb->heap[0].due > now) && plain_first(cb, o, now)) {
+        /* Due now, nothing due before it waits in the heap (it must not
+         * overtake those), and no fault on it: straight to a worker.
+         * Through the heap the scheduler thread woke for it first, one
+         * more context switch a charge (docs/mock-gateway.md, "Fast
+         * path"). */
         cb->pending++;
         dispatch_owed(cb, o, now);
     } else if (o != NULL && heap_push(cb, (struct item){due_ms, o, NULL}) == PD_OK) {

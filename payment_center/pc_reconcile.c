@@ -390,10 +390,11 @@ int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_m
     struct pc_event_due *due = malloc(sizeof *due * TICK_BATCH);
     size_t n = 0;
     int64_t next = INT64_MAX, now = pc__now(app);
+    bool store_failed = false;
     if (due == NULL || pc_store_due_events(app->store, now, part, parts, due, TICK_BATCH, &n,
                                            &next) != PD_OK) {
         n = 0;
-        next = now + STORE_RETRY_MS;
+        store_failed = true;
     }
     if (n == TICK_BATCH)
         next = now;                             /* a full batch: more may be due */
@@ -411,12 +412,16 @@ int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_m
                    pd_strerror(rc));
         int64_t retry_at = pc_next_notify_at(app->cfg, now, due[i].attempts + 1);
         if (pc_store_event_result(app->store, due[i].event_id, ok, status, now, retry_at) != PD_OK)
-            retry_at = now + STORE_RETRY_MS;    /* still due: try it again soon */
-        else if (ok)
-            retry_at = due[i].more ? now : INT64_MAX;   /* the order's next event is due */
-        if (retry_at < next)
+            store_failed = true;                /* still due: tried again after a pause */
+        else if (ok && due[i].more && now < next)
+            next = now;                         /* the order's next event is due */
+        else if (!ok && retry_at < next)
             next = retry_at;
     }
+    /* A failing store pauses the sender, full batch or not: it would
+     * otherwise send the same events again at once, and again. */
+    if (store_failed && next < now + STORE_RETRY_MS)
+        next = now + STORE_RETRY_MS;
     free(due);
     if (next_ms != NULL)
         *next_ms = next;

@@ -416,9 +416,9 @@ char *pc_store_order_json(pc_store *s, const char *order_id, int *out_rc)
         pd_buf_release(&ch->heads);
         free(ch);
     }
-    *out_rc = rc;
     char *text = rc == PD_OK ? pd_buf_take(&out) : NULL;
     pd_buf_release(&out);
+    *out_rc = rc == PD_OK && text == NULL ? PD_ENOMEM : rc;
     return text;
 }
 

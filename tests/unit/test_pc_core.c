@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <inttypes.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,6 +576,44 @@ static void test_outbox_next(void **state)
     assert_int_equal(w->f.biz_calls, 5);
 }
 
+/* A store that fails the sender's result writes pauses it (20 ms), even
+ * after a full batch of 64, which otherwise means "more is due at once":
+ * it would send the same 64 again and again without a pause. The failure
+ * is a trigger that refuses every outbox update. */
+static void test_outbox_store_failure_pauses(void **state)
+{
+    struct world *w = *state;
+    int result = 0;
+    int64_t next = 0;
+    for (int i = 0; i < 64; i++) {
+        char id[32], otn[72], body[256];
+        snprintf(body, sizeof body,
+                 "{\"merchant_id\":\"m-1\",\"user_id\":\"u-%d\",\"items\":[{\"sku\":\"a\","
+                 "\"qty\":2,\"unit_amount\":500}],\"amount\":1000,\"currency\":\"CNY\"}", i);
+        assert_int_equal(submit_body(w, body, id), 201);
+        assert_int_equal(pay(w, id), 200);
+        snprintf(otn, sizeof otn, "%s-1", id);
+        struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
+        assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE UPDATE ON outbox"
+                                      " BEGIN SELECT RAISE(ABORT, 'injected'); END",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    w->f.biz_status = 204;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 64);
+    assert_true(next == T0 + 20);
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER refuse", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    w->f.now = T0 + 20;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 64);   /* sent again: recorded */
+    assert_true(next <= T0 + 20);                                      /* a full batch */
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
+    assert_true(next == INT64_MAX);
+    assert_int_equal(w->f.biz_calls, 128);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unpaid_expires_locally, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_retry, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_next, world_up, world_down),
+        cmocka_unit_test_setup_teardown(test_outbox_store_failure_pauses, world_up, world_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
