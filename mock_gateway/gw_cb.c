@@ -580,36 +580,42 @@ static const char *attempt_fault(const struct owed *o, const struct gw_rule *pri
     return NULL;
 }
 
-/* Decides and hands out attempt attempts+1 of o. Takes o. */
-static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
+/* The event and plan of o's next attempt at now. Returns the rules the
+ * plan points into: the caller drops that reference when done with it. */
+static struct gw_rules *plan_next(struct gw_cb *cb, const struct owed *o, int64_t now,
+                                  struct gw_event *ev, struct plan *p)
+{
+    gw *g = cb->g;
+    *ev = (struct gw_event){GW_OP_CALLBACK, o->key, o->t.out_trade_no,
+                            (uint64_t)o->p.attempts + 1, now, g->epoch_ms, g->cfg.seed};
+    struct gw_rules *rules = gw__rules(g);
+    make_plan(g, rules, ev, p);
+    return rules;
+}
+
+/* Hands out attempt attempts+1 of o as plan_next planned it. Takes o. */
+static void dispatch_planned(struct gw_cb *cb, struct owed *o, int64_t now,
+                             const struct gw_event *ev, const struct plan *p)
 {
     gw *g = cb->g;
     int attempt = o->p.attempts + 1;
-    struct gw_event ev = {GW_OP_CALLBACK, o->key, o->t.out_trade_no, (uint64_t)attempt,
-                          now, g->epoch_ms, g->cfg.seed};
-    struct gw_rules *rules = gw__rules(g);
-    struct plan p;
-    make_plan(g, rules, &ev, &p);
-    if (p.primary != NULL && defer(cb, o, p.primary, &ev, now)) {
-        gw_rules_unref(rules);
+    if (p->primary != NULL && defer(cb, o, p->primary, ev, now))
         return;
-    }
     o->p.attempts = attempt;
-    o->fault = attempt_fault(o, p.primary, attempt);
+    o->fault = attempt_fault(o, p->primary, attempt);
     if (o->fault != NULL)
-        gw__inc(&g->faults[p.primary ? p.primary->action.type : GW_ACT_NONE]);
+        gw__inc(&g->faults[p->primary ? p->primary->action.type : GW_ACT_NONE]);
     cb->dispatched++;
     struct job *j = calloc(1, sizeof *j);
     bool replace = false;
-    enum gw_act act = p.primary ? p.primary->action.type : GW_ACT_NONE;
-    apply_extras(cb, o, &p, now, j, &replace);
+    enum gw_act act = p->primary ? p->primary->action.type : GW_ACT_NONE;
+    apply_extras(cb, o, p, now, j, &replace);
     if (j != NULL && act == GW_ACT_DUPLICATE) {
-        const struct gw_action *a = &p.primary->action;
+        const struct gw_action *a = &p->primary->action;
         j->copies = a->concurrent ? 1 : a->copies;
         for (int c = 1; a->concurrent && c < a->copies; c++)
             queue_extra(cb, extra_new(o, strdup(o->body), "duplicate"), 0);
     }
-    gw_rules_unref(rules);
     if (act == GW_ACT_DROP || replace || j == NULL) {
         for (int i = 0; j != NULL && i < j->n_then; i++)
             queue_extra(cb, j->then[i], now + j->then_ms[i]);
@@ -625,6 +631,16 @@ static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
     j->o = o;
     cb->in_flight++;
     enqueue(cb, j);
+}
+
+/* Decides and hands out attempt attempts+1 of o. Takes o. */
+static void dispatch_owed(struct gw_cb *cb, struct owed *o, int64_t now)
+{
+    struct gw_event ev;
+    struct plan p;
+    struct gw_rules *rules = plan_next(cb, o, now, &ev, &p);
+    dispatch_planned(cb, o, now, &ev, &p);
+    gw_rules_unref(rules);
 }
 
 /* Releases held (reordered) callbacks once `after` later attempts were
@@ -898,21 +914,24 @@ void gw_cb_stop(gw_cb *cb)
     free(cb);
 }
 
-/* True when no rule selects o's first attempt at now (make_plan only
- * reads the rules). dispatch_owed applies whatever rules select anyway;
- * this keeps a faulted attempt's work (a delay or a hold is persisted, a
- * SQLite write) on the scheduler thread, off the caller's: mock-gateway's
- * event loop. */
-static bool plain_first(struct gw_cb *cb, const struct owed *o, int64_t now)
+/* Hands o's first attempt, due now, straight to a worker when no rule
+ * selects it; else false and o is untouched. Through the heap the
+ * scheduler thread woke for it first, one more context switch a charge
+ * (docs/mock-gateway.md, "Fast path"). A faulted attempt goes through the
+ * heap so its work (a delay or a hold is persisted, a SQLite write) stays
+ * on the scheduler thread, off the caller's: mock-gateway's event loop. */
+static bool send_plain(struct gw_cb *cb, struct owed *o, int64_t now)
 {
-    gw *g = cb->g;
-    struct gw_event ev = {GW_OP_CALLBACK, o->key, o->t.out_trade_no, 1, now, g->epoch_ms,
-                          g->cfg.seed};
-    struct gw_rules *rules = gw__rules(g);
+    struct gw_event ev;
     struct plan p;
-    make_plan(g, rules, &ev, &p);
+    struct gw_rules *rules = plan_next(cb, o, now, &ev, &p);
+    bool plain = p.primary == NULL && p.n_extras == 0;
+    if (plain) {
+        cb->pending++;
+        dispatch_planned(cb, o, now, &ev, &p);
+    }
     gw_rules_unref(rules);
-    return p.primary == NULL && p.n_extras == 0;
+    return plain;
 }
 
 void gw_cb_owe(gw_cb *cb, const struct gw_trade *t, int64_t due_ms)
@@ -921,18 +940,13 @@ void gw_cb_owe(gw_cb *cb, const struct gw_trade *t, int64_t due_ms)
     pthread_mutex_lock(&cb->mu);
     struct owed *o = owed_new(t, &p, cb->gen);
     int64_t now = pd_now_ms();
-    if (o != NULL && due_ms <= now && cb->q_len < cb->q_cap &&
-        (cb->heap_n == 0 || cb->heap[0].due > now) && plain_first(cb, o, now)) {
-        /* Due now, nothing due before it waits in the heap (it must not
-         * overtake those), and no fault on it: straight to a worker.
-         * Through the heap the scheduler thread woke for it first, one
-         * more context switch a charge (docs/mock-gateway.md, "Fast
-         * path"). */
+    /* Due now, with room for it and nothing due before it in the heap
+     * (it must not overtake those): maybe straight to a worker. */
+    bool sent = o != NULL && due_ms <= now && cb->q_len < cb->q_cap &&
+                (cb->heap_n == 0 || cb->heap[0].due > now) && send_plain(cb, o, now);
+    if (!sent && o != NULL && heap_push(cb, (struct item){due_ms, o, NULL}) == PD_OK) {
         cb->pending++;
-        dispatch_owed(cb, o, now);
-    } else if (o != NULL && heap_push(cb, (struct item){due_ms, o, NULL}) == PD_OK) {
-        cb->pending++;
-    } else {
+    } else if (!sent) {
         /* Still owed in the ledger; delivered after the next restart. */
         PD_LOG(PD_LOG_ERROR, "gw", "act=cb_owe out_trade_no=%s err=ENOMEM", t->out_trade_no);
         owed_free(o);
