@@ -74,8 +74,9 @@ struct pc_app {
     struct pc_metrics metrics;
     atomic_bool stop;
     /* Called after a committed change of the order that may have written
-     * an outbox or refund row, so the order's sender (and the refund
-     * worker) wake at once instead of at their next poll. May be NULL. */
+     * a refund row, so the refund worker wakes at once instead of at its
+     * next poll (outbox rows reach their sender through the store's event
+     * hook). May be NULL. */
     void (*kick)(void *ctx, const char *order_id);
     void *kick_ctx;
 };
@@ -121,9 +122,29 @@ int pc_core_refund_tick(struct pc_app *app);
  * *next_ms (unless NULL) is when the partition next has work: now or
  * earlier when more is due at once (a full batch, or a delivered event's
  * order has a later event waiting for it), else the earliest of the next
- * undelivered event and the retries just scheduled (INT64_MAX: none). New
- * events are not in it: their commit wakes the sender (pc_app.kick). */
+ * undelivered event and the retries just scheduled (INT64_MAX: none). */
 int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms);
+
+/* What a notification sender keeps between its passes. */
+#define PC_SENDER_RECENT 64
+struct pc_sender {
+    int part, parts;            /* its partition of the orders (by shard) */
+    int64_t next_at;            /* when the partition next has work; 0: read at once */
+    /* The ids its last reads gave (a ring): an event handed over after a
+     * read already found it is not sent again. */
+    char recent[PC_SENDER_RECENT][PC_EVENT_ID_MAX + 1];
+    unsigned n_recent;          /* ids ever put in the ring */
+};
+
+/* One pass of a sender: delivers the new events handed to it (the store's
+ * event hook; the list is freed here) without reading them back, and reads
+ * the store as pc_core_outbox_tick does when read is true, when its next_at
+ * has come, or when a handed event is not its order's first (it may have
+ * to wait for an earlier one). Sets s->next_at as pc_core_outbox_tick sets
+ * *next_ms; without a read it stays as it was, or earlier for a retry just
+ * scheduled. Returns how many events it tried. */
+int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event_new *handed,
+                        bool read);
 
 /* When to check an order next after check number check_count (0-based)
  * failed to settle it: now + query_schedule[check_count] (last repeats),

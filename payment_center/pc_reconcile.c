@@ -13,6 +13,8 @@
 #include "pd_util.h"
 
 #define TICK_BATCH 64
+/* A sender's ring of ids read holds a whole read (pc_core_sender_tick). */
+_Static_assert(TICK_BATCH <= PC_SENDER_RECENT, "the ring holds a read");
 /* How soon a sender tries again after its store failed it (simulated ms;
  * the worker's shortest sleep, pc_server.c IDLE_MIN_MS). */
 #define STORE_RETRY_MS 20
@@ -385,45 +387,99 @@ int pc_core_refund_tick(struct pc_app *app)
 
 /* ---- outbox ---- */
 
-int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms)
+/* Delivers e and writes the outcome; *next moves to now when the order
+ * has its next event waiting, or to a failed attempt's retry. */
+static void deliver(struct pc_app *app, const struct pc_event_due *e, int64_t *next,
+                    bool *store_failed)
 {
-    struct pc_event_due *due = malloc(sizeof *due * TICK_BATCH);
-    size_t n = 0;
-    int64_t next = INT64_MAX, now = pc__now(app);
+    long status = 0;
+    app->metrics.notify_attempts++;
+    int rc = app->biz.notify(app->biz.ctx, e->payload, strlen(e->payload), &status);
+    bool ok = rc == PD_OK && status >= 200 && status < 300;
+    int64_t now = pc__now(app);
+    if (ok)
+        app->metrics.notify_delivered++;
+    else
+        PD_LOG(PD_LOG_INFO, "pc", "act=notify_failed event=%s attempt=%" PRId64
+               " http=%ld err=%s", e->event_id, e->attempts + 1, status, pd_strerror(rc));
+    int64_t retry_at = pc_next_notify_at(app->cfg, now, e->attempts + 1);
+    if (pc_store_event_result(app->store, e->event_id, ok, status, now, retry_at) != PD_OK)
+        *store_failed = true;                   /* still due: tried again after a pause */
+    else if (ok && e->more && now < *next)
+        *next = now;                            /* the order's next event is due */
+    else if (!ok && retry_at < *next)
+        *next = retry_at;
+}
+
+static bool recently_read(const struct pc_sender *s, const char *event_id)
+{
+    unsigned n = s->n_recent < PC_SENDER_RECENT ? s->n_recent : PC_SENDER_RECENT;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(s->recent[i], event_id) == 0)
+            return true;
+    return false;
+}
+
+int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event_new *handed,
+                        bool read)
+{
+    int64_t now = pc__now(app), next = s->next_at;
     bool store_failed = false;
-    if (due == NULL || pc_store_due_events(app->store, now, part, parts, due, TICK_BATCH, &n,
-                                           &next) != PD_OK) {
-        n = 0;
-        store_failed = true;
+    for (const struct pc_event_new *ev = handed; ev != NULL; ev = ev->next)
+        read |= ev->seq != 1;
+    read |= next <= now;
+    struct pc_event_due *due = NULL;
+    size_t n = 0;
+    if (read) {
+        next = INT64_MAX;
+        due = malloc(sizeof *due * TICK_BATCH);
+        if (due == NULL || pc_store_due_events(app->store, now, s->part, s->parts, due,
+                                               TICK_BATCH, &n, &next) != PD_OK) {
+            n = 0;
+            store_failed = true;
+        }
+        if (n == TICK_BATCH)
+            next = now;                         /* a full batch: more may be due */
+        for (size_t i = 0; i < n; i++)
+            pd_strlcpy(s->recent[s->n_recent++ % PC_SENDER_RECENT], due[i].event_id,
+                       sizeof s->recent[0]);
     }
-    if (n == TICK_BATCH)
-        next = now;                             /* a full batch: more may be due */
-    for (size_t i = 0; i < n && !app->stop; i++) {
-        long status = 0;
-        app->metrics.notify_attempts++;
-        int rc = app->biz.notify(app->biz.ctx, due[i].payload, strlen(due[i].payload), &status);
-        bool ok = rc == PD_OK && status >= 200 && status < 300;
-        now = pc__now(app);
-        if (ok)
-            app->metrics.notify_delivered++;
-        else
-            PD_LOG(PD_LOG_INFO, "pc", "act=notify_failed event=%s attempt=%" PRId64
-                   " http=%ld err=%s", due[i].event_id, due[i].attempts + 1, status,
-                   pd_strerror(rc));
-        int64_t retry_at = pc_next_notify_at(app->cfg, now, due[i].attempts + 1);
-        if (pc_store_event_result(app->store, due[i].event_id, ok, status, now, retry_at) != PD_OK)
-            store_failed = true;                /* still due: tried again after a pause */
-        else if (ok && due[i].more && now < next)
-            next = now;                         /* the order's next event is due */
-        else if (!ok && retry_at < next)
-            next = retry_at;
+    int tried = 0;
+    /* The read's rows first: a handed event this read or one before it
+     * gave is not sent again (the ring holds this read's ids too: it was
+     * tried, delivered or its retry scheduled). */
+    for (size_t i = 0; i < n && !app->stop; i++, tried++)
+        deliver(app, &due[i], &next, &store_failed);
+    for (const struct pc_event_new *ev = handed; ev != NULL && !app->stop; ev = ev->next) {
+        if (ev->seq != 1 || recently_read(s, ev->e.event_id))
+            continue;
+        deliver(app, &ev->e, &next, &store_failed);
+        tried++;
     }
     /* A failing store pauses the sender, full batch or not: it would
-     * otherwise send the same events again at once, and again. */
-    if (store_failed && next < now + STORE_RETRY_MS)
-        next = now + STORE_RETRY_MS;
+     * otherwise send the same events again at once, and again; and the
+     * events whose outcome it failed to keep are still due then. */
+    if (store_failed)
+        next = pc__now(app) + STORE_RETRY_MS;
     free(due);
+    pc_store_events_free(handed);
+    s->next_at = next;
+    return tried;
+}
+
+int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms)
+{
+    struct pc_sender *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        if (next_ms != NULL)
+            *next_ms = pc__now(app) + STORE_RETRY_MS;
+        return 0;
+    }
+    s->part = part;
+    s->parts = parts;
+    int n = pc_core_sender_tick(app, s, NULL, true);
     if (next_ms != NULL)
-        *next_ms = next;
-    return (int)n;
+        *next_ms = s->next_at;
+    free(s);
+    return n;
 }

@@ -28,6 +28,8 @@
 #define IDLE_MIN_MS 20
 #define NONCE_PRUNE_EVERY_MS 60000
 #define WORKERS_MAX 130
+/* New events a sender holds in memory; past this it reads them back. */
+#define HANDED_MAX 1024
 
 struct worker {
     pthread_t tid;
@@ -36,7 +38,12 @@ struct worker {
     pthread_cond_t cv;          /* CLOCK_MONOTONIC: libfaketime scales it too */
     unsigned long kicks;        /* under srv->mu */
     bool sender;
-    int64_t next_at;            /* sender: when its partition next has work (its last tick) */
+    /* sender: new events handed over (under srv->mu, oldest first), and
+     * whether it must read the store (a broadcast kick, an overflow) */
+    struct pc_event_new *handed, *handed_tail;
+    int n_handed;
+    bool read;
+    struct pc_sender snd;       /* sender: its own, between ticks */
     int part, parts;
     int (*tick)(struct pc_server *srv, struct worker *w);
     int64_t (*next_due)(struct pc_server *srv, struct worker *w);
@@ -57,27 +64,58 @@ static void wake(struct worker *w)
     pthread_cond_signal(&w->cv);
 }
 
-/* Wakes the sender whose partition holds the order's outbox rows (every
- * sender when order_id is NULL) and, when a refund row was committed since
- * the last such wake-up (or order_id is NULL), reconciler 0, which sends
- * refunds. Other work of the reconcilers is never due sooner than their
- * capped sleep (reconcile_cap), so waking them on every change only cost
- * CPU: reconciler 0 was woken ~0.65 times an order for refunds a no-fault
- * run never has (docs/benchmarks.md, Stop 20). */
+/* When a refund row was committed since the last such wake-up (or
+ * order_id is NULL), wakes reconciler 0, which sends refunds; order_id
+ * NULL also has every sender read the store. Senders learn of new outbox
+ * rows from the store's event hook (on_event). Other work of the
+ * reconcilers is never due sooner than their capped sleep
+ * (reconcile_cap), so waking them on every change only cost CPU:
+ * reconciler 0 was woken ~0.65 times an order for refunds a no-fault run
+ * never has (docs/benchmarks.md, Stop 20). */
 static void kick(void *ctx, const char *order_id)
 {
     struct pc_server *srv = ctx;
-    int64_t shard = order_id ? pc_store_shard(order_id) : -1;
     long refunds = pc_store_refunds_added(srv->app.store);
     pthread_mutex_lock(&srv->mu);
-    bool refund = shard < 0 || refunds != srv->refunds_woken;
+    bool refund = order_id == NULL || refunds != srv->refunds_woken;
     srv->refunds_woken = refunds;
     for (int i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
-        if (w->sender ? shard < 0 || shard % w->parts == w->part : w->part == 0 && refund)
+        if (w->sender ? order_id == NULL : w->part == 0 && refund) {
+            w->read |= w->sender;
             wake(w);
+        }
     }
     pthread_mutex_unlock(&srv->mu);
+}
+
+/* The store's event hook: a committed outbox row goes to its partition's
+ * sender, which sends it without reading it back (one read an order less:
+ * docs/benchmarks.md, Stop 22). Before the senders are set up, and past
+ * HANDED_MAX, the row is left to the sender's read. */
+static void on_event(void *ctx, struct pc_event_new *ev)
+{
+    struct pc_server *srv = ctx;
+    pthread_mutex_lock(&srv->mu);
+    struct worker *w = NULL;
+    for (int i = 0; i < srv->n_workers && w == NULL; i++)
+        if (srv->workers[i].sender && ev->shard % srv->workers[i].parts == srv->workers[i].part)
+            w = &srv->workers[i];
+    if (w != NULL && w->n_handed < HANDED_MAX) {
+        if (w->handed_tail != NULL)
+            w->handed_tail->next = ev;
+        else
+            w->handed = ev;
+        w->handed_tail = ev;
+        w->n_handed++;
+        ev = NULL;
+    } else if (w != NULL) {
+        w->read = true;
+    }
+    if (w != NULL)
+        wake(w);
+    pthread_mutex_unlock(&srv->mu);
+    free(ev);
 }
 
 /* Sleeps up to ms, or until kicked or stopped. */
@@ -108,11 +146,19 @@ static int tick_reconcile(struct pc_server *srv, struct worker *w)
 }
 
 /* Non-zero when more is due at once; else next_outbox sleeps until
- * w->next_at, which the tick's one read told (no second query). */
+ * w->snd.next_at, which the tick's read told (no second query) or the
+ * retries it scheduled moved. */
 static int tick_outbox(struct pc_server *srv, struct worker *w)
 {
-    pc_core_outbox_tick(&srv->app, w->part, w->parts, &w->next_at);
-    return w->next_at <= pd_clock_now(srv->app.clock);
+    pthread_mutex_lock(&srv->mu);
+    struct pc_event_new *handed = w->handed;
+    bool read = w->read;
+    w->handed = w->handed_tail = NULL;
+    w->n_handed = 0;
+    w->read = false;
+    pthread_mutex_unlock(&srv->mu);
+    pc_core_sender_tick(&srv->app, &w->snd, handed, read);
+    return w->snd.next_at <= pd_clock_now(srv->app.clock);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -143,7 +189,7 @@ static int64_t next_reconcile(struct pc_server *srv, struct worker *w)
 
 static int64_t next_outbox(struct pc_server *srv, struct worker *w)
 {
-    int64_t due = w->next_at;
+    int64_t due = w->snd.next_at;
     const struct pc_config *cfg = srv->app.cfg;
     int64_t now = pd_clock_now(srv->app.clock);
     int64_t cap = min64(IDLE_MAX_MS, pc_schedule_at(cfg->notify_schedule_ms,
@@ -187,6 +233,8 @@ static void add_workers(struct pc_server *srv, const char *name, int n,
         struct worker *w = &srv->workers[srv->n_workers++];
         *w = (struct worker){.srv = srv, .name = name, .sender = tick == tick_outbox,
                              .part = i, .parts = n, .tick = tick, .next_due = next_due};
+        w->snd.part = i;
+        w->snd.parts = n;
         pthread_cond_init(&w->cv, &attr);
     }
     pthread_mutex_unlock(&srv->mu);
@@ -215,8 +263,11 @@ static void stop_workers(struct pc_server *srv)
     pthread_mutex_unlock(&srv->mu);
     for (int i = 0; i < srv->n_started; i++)
         pthread_join(srv->workers[i].tid, NULL);
-    for (int i = 0; i < srv->n_workers; i++)
+    for (int i = 0; i < srv->n_workers; i++) {
         pthread_cond_destroy(&srv->workers[i].cv);
+        pc_store_events_free(srv->workers[i].handed);  /* committed: read at the next start */
+        srv->workers[i].handed = srv->workers[i].handed_tail = NULL;
+    }
     srv->n_workers = srv->n_started = 0;
 }
 
@@ -317,6 +368,7 @@ int pc_server_run(const struct pc_config *cfg)
     server_init(&srv, cfg);
     if (open_store(cfg, &srv.app.store) != PD_OK)
         return 1;
+    pc_store_set_event_hook(srv.app.store, on_event, &srv);
     char max_id[PC_ORDER_ID_MAX + 1];
     if (pc_store_max_order_id(srv.app.store, max_id) != PD_OK) {
         fprintf(stderr, "payment-center: cannot read the orders of %s\n", cfg->db_path);

@@ -236,6 +236,25 @@ struct pc_event_due {
 int pc_store_due_events(pc_store *store, int64_t now_ms, int part, int parts,
                         struct pc_event_due *out, size_t max, size_t *out_n, int64_t *next_ms);
 
+/* An outbox row a committed write transaction added, handed to its
+ * sender so that the sender need not read it back (pc_store_set_event_hook;
+ * docs/payment-center.md "Notifications"). */
+struct pc_event_new {
+    struct pc_event_new *next;  /* free for the hook's own use */
+    int64_t seq;                /* 1: the order's first event, waits for none */
+    int64_t shard;              /* pc_store_shard of the order */
+    struct pc_event_due e;      /* attempts 0, more false */
+};
+
+/* Called in the committing caller's thread, after pc__tx returned, with each
+ * outbox row its transaction added (only when the transaction committed);
+ * the hook owns ev (free() it). Set before any thread writes. */
+typedef void (*pc_event_hook)(void *ctx, struct pc_event_new *ev);
+void pc_store_set_event_hook(pc_store *store, pc_event_hook fn, void *ctx);
+
+/* Frees a list of them linked by next (NULL is a no-op). */
+void pc_store_events_free(struct pc_event_new *ev);
+
 int pc_store_event_result(pc_store *store, const char *event_id, bool delivered,
                           long http_status, int64_t now_ms, int64_t next_try_at);
 

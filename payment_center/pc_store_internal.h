@@ -34,6 +34,8 @@ struct pc_store {
     struct pc_tx_req *tx_head;
     bool tx_combining;
     long tx_commits, tx_ops_total;  /* under write_mu */
+    pc_event_hook event_hook;   /* set before any write (pc_store_set_event_hook) */
+    void *event_ctx;
     pthread_key_t key;          /* this thread's read connection */
     /* the checkpointer (pc_store_ckpt.c) */
     int ckpt_frames;
@@ -93,7 +95,12 @@ struct pc_tx_req {
     int rc;                     /* fn's, then the caller's answer */
     int state;                  /* PC_TX_*: set (atomic) before each post of sem */
     sem_t sem;
+    struct pc_event_new *events;    /* outbox rows fn added (pc__tx_event) */
 };
+/* Notes an outbox row the running closure added: handed to the store's
+ * event hook once its transaction committed, dropped if it is undone.
+ * Nothing outside a closure or without a hook. PD_ENOMEM, or PD_OK. */
+int pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload);
 /* True while this thread runs a closure of s's write transactions. */
 bool pc__in_tx(const pc_store *s);
 

@@ -42,18 +42,21 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "pd_assert.h"
 #include "pd_err.h"
 #include "pd_log.h"
+#include "pd_util.h"
 
 #include "pc_store_internal.h"
 
 /* The most callers one commit covers: bounds the wait of the first. */
 #define PC_TX_BATCH_MAX 64
 
-/* The store whose closure this thread is running, if any. */
+/* The store whose closure this thread is running, if any, and the request. */
 static __thread pc_store *tx_store;
+static __thread struct pc_tx_req *tx_req;
 
 bool pc__in_tx(const pc_store *s)
 {
@@ -82,22 +85,50 @@ static int exec_sql(struct pc_conn *c, const char *sql)
     return PD_EIO;
 }
 
+void pc_store_events_free(struct pc_event_new *ev)
+{
+    while (ev != NULL) {
+        struct pc_event_new *next = ev->next;
+        free(ev);
+        ev = next;
+    }
+}
+
+int pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload)
+{
+    if (tx_req == NULL || tx_store->event_hook == NULL)
+        return PD_OK;
+    struct pc_event_new *ev = malloc(sizeof *ev);
+    if (ev == NULL)
+        return PD_ENOMEM;
+    *ev = (struct pc_event_new){.next = tx_req->events, .seq = seq, .shard = shard};
+    pd_strlcpy(ev->e.event_id, event_id, sizeof ev->e.event_id);
+    pd_strlcpy(ev->e.payload, payload, sizeof ev->e.payload);
+    tx_req->events = ev;            /* newest first; pc__tx hands them oldest first */
+    return PD_OK;
+}
+
 /* Runs r's closure in a savepoint of the open batch: kept when it returns
- * PD_OK without asking to undo, else rolled back to the savepoint. False
- * when the batch can no longer be committed. */
+ * PD_OK without asking to undo, else rolled back to the savepoint (and the
+ * outbox rows it noted dropped). False when the batch can no longer be
+ * committed. */
 static bool run_one(pc_store *s, struct pc_conn *c, struct pc_tx_req *r)
 {
     if (exec_sql(c, sql_savepoint) != PD_OK)
         return false;
     bool undo = false;
     tx_store = s;
+    tx_req = r;
     r->rc = r->fn(c, r->arg, &undo);
+    tx_req = NULL;
     tx_store = NULL;
     bool ok;
     if (r->rc == PD_OK && !undo) {
         ok = exec_sql(c, sql_release) == PD_OK;
         s->tx_ops_total++;
     } else {
+        pc_store_events_free(r->events);
+        r->events = NULL;
         ok = exec_sql(c, sql_rollback_to) == PD_OK && exec_sql(c, sql_release) == PD_OK;
     }
     /* An I/O error inside fn may have ended the whole transaction. */
@@ -194,6 +225,30 @@ static void combine(pc_store *s, struct pc_tx_req *pending, struct pc_tx_req *me
     }
 }
 
+/* The outbox rows of a committed request go to the hook, oldest first; a
+ * request answered other than PD_OK was undone or its batch lost. */
+static void hand_events(pc_store *s, struct pc_tx_req *r)
+{
+    struct pc_event_new *fifo = NULL, *ev = r->events;
+    r->events = NULL;
+    if (r->rc != PD_OK) {
+        pc_store_events_free(ev);
+        return;
+    }
+    while (ev != NULL) {
+        struct pc_event_new *next = ev->next;
+        ev->next = fifo;
+        fifo = ev;
+        ev = next;
+    }
+    while (fifo != NULL) {
+        struct pc_event_new *next = fifo->next;
+        fifo->next = NULL;
+        s->event_hook(s->event_ctx, fifo);
+        fifo = next;
+    }
+}
+
 int pc__tx(pc_store *s, pc_tx_fn fn, void *arg)
 {
     /* From inside a closure this would wait for its own thread forever. */
@@ -216,7 +271,14 @@ int pc__tx(pc_store *s, pc_tx_fn fn, void *arg)
         combine(s, &me, &me);
     }
     sem_destroy(&me.sem);
+    hand_events(s, &me);
     return me.rc;
+}
+
+void pc_store_set_event_hook(pc_store *s, pc_event_hook fn, void *ctx)
+{
+    s->event_hook = fn;
+    s->event_ctx = ctx;
 }
 
 void pc_store_tx_stats(pc_store *s, long *out_commits, long *out_ops)

@@ -8,7 +8,9 @@
  *   never failed, and the reconciler re-issues create with the SAME
  *   out_trade_no until the gateway has it;
  * - a refund committed by a callback is sent at once (the refund sender is
- *   woken), not at the reconcilers' next 10 s tick. */
+ *   woken), not at the reconcilers' next 10 s tick;
+ * - so is the notification of a callback's PAID (the store hands the new
+ *   outbox row to its sender), not at the senders' next 10 s read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +113,22 @@ static void test_rejected_then_new_attempt(void **state)
     pd_test_rmdir(dir);
 }
 
+/* Waits up to ms for one of the stub's counters (under s->mu) to pass 0;
+ * returns it. */
+static int count_within(struct stub *s, const int *counter, int ms)
+{
+    int64_t end = pd_mono_ms() + ms;
+    int n = 0;
+    do {
+        pthread_mutex_lock(&s->mu);
+        n = *counter;
+        pthread_mutex_unlock(&s->mu);
+        if (n > 0 || pd_mono_ms() >= end)
+            return n;
+        pd_sleep_ms(20);
+    } while (true);
+}
+
 /* A committed refund wakes the refund sender at once: with every delay of
  * payment-center at 10 min or more, its reconcilers sleep 10 s at a time;
  * a trade the gateway refused (400) is charged anyway and called back, and
@@ -136,17 +154,38 @@ static void test_refund_sent_at_once(void **state)
     snprintf(otn, sizeof otn, "%s-1", id);
     assert_true(stub_pay(&s, otn));
     assert_int_equal(stub_callback(&s, otn, 0, 0, false, NULL, NULL, 0), 200);
-    int64_t end = pd_mono_ms() + 3000;
-    int calls = 0;
-    while (pd_mono_ms() < end) {
-        pthread_mutex_lock(&s.mu);
-        calls = s.refund_calls;
-        pthread_mutex_unlock(&s.mu);
-        if (calls > 0)
-            break;
-        pd_sleep_ms(20);
-    }
-    assert_true(calls > 0);
+    assert_true(count_within(&s, &s.refund_calls, 3000) > 0);
+    pd_proc_kill9(&pc);
+    stub_stop(&s);
+    pd_test_rmdir(dir);
+}
+
+/* With every delay at 10 min or more, the senders sleep 10 s at a time
+ * after their first read; the PAID notification still reaches the business
+ * within 3 s of the callback: the committed outbox row was handed to its
+ * sender. */
+static void test_notification_sent_at_once(void **state)
+{
+    (void)state;
+    struct stub s;
+    struct pd_proc pc;
+    char dir[256], id[32], url[256], otn[72];
+    stub_start(&s);
+    pd_test_tmpdir(dir);
+    const char *args[] = {"--callback-timeout", "10m", "--query-schedule", "10m",
+                          "--notify-schedule", "10m", "--payment-expiry", "1h", NULL};
+    stub_start_pc(&s, dir, args, &pc);
+    assert_int_equal(pc_submit(pc.url, "notify-now", 700, id), 201);
+    snprintf(url, sizeof url, "%s/orders/%s/pay", pc.url, id);
+    cJSON *j = NULL;
+    assert_int_equal(pd_test_http_json("POST", url, NULL, NULL, &j), 200);
+    cJSON_Delete(j);
+    pd_sleep_ms(500);           /* the senders are asleep now */
+    snprintf(otn, sizeof otn, "%s-1", id);
+    assert_true(stub_pay(&s, otn));
+    assert_int_equal(count_within(&s, &s.biz_calls, 0), 0);
+    assert_int_equal(stub_callback(&s, otn, 0, 0, false, NULL, NULL, 0), 200);
+    assert_int_equal(count_within(&s, &s.biz_calls, 3000), 1);
     pd_proc_kill9(&pc);
     stub_stop(&s);
     pd_test_rmdir(dir);
@@ -197,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_rejected_then_new_attempt),
         cmocka_unit_test(test_ambiguous_is_unknown_then_recreated),
         cmocka_unit_test(test_refund_sent_at_once),
+        cmocka_unit_test(test_notification_sent_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

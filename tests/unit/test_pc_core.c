@@ -11,6 +11,9 @@
  *   change state, SUCCESS pays, expiry closes at the gateway first, 404 on
  *   an UNKNOWN order re-issues create with the same out_trade_no;
  * - the outbox retries on the notify schedule until 2xx;
+ * - a sender sends the events handed to it without reading the store, once
+ *   each (not again when its read gave one too, or gave it before), and
+ *   reads when a handed event is not its order's first;
  * - order ids grow: with the clock, past a clock that went back, and past
  *   the greatest id stored (what a restart continues after). */
 #include <setjmp.h>
@@ -535,23 +538,40 @@ static void test_outbox_retry(void **state)
  * when a delivered event's order has a later event waiting, and never the
  * due time of an event still waiting for an undelivered one before it
  * (that would spin the sender). */
+/* An order paid by its callback at T0: its PAID event is due (the store
+ * has no event hook here, so nothing is handed over). */
+static void paid_order(struct world *w, int user, char id[32])
+{
+    char body[sizeof order_body + 8], otn[72];
+    int result = 0;
+    snprintf(body, sizeof body, "%s", order_body);
+    body[strlen("{\"merchant_id\":\"m-1\",\"user_id\":\"u-")] = (char)('a' + user);
+    assert_int_equal(submit_body(w, body, id), 201);
+    assert_int_equal(pay(w, id), 200);
+    snprintf(otn, sizeof otn, "%s-1", id);
+    struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
+    assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
+}
+
+/* A handed event as the store's hook gives it; payload marks where the
+ * sent body came from. */
+static struct pc_event_new *handed(const char *order_id, int64_t seq, const char *payload)
+{
+    struct pc_event_new *ev = calloc(1, sizeof *ev);
+    assert_non_null(ev);
+    ev->seq = seq;
+    snprintf(ev->e.event_id, sizeof ev->e.event_id, "ev-%s-%" PRId64, order_id, seq);
+    snprintf(ev->e.payload, sizeof ev->e.payload, "%s", payload);
+    return ev;
+}
+
 static void test_outbox_next(void **state)
 {
     struct world *w = *state;
-    char a[32], b[32], otn[72];
-    int result = 0;
+    char a[32], b[32];
     int64_t next = 0;
-    for (int i = 0; i < 2; i++) {
-        char *id = i == 0 ? a : b;
-        char body[sizeof order_body + 8];
-        snprintf(body, sizeof body, "%s", order_body);
-        body[strlen("{\"merchant_id\":\"m-1\",\"user_id\":\"u-")] = (char)('1' + i);
-        assert_int_equal(submit_body(w, body, id), 201);
-        assert_int_equal(pay(w, id), 200);
-        snprintf(otn, sizeof otn, "%s-1", id);
-        struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
-        assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
-    }
+    paid_order(w, 0, a);
+    paid_order(w, 1, b);
     /* a's seq 2, due at T0 + 5000, but only after seq 1. */
     assert_int_equal(pc_store_outbox_late(w->app.store, a, T0 + 5000), PD_OK);
 
@@ -614,6 +634,55 @@ static void test_outbox_store_failure_pauses(void **state)
     assert_int_equal(w->f.biz_calls, 128);
 }
 
+static void test_sender_handed(void **state)
+{
+    struct world *w = *state;
+    char a[32], b[32], c[32], d[32], e[32];
+    paid_order(w, 0, a);
+    paid_order(w, 1, b);
+    struct pc_sender *snd = calloc(1, sizeof *snd);
+    snd->parts = 1;
+    snd->next_at = T0 + 60000;
+
+    /* Handed and not yet due to read: a is sent from memory, b not read. */
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(a, 1, "handed-a"), false), 1);
+    assert_int_equal(w->f.biz_calls, 1);
+    assert_string_equal(w->f.biz_last, "handed-a");
+    assert_true(snd->next_at == T0 + 60000);
+
+    /* b handed and read in one pass: sent once, as read. */
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(b, 1, "handed-b"), true), 1);
+    assert_int_equal(w->f.biz_calls, 2);
+    assert_non_null(strstr(w->f.biz_last, b));
+    assert_true(snd->next_at == INT64_MAX);
+
+    /* c read first, handed after: not sent again. */
+    paid_order(w, 2, c);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, NULL, true), 1);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(c, 1, "handed-c"), false), 0);
+    assert_int_equal(w->f.biz_calls, 3);
+
+    /* A handed seq 2 may wait for seq 1: the sender reads, and sends d#1. */
+    paid_order(w, 3, d);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(d, 2, "handed-d2"), false), 1);
+    assert_int_equal(w->f.biz_calls, 4);
+    assert_non_null(strstr(w->f.biz_last, d));
+
+    /* A handed event refused by the business: its retry is the next work. */
+    paid_order(w, 4, e);
+    w->f.biz_status = 503;
+    snd->next_at = INT64_MAX;
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(e, 1, "handed-e"), false), 1);
+    assert_true(snd->next_at == T0 + 15000);
+    w->f.biz_status = 204;
+    w->f.now = T0 + 15000;
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, NULL, false), 1);  /* its time came */
+    assert_non_null(strstr(w->f.biz_last, e));
+    assert_true(snd->next_at == INT64_MAX);
+    assert_int_equal(w->f.biz_calls, 6);
+    free(snd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +699,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_retry, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_next, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_store_failure_pauses, world_up, world_down),
+        cmocka_unit_test_setup_teardown(test_sender_handed, world_up, world_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

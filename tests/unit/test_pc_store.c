@@ -207,6 +207,7 @@ struct op {
     const char *sql;        /* then runs this on the writer */
     int wait_queued;        /* first waits for this many queued callers */
     const char *read;       /* a row of another caller it reads */
+    const char *events[2];  /* outbox rows it notes after its rows (NULL ends) */
     int rc;                 /* what pc__tx returned */
     int started;            /* the closure has begun (atomic) */
     pthread_t caller, ran_on;
@@ -264,6 +265,9 @@ static int op_tx(struct pc_conn *c, void *arg, bool *undo)
         if (step != SQLITE_ROW)
             return PD_ENOTFOUND;    /* it must see the batch's earlier write */
     }
+    for (int i = 0; i < 2 && op->events[i] != NULL; i++)
+        if (pc__tx_event(i + 1, 7, op->events[i], "{\"p\":1}") != PD_OK)
+            return PD_ENOMEM;
     if (op->inject != 0)
         __atomic_store_n(&wal_write_error, op->inject, __ATOMIC_SEQ_CST);
     if (op->sql != NULL && sqlite3_exec(c->db, op->sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -357,6 +361,87 @@ static void a_rollback_undoes_only_its_own_writes(void **state)
     assert_int_equal(committed("n-undone"), 0);
     assert_int_equal(committed("n-refused"), 0);
     pc_store_close(s);
+}
+
+/* What the store's event hook was given, in the order given. */
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    char ids[8][PC_EVENT_ID_MAX + 1];
+    int64_t seq[8];
+    pthread_t thread[8];
+    bool ok;                /* every event whole: shard, payload, no next */
+} hooked = {.mu = PTHREAD_MUTEX_INITIALIZER, .ok = true};
+
+static void hook(void *ctx, struct pc_event_new *ev)
+{
+    (void)ctx;
+    pthread_mutex_lock(&hooked.mu);
+    if (hooked.n < 8) {
+        snprintf(hooked.ids[hooked.n], sizeof hooked.ids[0], "%s", ev->e.event_id);
+        hooked.seq[hooked.n] = ev->seq;
+        hooked.thread[hooked.n++] = pthread_self();
+    }
+    hooked.ok &= ev->shard == 7 && strcmp(ev->e.payload, "{\"p\":1}") == 0 &&
+                 ev->next == NULL && ev->e.attempts == 0 && !ev->e.more;
+    pthread_mutex_unlock(&hooked.mu);
+    free(ev);
+}
+
+/* Index of event id in what the hook was given, -1 if not there. */
+static int hooked_at(const char *id)
+{
+    for (int i = 0; i < hooked.n; i++)
+        if (strcmp(hooked.ids[i], id) == 0)
+            return i;
+    return -1;
+}
+
+/* The outbox rows a closure notes reach the store's event hook only once
+ * its transaction committed, in the caller's own thread after pc__tx, in
+ * the order noted: none of a closure that failed, asked to undo or was
+ * refused, none of a batch whose COMMIT failed. */
+static void events_reach_the_hook_once_committed(void **state)
+{
+    (void)state;
+    fail_vfs_register();
+    pc_store *s = NULL;
+    assert_int_equal(pc_store_open(path, false, &s), PD_OK);
+    pc_store_set_event_hook(s, hook, NULL);
+    struct op ops[5] = {
+        {.rows = {"n-first"}, .events = {"e-first"}},
+        {.rows = {"n-kept"}, .events = {"e-kept-1", "e-kept-2"}},
+        {.rows = {"n-partial", "n-kept"}, .events = {"e-partial"}},
+        {.rows = {"n-undone"}, .events = {"e-undone"}, .undo = true},
+        {.rows = {"n-refused"}, .events = {"e-refused"}, .refuse = PD_ECONFLICT},
+    };
+    run_queue(s, ops, 5);
+    assert_int_equal(ops[3].rc, PD_OK);     /* undone, its own answer unchanged */
+    assert_int_equal(hooked.n, 3);
+    assert_true(hooked.ok);
+    assert_true(hooked_at("e-first") >= 0);
+    assert_true(pthread_equal(hooked.thread[hooked_at("e-first")], ops[0].caller));
+    int k1 = hooked_at("e-kept-1"), k2 = hooked_at("e-kept-2");
+    assert_true(k1 >= 0 && k2 == k1 + 1);   /* oldest first, one after the other */
+    assert_true(hooked.seq[k1] == 1 && hooked.seq[k2] == 2);
+    assert_true(pthread_equal(hooked.thread[k1], ops[1].caller));
+    assert_true(pthread_equal(hooked.thread[k2], ops[1].caller));
+
+    /* A lost batch hands nothing over. */
+    hooked.n = 0;
+    struct op lost[3] = {
+        {.rows = {"n-before"}, .events = {"e-before"}},
+        {.rows = {"n-x"}, .events = {"e-x"}},
+        {.rows = {"n-y"}, .events = {"e-y"}, .inject = SQLITE_IOERR_WRITE},
+    };
+    run_queue(s, lost, 3);
+    __atomic_store_n(&wal_write_error, 0, __ATOMIC_SEQ_CST);
+    assert_int_equal(lost[1].rc, PD_EIO);
+    assert_int_equal(lost[2].rc, PD_EIO);
+    assert_int_equal(hooked.n, 1);
+    assert_string_equal(hooked.ids[0], "e-before");
+    pc_store_close(s);
+    sqlite3_vfs_unregister(&fail_vfs);
 }
 
 /* How the batch is lost at COMMIT: a failed WAL write (I/O error, full
@@ -776,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(export_pages_match_single_orders, setup, teardown),
         cmocka_unit_test_setup_teardown(queued_callers_share_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_rollback_undoes_only_its_own_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_reach_the_hook_once_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_commit_fails_every_caller_in_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_nested_transaction_aborts, setup, teardown),
