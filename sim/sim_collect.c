@@ -1,6 +1,9 @@
+#define _GNU_SOURCE   /* memmem */
 #include "sim_collect.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,38 +140,115 @@ static int scan_page(const cJSON *doc, FILE *f, struct sim_export_stats *st, cha
     return PD_OK;
 }
 
+/* One GET of an export page, run on a thread of its own while the page
+ * before it is parsed (sim_export_scan). */
+struct page_get {
+    pd_http_client *c;
+    char url[512];
+    int rc;
+    struct pd_http_resp resp;
+    pthread_t tid;
+    bool running;
+};
+
+static void *page_get_main(void *arg)
+{
+    struct page_get *g = arg;
+    g->rc = pd_http_request(g->c, "GET", g->url, NULL, NULL, 0, 30000, 0, &g->resp);
+    return NULL;
+}
+
+static void page_url(char *out, size_t out_len, const char *sut_url, const char *after)
+{
+    snprintf(out, out_len, "%s/orders?limit=%d%s%s", sut_url, SIM_EXPORT_PAGE,
+             after[0] ? "&after=" : "", after);
+}
+
+/* The cursor a page's raw text most likely ends with ("next_after":"ID"
+ * as the reference writes it, last in the page), into guess; false when
+ * there is none to be read without parsing (absent, null, escaped, too
+ * long). Only a guess: the parsed page decides, and a wrong guess costs
+ * one wasted GET. */
+bool sim_export_guess_next(const char *body, size_t len, char guess[128])
+{
+    static const char key[] = "\"next_after\":\"";
+    const char *at = NULL;
+    for (const char *p = body; (p = memmem(p, len - (size_t)(p - body), key, sizeof key - 1));
+         p++)
+        at = p;
+    if (at == NULL)
+        return false;
+    const char *v = at + sizeof key - 1, *end = body + len;
+    size_t n = 0;
+    while (v + n < end && v[n] != '"' && v[n] != '\\' && n < 127)
+        n++;
+    if (n == 0 || v + n >= end || v[n] != '"')
+        return false;
+    memcpy(guess, v, n);
+    guess[n] = '\0';
+    return true;
+}
+
+/* Pages are fetched one ahead: while page n is parsed, a second thread
+ * already GETs page n+1 at the cursor read from page n's raw text, so the
+ * SUT serves while paydrill parses (the quiet check's final scan is inside
+ * the benchmark's timed window). When the parsed cursor differs from the
+ * guess, the page fetched ahead is dropped and the right one fetched. */
 int sim_export_scan(const char *sut_url, const char *path, struct sim_export_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->attach_passed = true;
     pd_http_client *c = pd_http_client_new();
+    struct page_get ahead = {.c = pd_http_client_new()};
     FILE *f = path ? fopen(path, "w") : NULL;
-    if (c == NULL || (path != NULL && f == NULL)) {
+    if (c == NULL || ahead.c == NULL || (path != NULL && f == NULL)) {
         pd_http_client_free(c);
+        pd_http_client_free(ahead.c);
         if (f)
             fclose(f);
         return PD_EIO;
     }
     if (f)
         fputs("{\"orders\":[", f);
-    char next[128] = "";
-    int rc = PD_OK;
-    for (int page = 0; rc == PD_OK && page < 100000; page++) {
-        char url[512];
-        snprintf(url, sizeof url, "%s/orders?limit=%d%s%s", sut_url, SIM_EXPORT_PAGE,
-                 next[0] ? "&after=" : "", next);
-        int status = 0;
-        cJSON *doc = get_json(c, url, &status);
-        if (doc == NULL) {
-            rc = status == 0 ? PD_ECONNECT : PD_EPROTO;
+    char next[128] = "", guess[128] = "", url[512];
+    struct pd_http_resp cur = {0};
+    page_url(url, sizeof url, sut_url, "");
+    int rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &cur);
+    for (int page = 0; page < 100000; page++) {
+        if (rc != PD_OK || cur.status != 200 || cur.body == NULL) {
+            rc = rc != PD_OK || cur.status == 0 ? PD_ECONNECT : PD_EPROTO;
             break;
         }
-        rc = scan_page(doc, f, out, next);
+        if (sim_export_guess_next(cur.body, cur.len, guess)) {
+            page_url(ahead.url, sizeof ahead.url, sut_url, guess);
+            ahead.running = pthread_create(&ahead.tid, NULL, page_get_main, &ahead) == 0;
+        }
+        cJSON *doc = cJSON_ParseWithLength(cur.body, cur.len);
+        pd_http_resp_release(&cur);
+        rc = doc != NULL ? scan_page(doc, f, out, next) : PD_EPROTO;
         cJSON_Delete(doc);
-        if (next[0] == '\0')
-            break;
+        bool hit = false;
+        if (ahead.running) {
+            pthread_join(ahead.tid, NULL);
+            ahead.running = false;
+            hit = rc == PD_OK && strcmp(guess, next) == 0;
+            if (hit) {
+                cur = ahead.resp;
+                rc = ahead.rc;
+            } else {
+                pd_http_resp_release(&ahead.resp);
+            }
+        }
+        if (rc != PD_OK || next[0] == '\0')
+            break;                          /* cur, if fetched ahead, goes below */
+        if (!hit) {
+            page_url(url, sizeof url, sut_url, next);
+            rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &cur);
+        }
     }
+    pd_http_resp_release(&cur);
     pd_http_client_free(c);
+    pd_http_client_free(ahead.c);
     if (f) {
         fputs("]}\n", f);
         if (fclose(f) != 0 && rc == PD_OK)

@@ -7,6 +7,7 @@
 #define SIM_COLLECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Orders per GET /orders page. Each page is held whole while it is read,
@@ -41,5 +42,10 @@ struct sim_export_stats {
 /* Pages through GET /orders. When path is not NULL, writes P there as
  * {"orders": [...]} (all pages concatenated). Returns 0 or an error. */
 int sim_export_scan(const char *sut_url, const char *path, struct sim_export_stats *out);
+
+/* The cursor an export page's raw text ends with ("next_after":"ID"), read
+ * without parsing, so the next page can be fetched while this one is
+ * parsed; false when none can be read. A guess: the parsed page decides. */
+bool sim_export_guess_next(const char *body, size_t len, char guess[128]);
 
 #endif

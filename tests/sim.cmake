@@ -4,7 +4,7 @@
 # payment-center and mock-gateway binaries; signal: SIGTERM and SIGINT leave
 # no child running), and one CTest
 # test per scenario of scenarios/default under the label "scenarios".
-foreach(t scenario plan business map report)
+foreach(t scenario plan business map report collect)
   pd_unit_test(test_sim_${t} SOURCES unit/test_sim_${t}.c LIBS sim_runner TIMEOUT 60)
 endforeach()
 target_link_libraries(test_sim_report PRIVATE pd_testsupport)   # temp folders
