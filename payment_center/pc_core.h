@@ -126,14 +126,13 @@ int pc_core_refund_tick(struct pc_app *app);
 int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms);
 
 /* What a notification sender keeps between its passes. */
-#define PC_SENDER_RECENT 64
 struct pc_sender {
     int part, parts;            /* its partition of the orders (by shard) */
     int64_t next_at;            /* when the partition next has work; 0: read at once */
-    /* The ids its last reads gave (a ring): an event handed over after a
-     * read already found it is not sent again. */
-    char recent[PC_SENDER_RECENT][PC_EVENT_ID_MAX + 1];
-    unsigned n_recent;          /* ids ever put in the ring */
+    /* pc_store_commits before its last read that succeeded: a handed event
+     * of a commit up to this one was there for that read to see (sent, or
+     * its due time taken into next_at), so it is not sent again. */
+    long read_upto;
 };
 
 /* One pass of a sender: delivers the new events handed to it (the store's
@@ -142,7 +141,8 @@ struct pc_sender {
  * has come, or when a handed event is not its order's first (it may have
  * to wait for an earlier one). Sets s->next_at as pc_core_outbox_tick sets
  * *next_ms; without a read it stays as it was, or earlier for a retry just
- * scheduled. Returns how many events it tried. */
+ * scheduled, or, when the store failed, no earlier than STORE_RETRY_MS
+ * from now. Returns how many events it tried. */
 int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event_new *handed,
                         bool read);
 

@@ -13,8 +13,6 @@
 #include "pd_util.h"
 
 #define TICK_BATCH 64
-/* A sender's ring of ids read holds a whole read (pc_core_sender_tick). */
-_Static_assert(TICK_BATCH <= PC_SENDER_RECENT, "the ring holds a read");
 /* How soon a sender tries again after its store failed it (simulated ms;
  * the worker's shortest sleep, pc_server.c IDLE_MIN_MS). */
 #define STORE_RETRY_MS 20
@@ -411,15 +409,6 @@ static void deliver(struct pc_app *app, const struct pc_event_due *e, int64_t *n
         *next = retry_at;
 }
 
-static bool recently_read(const struct pc_sender *s, const char *event_id)
-{
-    unsigned n = s->n_recent < PC_SENDER_RECENT ? s->n_recent : PC_SENDER_RECENT;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(s->recent[i], event_id) == 0)
-            return true;
-    return false;
-}
-
 int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event_new *handed,
                         bool read)
 {
@@ -432,35 +421,36 @@ int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event
     size_t n = 0;
     if (read) {
         next = INT64_MAX;
+        long upto = pc_store_commits(app->store);
         due = malloc(sizeof *due * TICK_BATCH);
         if (due == NULL || pc_store_due_events(app->store, now, s->part, s->parts, due,
                                                TICK_BATCH, &n, &next) != PD_OK) {
             n = 0;
             store_failed = true;
+        } else {
+            s->read_upto = upto;
         }
         if (n == TICK_BATCH)
             next = now;                         /* a full batch: more may be due */
-        for (size_t i = 0; i < n; i++)
-            pd_strlcpy(s->recent[s->n_recent++ % PC_SENDER_RECENT], due[i].event_id,
-                       sizeof s->recent[0]);
     }
     int tried = 0;
-    /* The read's rows first: a handed event this read or one before it
-     * gave is not sent again (the ring holds this read's ids too: it was
-     * tried, delivered or its retry scheduled). */
+    /* The read's rows first. A handed event whose commit a read saw is the
+     * read's: sent by it, or due by next_at (a full batch, not due yet). A
+     * commit counted just after a read began is sent twice at worst. */
     for (size_t i = 0; i < n && !app->stop; i++, tried++)
         deliver(app, &due[i], &next, &store_failed);
     for (const struct pc_event_new *ev = handed; ev != NULL && !app->stop; ev = ev->next) {
-        if (ev->seq != 1 || recently_read(s, ev->e.event_id))
+        if (ev->seq != 1 || ev->commit_no <= s->read_upto)
             continue;
         deliver(app, &ev->e, &next, &store_failed);
         tried++;
     }
     /* A failing store pauses the sender, full batch or not: it would
-     * otherwise send the same events again at once, and again; and the
-     * events whose outcome it failed to keep are still due then. */
-    if (store_failed)
-        next = pc__now(app) + STORE_RETRY_MS;
+     * otherwise send the same events again at once, and again. Events whose
+     * outcome it failed to keep are still due, and read again by then or
+     * at the next due time or capped sleep. */
+    if (store_failed && next < now + STORE_RETRY_MS)
+        next = now + STORE_RETRY_MS;
     free(due);
     pc_store_events_free(handed);
     s->next_at = next;

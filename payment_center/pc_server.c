@@ -22,14 +22,15 @@
  * most IDLE_MAX_MS (simulated) and never shorter than IDLE_MIN_MS. New work
  * is never due sooner than the shortest configured delay (callback
  * timeout, first schedule step), which also caps the sleep, and a new
- * outbox row wakes the senders at once. So nothing fires late, and idle
+ * outbox row wakes its sender at once. So nothing fires late, and idle
  * threads cost little even when libfaketime runs the clock 2000x faster. */
 #define IDLE_MAX_MS 10000
 #define IDLE_MIN_MS 20
 #define NONCE_PRUNE_EVERY_MS 60000
 #define WORKERS_MAX 130
-/* New events a sender holds in memory; past this it reads them back. */
-#define HANDED_MAX 1024
+/* New events a sender holds in memory (~2.2 KB each); past this it reads
+ * them back. */
+#define HANDED_MAX 256
 
 struct worker {
     pthread_t tid;
@@ -92,10 +93,15 @@ static void kick(void *ctx, const char *order_id)
 /* The store's event hook: a committed outbox row goes to its partition's
  * sender, which sends it without reading it back (one read an order less:
  * docs/benchmarks.md, Stop 22). Before the senders are set up, and past
- * HANDED_MAX, the row is left to the sender's read. */
+ * HANDED_MAX, the row is left to the sender's read; ev NULL (a row the
+ * store could not note) has every sender read. */
 static void on_event(void *ctx, struct pc_event_new *ev)
 {
     struct pc_server *srv = ctx;
+    if (ev == NULL) {
+        kick(srv, NULL);
+        return;
+    }
     pthread_mutex_lock(&srv->mu);
     struct worker *w = NULL;
     for (int i = 0; i < srv->n_workers && w == NULL; i++)
@@ -263,12 +269,16 @@ static void stop_workers(struct pc_server *srv)
     pthread_mutex_unlock(&srv->mu);
     for (int i = 0; i < srv->n_started; i++)
         pthread_join(srv->workers[i].tid, NULL);
-    for (int i = 0; i < srv->n_workers; i++) {
-        pthread_cond_destroy(&srv->workers[i].cv);
+    pthread_mutex_lock(&srv->mu);
+    int n = srv->n_workers;
+    srv->n_workers = srv->n_started = 0;    /* kick and on_event touch none from here */
+    for (int i = 0; i < n; i++) {
         pc_store_events_free(srv->workers[i].handed);  /* committed: read at the next start */
         srv->workers[i].handed = srv->workers[i].handed_tail = NULL;
     }
-    srv->n_workers = srv->n_started = 0;
+    pthread_mutex_unlock(&srv->mu);
+    for (int i = 0; i < n; i++)
+        pthread_cond_destroy(&srv->workers[i].cv);
 }
 
 static int open_store(const struct pc_config *cfg, pc_store **out)
@@ -327,8 +337,8 @@ static int serve(struct pc_server *srv, const struct pc_config *cfg)
     add_workers(srv, "pc-outbox", cfg->senders, tick_outbox, next_outbox);
     if (start_workers(srv) != PD_OK) {
         fprintf(stderr, "payment-center: cannot start worker threads\n");
+        mg_stop(ctx);           /* first: no request hands a row to a sender going away */
         stop_workers(srv);
-        mg_stop(ctx);
         return 1;
     }
     PD_LOG(PD_LOG_INFO, "pc", "act=start listen=%s:%d db=%s sync=%s dedup=%s notify_url=%s bug=%s",

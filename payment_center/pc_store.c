@@ -397,7 +397,7 @@ static int outbox_row(struct pc_conn *c, const struct pc_order *o, int64_t now_m
     int rc = pc__exec(c, NULL, ins, "ttiittii", event_id, o->order_id, seq, shard,
                       pc_status_name(o->status), payload, now_ms, now_ms);
     if (rc == PD_OK)
-        rc = pc__tx_event(seq, shard, event_id, payload);
+        pc__tx_event(seq, shard, event_id, payload);
     cJSON_free(payload);
     return rc;
 }

@@ -238,19 +238,28 @@ int pc_store_due_events(pc_store *store, int64_t now_ms, int part, int parts,
 
 /* An outbox row a committed write transaction added, handed to its
  * sender so that the sender need not read it back (pc_store_set_event_hook;
- * docs/payment-center.md "Notifications"). */
+ * docs/payment-center.md "Time"). */
 struct pc_event_new {
     struct pc_event_new *next;  /* free for the hook's own use */
     int64_t seq;                /* 1: the order's first event, waits for none */
     int64_t shard;              /* pc_store_shard of the order */
+    long commit_no;             /* its COMMIT's number (pc_store_commits) */
     struct pc_event_due e;      /* attempts 0, more false */
 };
 
-/* Called in the committing caller's thread, after pc__tx returned, with each
- * outbox row its transaction added (only when the transaction committed);
- * the hook owns ev (free() it). Set before any thread writes. */
+/* Called in the thread of the caller whose write transaction added the
+ * rows (not the combiner's, unless the same), inside pc__tx once its batch
+ * committed and before pc__tx returns, with each outbox row the
+ * transaction added, oldest first; never for a transaction undone or a
+ * batch lost. The hook owns ev (free() it). ev NULL: some row could not be
+ * noted (out of memory): the senders must read the store. Set before any
+ * thread writes. */
 typedef void (*pc_event_hook)(void *ctx, struct pc_event_new *ev);
 void pc_store_set_event_hook(pc_store *store, pc_event_hook fn, void *ctx);
+
+/* How many batches have committed so far. A read that begins after this
+ * returned n sees every row of commit numbers <= n. */
+long pc_store_commits(pc_store *store);
 
 /* Frees a list of them linked by next (NULL is a no-op). */
 void pc_store_events_free(struct pc_event_new *ev);

@@ -33,7 +33,8 @@ struct pc_store {
      * stack (atomic); tx_combining is true while a thread runs them */
     struct pc_tx_req *tx_head;
     bool tx_combining;
-    long tx_commits, tx_ops_total;  /* under write_mu */
+    long tx_commits;            /* written under write_mu, read atomically */
+    long tx_ops_total;          /* under write_mu */
     pc_event_hook event_hook;   /* set before any write (pc_store_set_event_hook) */
     void *event_ctx;
     pthread_key_t key;          /* this thread's read connection */
@@ -96,11 +97,13 @@ struct pc_tx_req {
     int state;                  /* PC_TX_*: set (atomic) before each post of sem */
     sem_t sem;
     struct pc_event_new *events;    /* outbox rows fn added (pc__tx_event) */
+    bool events_lost;               /* one could not be noted (out of memory) */
 };
 /* Notes an outbox row the running closure added: handed to the store's
  * event hook once its transaction committed, dropped if it is undone.
- * Nothing outside a closure or without a hook. PD_ENOMEM, or PD_OK. */
-int pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload);
+ * Nothing outside a closure or without a hook. Out of memory, the hook is
+ * told so (NULL) instead: the row is committed all the same. */
+void pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload);
 /* True while this thread runs a closure of s's write transactions. */
 bool pc__in_tx(const pc_store *s);
 

@@ -94,18 +94,19 @@ void pc_store_events_free(struct pc_event_new *ev)
     }
 }
 
-int pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload)
+void pc__tx_event(int64_t seq, int64_t shard, const char *event_id, const char *payload)
 {
     if (tx_req == NULL || tx_store->event_hook == NULL)
-        return PD_OK;
+        return;
     struct pc_event_new *ev = malloc(sizeof *ev);
-    if (ev == NULL)
-        return PD_ENOMEM;
+    if (ev == NULL) {
+        tx_req->events_lost = true;     /* the senders read it back */
+        return;
+    }
     *ev = (struct pc_event_new){.next = tx_req->events, .seq = seq, .shard = shard};
     pd_strlcpy(ev->e.event_id, event_id, sizeof ev->e.event_id);
     pd_strlcpy(ev->e.payload, payload, sizeof ev->e.payload);
     tx_req->events = ev;            /* newest first; pc__tx hands them oldest first */
-    return PD_OK;
 }
 
 /* Runs r's closure in a savepoint of the open batch: kept when it returns
@@ -129,6 +130,7 @@ static bool run_one(pc_store *s, struct pc_conn *c, struct pc_tx_req *r)
     } else {
         pc_store_events_free(r->events);
         r->events = NULL;
+        r->events_lost = false;
         ok = exec_sql(c, sql_rollback_to) == PD_OK && exec_sql(c, sql_release) == PD_OK;
     }
     /* An I/O error inside fn may have ended the whole transaction. */
@@ -141,7 +143,9 @@ static bool run_one(pc_store *s, struct pc_conn *c, struct pc_tx_req *r)
 static bool end_batch(pc_store *s, struct pc_conn *c, bool ok)
 {
     if (ok && exec_sql(c, sql_commit) == PD_OK) {
-        s->tx_commits++;
+        /* Counted once COMMIT returned: a reader that sees the count
+         * begins after the commit (pc_store_commits). */
+        __atomic_add_fetch(&s->tx_commits, 1, __ATOMIC_RELEASE);
         return true;
     }
     if (!sqlite3_get_autocommit(c->db))
@@ -173,6 +177,7 @@ static void run_chunk(pc_store *s, struct pc_tx_req **pending)
     for (; ok && r != NULL && n < PC_TX_BATCH_MAX; r = r->next, n++)
         ok = run_one(s, c, r);
     bool committed = end_batch(s, c, ok);
+    long commit_no = __atomic_load_n(&s->tx_commits, __ATOMIC_RELAXED);   /* ours, if committed */
     pthread_mutex_unlock(&s->write_mu);
     struct pc_tx_req *a = *pending;
     *pending = r;
@@ -180,6 +185,8 @@ static void run_chunk(pc_store *s, struct pc_tx_req **pending)
         struct pc_tx_req *next = a->next;
         if (!committed)
             a->rc = PD_EIO;
+        for (struct pc_event_new *ev = a->events; ev != NULL; ev = ev->next)
+            ev->commit_no = commit_no;
         post(a, PC_TX_DONE);
         a = next;
     }
@@ -235,6 +242,8 @@ static void hand_events(pc_store *s, struct pc_tx_req *r)
         pc_store_events_free(ev);
         return;
     }
+    if (r->events_lost)
+        s->event_hook(s->event_ctx, NULL);
     while (ev != NULL) {
         struct pc_event_new *next = ev->next;
         ev->next = fifo;
@@ -281,10 +290,15 @@ void pc_store_set_event_hook(pc_store *s, pc_event_hook fn, void *ctx)
     s->event_ctx = ctx;
 }
 
+long pc_store_commits(pc_store *s)
+{
+    return __atomic_load_n(&s->tx_commits, __ATOMIC_ACQUIRE);
+}
+
 void pc_store_tx_stats(pc_store *s, long *out_commits, long *out_ops)
 {
     pthread_mutex_lock(&s->write_mu);
-    *out_commits = s->tx_commits;
+    *out_commits = pc_store_commits(s);
     *out_ops = s->tx_ops_total;
     pthread_mutex_unlock(&s->write_mu);
 }

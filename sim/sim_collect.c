@@ -1,6 +1,7 @@
 #define _GNU_SOURCE   /* memmem */
 #include "sim_collect.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -167,8 +168,8 @@ static void page_url(char *out, size_t out_len, const char *sut_url, const char 
 /* The cursor a page's raw text most likely ends with ("next_after":"ID"
  * as the reference writes it, last in the page), into guess; false when
  * there is none to be read without parsing (absent, null, escaped, too
- * long). Only a guess: the parsed page decides, and a wrong guess costs
- * one wasted GET. */
+ * long, or with a byte a URL would have to encode). Only a guess: the
+ * parsed page decides, and a wrong guess costs one wasted GET. */
 bool sim_export_guess_next(const char *body, size_t len, char guess[128])
 {
     static const char key[] = "\"next_after\":\"";
@@ -180,7 +181,10 @@ bool sim_export_guess_next(const char *body, size_t len, char guess[128])
         return false;
     const char *v = at + sizeof key - 1, *end = body + len;
     size_t n = 0;
-    while (v + n < end && v[n] != '"' && v[n] != '\\' && n < 127)
+    /* Only bytes a URL carries as they are (RFC 3986 unreserved): anything
+     * else, and the scan goes without fetching ahead. */
+    while (v + n < end && n < 127 &&
+           (isalnum((unsigned char)v[n]) || strchr("-._~", v[n]) != NULL) && v[n] != '\0')
         n++;
     if (n == 0 || v + n >= end || v[n] != '"')
         return false;
@@ -231,17 +235,16 @@ int sim_export_scan(const char *sut_url, const char *path, struct sim_export_sta
         if (ahead.running) {
             pthread_join(ahead.tid, NULL);
             ahead.running = false;
-            hit = rc == PD_OK && strcmp(guess, next) == 0;
-            if (hit) {
-                cur = ahead.resp;
-                rc = ahead.rc;
-            } else {
+            hit = rc == PD_OK && next[0] != '\0' && strcmp(guess, next) == 0;
+            if (!hit)
                 pd_http_resp_release(&ahead.resp);
-            }
         }
         if (rc != PD_OK || next[0] == '\0')
-            break;                          /* cur, if fetched ahead, goes below */
-        if (!hit) {
+            break;
+        if (hit) {
+            cur = ahead.resp;               /* its rc is judged at the top */
+            rc = ahead.rc;
+        } else {
             page_url(url, sizeof url, sut_url, next);
             rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &cur);
         }

@@ -14,7 +14,9 @@
  * as its body and then as a cJSON tree: at 500 orders that was ~0.5 MB of
  * body and ~2 MB of tree, the runner's peak at 10,000 orders (heaptrack),
  * reached again at every poll for quiet. 100 keeps a page near 0.5 MB in
- * all for five times the requests (100 for 10,000 orders). */
+ * all for five times the requests (100 for 10,000 orders); the scan holds
+ * two pages at once (the next one's body is fetched while this one is
+ * parsed), ~0.6 MB. */
 #define SIM_EXPORT_PAGE 100
 
 /* GET url into path (written as it arrives). Returns 0, PD_EIO,

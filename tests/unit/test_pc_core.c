@@ -12,7 +12,7 @@
  *   an UNKNOWN order re-issues create with the same out_trade_no;
  * - the outbox retries on the notify schedule until 2xx;
  * - a sender sends the events handed to it without reading the store, once
- *   each (not again when its read gave one too, or gave it before), and
+ *   each (not when a read already saw its commit: that read sent it), and
  *   reads when a handed event is not its order's first;
  * - order ids grow: with the clock, past a clock that went back, and past
  *   the greatest id stored (what a restart continues after). */
@@ -539,8 +539,9 @@ static void test_outbox_retry(void **state)
  * due time of an event still waiting for an undelivered one before it
  * (that would spin the sender). */
 /* An order paid by its callback at T0: its PAID event is due (the store
- * has no event hook here, so nothing is handed over). */
-static void paid_order(struct world *w, int user, char id[32])
+ * has no event hook here, so nothing is handed over). Returns the number of
+ * the commit that wrote the event. */
+static long paid_order(struct world *w, int user, char id[32])
 {
     char body[sizeof order_body + 8], otn[72];
     int result = 0;
@@ -551,15 +552,18 @@ static void paid_order(struct world *w, int user, char id[32])
     snprintf(otn, sizeof otn, "%s-1", id);
     struct pc_fact f = {PC_SRC_CALLBACK, otn, "SUCCESS", NULL, true, 1000, "CNY", "m-1", NULL};
     assert_int_equal(pc_store_apply_fact(w->app.store, &f, T0, &result), PD_OK);
+    return pc_store_commits(w->app.store);
 }
 
-/* A handed event as the store's hook gives it; payload marks where the
- * sent body came from. */
-static struct pc_event_new *handed(const char *order_id, int64_t seq, const char *payload)
+/* A handed event as the store's hook gives it, of commit commit_no;
+ * payload marks where the sent body came from. */
+static struct pc_event_new *handed(long commit_no, const char *order_id, int64_t seq,
+                                   const char *payload)
 {
     struct pc_event_new *ev = calloc(1, sizeof *ev);
     assert_non_null(ev);
     ev->seq = seq;
+    ev->commit_no = commit_no;
     snprintf(ev->e.event_id, sizeof ev->e.event_id, "ev-%s-%" PRId64, order_id, seq);
     snprintf(ev->e.payload, sizeof ev->e.payload, "%s", payload);
     return ev;
@@ -638,41 +642,41 @@ static void test_sender_handed(void **state)
 {
     struct world *w = *state;
     char a[32], b[32], c[32], d[32], e[32];
-    paid_order(w, 0, a);
-    paid_order(w, 1, b);
+    long ca = paid_order(w, 0, a), cb = paid_order(w, 1, b);
     struct pc_sender *snd = calloc(1, sizeof *snd);
     snd->parts = 1;
     snd->next_at = T0 + 60000;
 
     /* Handed and not yet due to read: a is sent from memory, b not read. */
-    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(a, 1, "handed-a"), false), 1);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(ca, a, 1, "handed-a"), false), 1);
     assert_int_equal(w->f.biz_calls, 1);
     assert_string_equal(w->f.biz_last, "handed-a");
     assert_true(snd->next_at == T0 + 60000);
 
     /* b handed and read in one pass: sent once, as read. */
-    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(b, 1, "handed-b"), true), 1);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(cb, b, 1, "handed-b"), true), 1);
     assert_int_equal(w->f.biz_calls, 2);
     assert_non_null(strstr(w->f.biz_last, b));
     assert_true(snd->next_at == INT64_MAX);
 
-    /* c read first, handed after: not sent again. */
-    paid_order(w, 2, c);
+    /* c read first, handed after: the read saw its commit, not sent again. */
+    long cc = paid_order(w, 2, c);
     assert_int_equal(pc_core_sender_tick(&w->app, snd, NULL, true), 1);
-    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(c, 1, "handed-c"), false), 0);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(cc, c, 1, "handed-c"), false), 0);
     assert_int_equal(w->f.biz_calls, 3);
 
     /* A handed seq 2 may wait for seq 1: the sender reads, and sends d#1. */
-    paid_order(w, 3, d);
-    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(d, 2, "handed-d2"), false), 1);
+    long cd = paid_order(w, 3, d);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(cd, d, 2, "handed-d2"), false), 1);
     assert_int_equal(w->f.biz_calls, 4);
     assert_non_null(strstr(w->f.biz_last, d));
 
-    /* A handed event refused by the business: its retry is the next work. */
-    paid_order(w, 4, e);
+    /* e committed after the last read: sent from memory. Refused by the
+     * business, its retry is the next work. */
+    long ce = paid_order(w, 4, e);
     w->f.biz_status = 503;
     snd->next_at = INT64_MAX;
-    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(e, 1, "handed-e"), false), 1);
+    assert_int_equal(pc_core_sender_tick(&w->app, snd, handed(ce, e, 1, "handed-e"), false), 1);
     assert_true(snd->next_at == T0 + 15000);
     w->f.biz_status = 204;
     w->f.now = T0 + 15000;

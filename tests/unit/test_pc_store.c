@@ -266,8 +266,7 @@ static int op_tx(struct pc_conn *c, void *arg, bool *undo)
             return PD_ENOTFOUND;    /* it must see the batch's earlier write */
     }
     for (int i = 0; i < 2 && op->events[i] != NULL; i++)
-        if (pc__tx_event(i + 1, 7, op->events[i], "{\"p\":1}") != PD_OK)
-            return PD_ENOMEM;
+        pc__tx_event(i + 1, 7, op->events[i], "{\"p\":1}");
     if (op->inject != 0)
         __atomic_store_n(&wal_write_error, op->inject, __ATOMIC_SEQ_CST);
     if (op->sql != NULL && sqlite3_exec(c->db, op->sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -408,17 +407,25 @@ static void events_reach_the_hook_once_committed(void **state)
     pc_store *s = NULL;
     assert_int_equal(pc_store_open(path, false, &s), PD_OK);
     pc_store_set_event_hook(s, hook, NULL);
-    struct op ops[5] = {
+    struct op ops[6] = {
         {.rows = {"n-first"}, .events = {"e-first"}},
         {.rows = {"n-kept"}, .events = {"e-kept-1", "e-kept-2"}},
-        {.rows = {"n-partial", "n-kept"}, .events = {"e-partial"}},
-        {.rows = {"n-undone"}, .events = {"e-undone"}, .undo = true},
+        {.rows = {"n-third"}, .events = {"e-third"}},
+        {.rows = {"n-undone"}, .events = {"e-undone", "e-undone-2"}, .undo = true},
         {.rows = {"n-refused"}, .events = {"e-refused"}, .refuse = PD_ECONFLICT},
+        {.rows = {"n-partial", "n-kept"}, .events = {"e-partial"}},
     };
-    run_queue(s, ops, 5);
+    run_queue(s, ops, 6);
     assert_int_equal(ops[3].rc, PD_OK);     /* undone, its own answer unchanged */
-    assert_int_equal(hooked.n, 3);
+    assert_int_equal(ops[5].rc, PD_ECONFLICT);
+    assert_int_equal(hooked.n, 4);
     assert_true(hooked.ok);
+    /* e-third's closure ran on the combiner's thread (ops[1], the oldest
+     * waiting caller then); its row was handed in its own caller's. */
+    int k3 = hooked_at("e-third");
+    assert_true(k3 >= 0);
+    assert_false(pthread_equal(ops[2].ran_on, ops[2].caller));
+    assert_true(pthread_equal(hooked.thread[k3], ops[2].caller));
     assert_true(hooked_at("e-first") >= 0);
     assert_true(pthread_equal(hooked.thread[hooked_at("e-first")], ops[0].caller));
     int k1 = hooked_at("e-kept-1"), k2 = hooked_at("e-kept-2");

@@ -7,9 +7,12 @@
  *   the real one, or an escaped cursor) costs a wasted GET, never a wrong
  *   or missing page: counts and the file written are those of the honest
  *   run;
- * - a page that is not JSON, or a SUT gone mid-scan, fails the scan;
+ * - a page fetched ahead that is not JSON, answers 500 or never answers
+ *   (connection closed) fails the scan as a page fetched in turn would
+ *   (PD_EPROTO, PD_EPROTO, PD_ECONNECT), and so does a SUT not listening;
  * - sim_export_guess_next reads the last "next_after":"ID" and refuses
- *   null, escaped, unterminated and oversized cursors. */
+ *   null, escaped, unterminated and oversized cursors, and any with a byte
+ *   a URL would have to encode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +34,7 @@
 
 #define ORDERS 350      /* four pages of SIM_EXPORT_PAGE (100) */
 
-enum mode { HONEST, DECOY, ESCAPED, GARBAGE_PAGE_3 };
+enum mode { HONEST, DECOY, ESCAPED, GARBAGE_PAGE_3, ERROR_PAGE_3, CLOSE_PAGE_3 };
 
 struct sut {
     enum mode mode;
@@ -50,10 +53,16 @@ static int orders_handler(struct mg_connection *conn, void *cbdata)
     pthread_mutex_lock(&s->mu);
     s->gets++;
     pthread_mutex_unlock(&s->mu);
-    if (s->mode == GARBAGE_PAGE_3 && first == 2 * n) {
+    if (first == 2 * n && s->mode == GARBAGE_PAGE_3) {
         pd_http_reply(conn, 200, "application/json", "{\"orders\":[", 11);
         return 200;
     }
+    if (first == 2 * n && s->mode == ERROR_PAGE_3) {
+        pd_http_reply(conn, 500, "application/json", "{}", 2);
+        return 500;
+    }
+    if (first == 2 * n && s->mode == CLOSE_PAGE_3)
+        return 1;       /* civetweb closes the connection: no answer at all */
     char *body = malloc(200 * (size_t)n + 256);
     size_t len = 0;
     int last = first + n > ORDERS ? ORDERS : first + n;
@@ -159,6 +168,8 @@ static void test_pages_fetched_ahead(void **state)
     unlink(other_path);
 }
 
+/* Page 3 is fetched ahead (the guess from page 2 is right), so its
+ * failure comes through the page fetched ahead: judged as any page's. */
 static void test_bad_page_fails_the_scan(void **state)
 {
     (void)state;
@@ -166,6 +177,10 @@ static void test_bad_page_fails_the_scan(void **state)
     int rc = PD_OK;
     scan(GARBAGE_PAGE_3, NULL, &st, &rc);
     assert_int_equal(rc, PD_EPROTO);
+    scan(ERROR_PAGE_3, NULL, &st, &rc);
+    assert_int_equal(rc, PD_EPROTO);
+    scan(CLOSE_PAGE_3, NULL, &st, &rc);
+    assert_int_equal(rc, PD_ECONNECT);
     /* Nobody listening: no answer at all. */
     assert_int_equal(sim_export_scan("http://127.0.0.1:1", NULL, &st), PD_ECONNECT);
 }
@@ -191,6 +206,9 @@ static void test_guess_next(void **state)
         "{\"next_after\":\"o\\u002d1\"}",
         "{\"next_after\":\"\"}",
         "{\"next_after\":\"o-1",              /* cut short */
+        "{\"next_after\":\"o-1&limit=1\"}",    /* a byte a URL would encode */
+        "{\"next_after\":\"o 1\"}",
+        "{\"next_after\":\"o-1#x\"}",
         "\"next_after\":\"",
         "",
     };
