@@ -7,6 +7,9 @@
 #   the environment skips the default suite. RUNS=N (default 1) runs the
 #   scenario N times and ends with the median and range of each rate: this
 #   machine's speed swings by a third within the hour, so quote medians.
+#   HARNESS_CPUS=LIST runs paydrill and mock-gateway on those CPUs only
+#   (paydrill run --harness-cpus LIST; the SUT keeps every CPU), for the
+#   benchmark and the suite alike.
 # Wall time is measured from outside with /usr/bin/time -v (paydrill itself
 # does not run under libfaketime). paydrill's own peak RSS comes from its
 # exit log line (getrusage RUSAGE_SELF, whole command: runner, checker and
@@ -30,13 +33,18 @@ name=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])"
 orders=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['workload']['orders'])" "$scenario")
 
 runs=${RUNS:-1}
+harness=""
+if [ -n "${HARNESS_CPUS:-}" ]; then
+  harness="--harness-cpus $HARNESS_CPUS"
+  echo "== paydrill and mock-gateway on CPUs $HARNESS_CPUS, the SUT on every CPU"
+fi
 for i in $(seq 1 "$runs"); do
 run=$out/run$i
 [ "$runs" = 1 ] && run=$out/run
 echo "== $name: $orders orders, no faults, time_scale 1, run $i of $runs (load: $(uptime | sed 's/.*load/load/'))"
 # Only the last run's folder stays: each is ~100 MB.
 [ "$i" -gt 1 ] && rm -rf "$out/run$((i - 1))/$name"
-PAYDRILL_LOG=info /usr/bin/time -v "$bin" run "$scenario" --out "$run" --quiet \
+PAYDRILL_LOG=info /usr/bin/time -v "$bin" run "$scenario" --out "$run" --quiet $harness \
     >"$run.out" 2>"$run.err" || { cat "$run.err"; exit 1; }
 python3 - "$run/$name/run.json" "$run.err" "$orders" "$out/rates" <<'PY'
 import json, re, sys
@@ -88,7 +96,7 @@ fi
 [ "${SUITE:-1}" = 0 ] && exit 0
 echo "== default suite wall time"
 start=$(date +%s.%N)
-"$bin" run scenarios/default --out "$out/suite" --quiet >"$out/suite.out" 2>"$out/suite.err" || true
+"$bin" run scenarios/default --out "$out/suite" --quiet $harness >"$out/suite.out" 2>"$out/suite.err" || true
 end=$(date +%s.%N)
 tail -2 "$out/suite.out"
 python3 -c "print(f'suite_wall_s={$end - $start:.1f}')"

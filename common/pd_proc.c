@@ -1,10 +1,13 @@
+#define _GNU_SOURCE   /* sched_setaffinity, CPU_SET */
 #include "pd_proc.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,9 +86,23 @@ static bool env_has(char *const *env, size_t n, const char *var)
     return false;
 }
 
-static void child_exec(const char *const *argv, const char *const *env_extra,
-                       int out_fd, int log_fd)
+static void to_cpu_set(const struct pd_cpus *c, cpu_set_t *set)
 {
+    CPU_ZERO(set);
+    for (int i = 0; i < PD_CPUS_MAX && i < CPU_SETSIZE; i++)
+        if (c->bits[i / 64] >> (i % 64) & 1)
+            CPU_SET(i, set);
+}
+
+static void child_exec(const char *const *argv, const char *const *env_extra,
+                       int out_fd, int log_fd, const struct pd_cpus *cpus)
+{
+    if (cpus != NULL) {
+        cpu_set_t set;
+        to_cpu_set(cpus, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0)
+            fprintf(stderr, "sched_setaffinity failed: %s\n", strerror(errno));
+    }
     char *envp[ENV_MAX];
     size_t n = 0;
     /* Each name once, extra variables first: getenv returns the first of a
@@ -178,6 +195,13 @@ static void *drain_main(void *arg)
 int pd_proc_start(const char *const *argv, const char *const *env_extra,
                   const char *log_path, int64_t ready_timeout_ms, struct pd_proc *out)
 {
+    return pd_proc_start_on(argv, env_extra, log_path, ready_timeout_ms, NULL, out);
+}
+
+int pd_proc_start_on(const char *const *argv, const char *const *env_extra,
+                     const char *log_path, int64_t ready_timeout_ms,
+                     const struct pd_cpus *cpus, struct pd_proc *out)
+{
     memset(out, 0, sizeof *out);
     out->exit_status = -1;
     int pipefd[2];
@@ -203,7 +227,7 @@ int pd_proc_start(const char *const *argv, const char *const *env_extra,
         return PD_EIO;
     }
     if (pid == 0)
-        child_exec(argv, env_extra, pipefd[1], log_fd);
+        child_exec(argv, env_extra, pipefd[1], log_fd, cpus);
     close(pipefd[1]);
     out->pid = pid;
     pd_proc_track(pid);
@@ -294,4 +318,117 @@ int pd_proc_alive(struct pd_proc *proc)
     untrack(proc->pid);
     proc->pid = 0;
     return 0;
+}
+
+/* ---- CPU sets ---- */
+
+static void cpus_set(struct pd_cpus *c, long i)
+{
+    c->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static bool cpus_has(const struct pd_cpus *c, int i)
+{
+    return c->bits[i / 64] >> (i % 64) & 1;
+}
+
+int pd_cpus_parse(const char *list, struct pd_cpus *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = list;
+    bool any = false;
+    while (*p != '\0') {
+        char *end = NULL;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (*end == '-') {
+            p = end + 1;
+            if (*p < '0' || *p > '9')
+                goto bad;
+            hi = strtol(p, &end, 10);
+        }
+        if (lo < 0 || hi < lo || hi >= PD_CPUS_MAX) {
+            snprintf(err, err_len, "%s: CPUs are 0 to %d, low before high", list,
+                     PD_CPUS_MAX - 1);
+            return PD_EINVAL;
+        }
+        for (long i = lo; i <= hi; i++)
+            cpus_set(out, i);
+        any = true;
+        p = end;
+        if (*p == ',' && p[1] != '\0')
+            p++;
+        else if (*p != '\0')
+            goto bad;
+    }
+    if (any)
+        return PD_OK;
+bad:
+    snprintf(err, err_len, "%s: not a CPU list (like 1, 0-3 or 0,2,5-7)", list);
+    return PD_EINVAL;
+}
+
+int pd_cpus_allowed(struct pd_cpus *out)
+{
+    memset(out, 0, sizeof *out);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return PD_EIO;
+    for (int i = 0; i < PD_CPUS_MAX && i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &set))
+            cpus_set(out, i);
+    return PD_OK;
+}
+
+bool pd_cpus_within(const struct pd_cpus *a, const struct pd_cpus *b)
+{
+    for (size_t i = 0; i < PD_CPUS_MAX / 64; i++)
+        if (a->bits[i] & ~b->bits[i])
+            return false;
+    return true;
+}
+
+void pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < PD_CPUS_MAX; i++) {
+        if (!cpus_has(c, i))
+            continue;
+        int j = i;
+        while (j + 1 < PD_CPUS_MAX && cpus_has(c, j + 1))
+            j++;
+        int w = j > i ? snprintf(out + n, out_len - n, "%s%d-%d", n ? "," : "", i, j)
+                      : snprintf(out + n, out_len - n, "%s%d", n ? "," : "", i);
+        if (w < 0 || (size_t)w >= out_len - n)
+            return;
+        n += (size_t)w;
+        i = j;
+    }
+}
+
+int pd_cpus_pin_self(const struct pd_cpus *c)
+{
+    cpu_set_t set;
+    to_cpu_set(c, &set);
+    /* Twice over /proc/self/task: a thread a pinned thread starts inherits
+     * the set, one started meanwhile by an unpinned thread is caught by the
+     * second pass. */
+    int rc = PD_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *d = opendir("/proc/self/task");
+        if (d == NULL)
+            return PD_EIO;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            pid_t tid = (pid_t)atol(e->d_name);
+            if (sched_setaffinity(tid, sizeof set, &set) != 0 && errno != ESRCH)
+                rc = PD_EIO;
+        }
+        closedir(d);
+    }
+    return rc;
 }

@@ -7,6 +7,8 @@
 #ifndef PD_PROC_H
 #define PD_PROC_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +31,35 @@ struct pd_proc {
  * says why). On failure the child's whole process group is killed. */
 int pd_proc_start(const char *const *argv, const char *const *env_extra,
                   const char *log_path, int64_t ready_timeout_ms, struct pd_proc *out);
+
+/* A set of CPUs: bit i of bits[i / 64] for CPU i (0..1023). */
+#define PD_CPUS_MAX 1024
+struct pd_cpus {
+    uint64_t bits[PD_CPUS_MAX / 64];
+};
+
+/* Parses a CPU list as taskset -c takes it ("1", "0-3", "0,2,5-7") into
+ * out. PD_EINVAL with the reason in err when it is not one (or is empty). */
+int pd_cpus_parse(const char *list, struct pd_cpus *out, char *err, size_t err_len);
+
+/* The CPUs this thread may run on now (sched_getaffinity). */
+int pd_cpus_allowed(struct pd_cpus *out);
+
+/* true when every CPU of a is in b. */
+bool pd_cpus_within(const struct pd_cpus *a, const struct pd_cpus *b);
+
+/* Writes c as a list ("0-1,3") into out. */
+void pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len);
+
+/* Puts every thread of this process on c; threads started later inherit
+ * it from their creator, and so do children (see pd_proc_start_on). */
+int pd_cpus_pin_self(const struct pd_cpus *c);
+
+/* pd_proc_start, with the child put on cpus before it execs (NULL: where
+ * the parent runs). */
+int pd_proc_start_on(const char *const *argv, const char *const *env_extra,
+                     const char *log_path, int64_t ready_timeout_ms,
+                     const struct pd_cpus *cpus, struct pd_proc *out);
 
 /* Sends SIGKILL to the process and its group (what it started) and reaps.
  * Safe on a stopped or never-started process. */

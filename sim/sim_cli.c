@@ -50,7 +50,7 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "usage: paydrill run PATH... [--seed N] [--out DIR] [--sut-cmd CMD | --sut-url URL]\n"
-    "                            [--jobs N] [--concurrency N] [--quiet]\n"
+    "                            [--jobs N] [--concurrency N] [--harness-cpus LIST] [--quiet]\n"
     "\n"
     "PATH is a scenario file (*.json), a folder (its *.json files, sorted) or a suite\n"
     "file (*.suite.json listing scenario paths). Every file is validated before\n"
@@ -70,6 +70,9 @@ static const char usage_run[] =
     "  --jobs N          run N scenarios in parallel, each with its own processes\n"
     "                    (default: the number of cores, at most 4)\n"
     "  --concurrency N   override every scenario's workload.concurrency\n"
+    "  --harness-cpus LIST  run paydrill and mock-gateway on these CPUs only (a list\n"
+    "                    as taskset -c takes it: 1, 0-3, 0,2); the SUT keeps every CPU\n"
+    "                    paydrill was given. Default: no placement. docs/paydrill.md\n"
     "  --quiet           print only verdicts, unmet expectations, violations and\n"
     "                    the report's path\n"
     "\n"
@@ -96,7 +99,8 @@ static const char usage_check[] =
     "run folder inside DIR, rewriting report.json and journal.ndjson. Exit as for run.\n";
 
 static const char usage_replay[] =
-    "usage: paydrill replay DIR [--out DIR] [--sut-cmd CMD | --sut-url URL]\n\n"
+    "usage: paydrill replay DIR [--out DIR] [--sut-cmd CMD | --sut-url URL]\n"
+    "                           [--harness-cpus LIST]\n\n"
     "Runs the scenario saved in DIR/scenario.json again, with the same seed and so the\n"
     "same fault plan, against the same kind of SUT (DIR/run.json) unless told otherwise.\n"
     "Every run folder's run.json and report.json carry this command.\n";
@@ -115,6 +119,7 @@ struct opts {
     long concurrency;
     long gateway_port;
     long business_port;
+    const char *harness_cpus;   /* --harness-cpus LIST, or NULL */
     bool quiet;
 };
 
@@ -171,6 +176,9 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i, const char *
         rc = parse_num_opt(a, v, 1, 65535, &o->gateway_port, usage);
     } else if (strcmp(a, "--business-port") == 0) {
         rc = parse_num_opt(a, v, 1, 65535, &o->business_port, usage);
+    } else if (strcmp(a, "--harness-cpus") == 0 && usage != usage_list &&
+               usage != usage_check) {
+        o->harness_cpus = v;
     } else {
         rc = bad_usage(usage, "unknown option %s", a);
     }
@@ -561,6 +569,37 @@ static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
     return code;
 }
 
+/* --harness-cpus: the list parsed into *harness and checked against the
+ * CPUs paydrill may use (*all, which the SUT keeps); then every thread of
+ * paydrill is put on *harness (its children are placed as they start).
+ * SIM_EXIT_USAGE with the reason on stderr when the list is no good. */
+static int place_harness(const struct opts *o, struct pd_cpus *harness, struct pd_cpus *all,
+                         struct sim_run_opts *ro, const char *usage)
+{
+    char err[256], list[256];
+    if (o->harness_cpus == NULL)
+        return SIM_EXIT_PASS;
+    if (pd_cpus_parse(o->harness_cpus, harness, err, sizeof err) != PD_OK)
+        return bad_usage(usage, "--harness-cpus %s", err);
+    if (pd_cpus_allowed(all) != PD_OK) {
+        fprintf(stderr, "paydrill: --harness-cpus: cannot read this process's CPUs\n");
+        return SIM_EXIT_USAGE;
+    }
+    if (!pd_cpus_within(harness, all)) {
+        pd_cpus_format(all, list, sizeof list);
+        return bad_usage(usage, "--harness-cpus %s: not all of them are CPUs paydrill may "
+                                "run on (%s)", o->harness_cpus, list);
+    }
+    if (pd_cpus_pin_self(harness) != PD_OK) {
+        fprintf(stderr, "paydrill: --harness-cpus %s: sched_setaffinity failed\n",
+                o->harness_cpus);
+        return SIM_EXIT_USAGE;
+    }
+    ro->harness_cpus = harness;
+    ro->sut_cpus = all;
+    return SIM_EXIT_PASS;
+}
+
 static void fill_run_opts(const struct opts *o, const struct sim_tools *tools, struct sim_run_opts *ro)
 {
     memset(ro, 0, sizeof *ro);
@@ -664,6 +703,13 @@ static int cmd_run(int argc, char **argv)
         sc[i].seed = o.seed;
     struct sim_run_opts ro;
     fill_run_opts(&o, &tools, &ro);
+    struct pd_cpus harness, all;
+    if ((rc = place_harness(&o, &harness, &all, &ro, usage_run)) != SIM_EXIT_PASS) {
+        for (int i = 0; i < loaded; i++)
+            sim_scenario_release(&sc[i]);
+        free(sc);
+        return rc;
+    }
     int code = run_loaded(sc, (size_t)loaded, &o, &ro);
     for (int i = 0; i < loaded; i++)
         sim_scenario_release(&sc[i]);
@@ -812,6 +858,11 @@ static int cmd_replay(int argc, char **argv)
     }
     struct sim_run_opts ro;
     fill_run_opts(&o, &tools, &ro);
+    struct pd_cpus harness, all;
+    if ((rc = place_harness(&o, &harness, &all, &ro, usage_replay)) != SIM_EXIT_PASS) {
+        sim_scenario_release(&s);
+        return rc;
+    }
     int code = run_loaded(&s, 1, &o, &ro);
     sim_scenario_release(&s);
     return code;

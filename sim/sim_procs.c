@@ -208,11 +208,12 @@ static int parse_port(const char *url)
 }
 
 static int spawn(const char *const *argv, struct spawn_env *e, const char *log_name,
-                 const char *run_dir, struct pd_proc *out)
+                 const char *run_dir, const struct pd_cpus *cpus, struct pd_proc *out)
 {
     char log_path[1200];
     snprintf(log_path, sizeof log_path, "%s/%s", run_dir, log_name);
-    int rc = pd_proc_start(argv, (const char *const *)e->v, log_path, READY_TIMEOUT_MS, out);
+    int rc = pd_proc_start_on(argv, (const char *const *)e->v, log_path, READY_TIMEOUT_MS,
+                              cpus, out);
     env_free(e);
     return rc;
 }
@@ -241,7 +242,7 @@ static int start_gateway_once(struct sim_procs *p)
         env_add(&e, p->gateway_env[i], NULL, NULL);
     add_scaled(&e, "GW_CALLBACK_TIMEOUT=", 5000, p->tl->scale);
     env_faketime(p, &e, true, SIM_TARGET_GATEWAY);
-    return spawn(argv, &e, "gateway.log", p->run_dir, &p->gateway);
+    return spawn(argv, &e, "gateway.log", p->run_dir, p->gateway_cpus, &p->gateway);
 }
 
 static void sut_contract_env(struct sim_procs *p, struct spawn_env *e)
@@ -285,11 +286,11 @@ static int start_sut_once(struct sim_procs *p)
     if (p->sut_kind == SIM_SUT_COMMAND) {
         env_faketime(p, &e, false, SIM_TARGET_SUT);
         const char *argv[] = {"/bin/sh", "-c", p->sut_cmd, NULL};
-        return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
+        return spawn(argv, &e, "sut.log", p->run_dir, p->sut_cpus, &p->sut);
     }
     env_faketime(p, &e, true, SIM_TARGET_SUT);
     const char *argv[] = {p->tools->sut_bin, NULL};
-    return spawn(argv, &e, "sut.log", p->run_dir, &p->sut);
+    return spawn(argv, &e, "sut.log", p->run_dir, p->sut_cpus, &p->sut);
 }
 
 int64_t sim_procs_skew_limit_ms(double scale)

@@ -59,6 +59,8 @@ struct sim_procs {
     char *const *gateway_env;   /* scenario's GW_* "NAME=value", NULL-terminated */
     int64_t dedup_window_ms;    /* passed as PAYDRILL_DEDUP_WINDOW */
     int64_t payment_expiry_ms;  /* passed as PAYDRILL_PAYMENT_EXPIRY */
+    const struct pd_cpus *gateway_cpus;     /* NULL: where paydrill runs */
+    const struct pd_cpus *sut_cpus;         /* NULL: where paydrill runs */
     pthread_mutex_t lock;
     struct pd_proc gateway;
     struct pd_proc sut;

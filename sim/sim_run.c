@@ -276,6 +276,16 @@ static cJSON *sut_json(const struct run *r)
     cJSON_AddBoolToObject(o, "process_faults_supported", r->o->sut_kind != SIM_SUT_URL);
     cJSON_AddStringToObject(o, "gateway_url", r->procs.gateway_url);
     cJSON_AddStringToObject(o, "business_url", r->business_url);
+    if (r->o->harness_cpus != NULL) {
+        char list[256];
+        pd_cpus_format(r->o->harness_cpus, list, sizeof list);
+        cJSON_AddStringToObject(o, "harness_cpus", list);
+        pd_cpus_format(r->o->sut_cpus, list, sizeof list);
+        cJSON_AddStringToObject(o, "sut_cpus", list);
+    } else {
+        cJSON_AddNullToObject(o, "harness_cpus");
+        cJSON_AddNullToObject(o, "sut_cpus");
+    }
     return o;
 }
 
@@ -452,6 +462,8 @@ static void init_run(struct run *r, const struct sim_scenario *s, const struct s
     r->procs.gateway_env = s->gateway_env;
     r->procs.dedup_window_ms = s->dedup_window_ms;
     r->procs.payment_expiry_ms = s->payment_expiry_ms;
+    r->procs.gateway_cpus = o->harness_cpus;
+    r->procs.sut_cpus = o->sut_cpus;
 }
 
 static void finish(struct run *r, struct sim_run_result *res, int rc)

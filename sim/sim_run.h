@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pd_proc.h"
+
 #include "sim_procs.h"
 #include "sim_scenario.h"
 
@@ -23,6 +25,11 @@ struct sim_run_opts {
     int gateway_port;           /* 0 = any free port */
     int business_port;          /* 0 = any free port */
     bool quiet_output;          /* no progress lines on stderr */
+    /* --harness-cpus: paydrill (pinned by the caller) and mock-gateway run
+     * on harness; the SUT on sut_cpus, the CPUs paydrill had at start. NULL:
+     * nobody is placed. */
+    const struct pd_cpus *harness_cpus;
+    const struct pd_cpus *sut_cpus;
 };
 
 enum sim_verdict { SIM_VERDICT_PASS = 0, SIM_VERDICT_FAIL = 1, SIM_VERDICT_ERROR = 2,

@@ -343,6 +343,45 @@ static void test_sut_cmd(void **state)
     free(err);
 }
 
+/* --harness-cpus puts paydrill (and mock-gateway) on the CPUs given and
+ * leaves the SUT every CPU paydrill had: the SUT command prints its own
+ * and its parent's (paydrill's) allowed CPUs before it execs. A list that
+ * is not one, or names a CPU paydrill may not use, is bad usage. */
+static void test_harness_cpus(void **state)
+{
+    (void)state;
+    put("full.json", "{\"name\": \"full\", \"seed\": 2, \"time_scale\": 100,"
+                     " \"workload\": {\"orders\": 2, \"concurrency\": 2},"
+                     " \"convergence_bound\": \"1h\"}");
+    struct pd_cpus all;
+    char all_text[128], last[16], pc[512], args[1600];
+    assert_int_equal(pd_cpus_allowed(&all), PD_OK);
+    pd_cpus_format(&all, all_text, sizeof all_text);
+    for (int i = 0; i < PD_CPUS_MAX; i++)
+        if (all.bits[i / 64] >> (i % 64) & 1)
+            snprintf(last, sizeof last, "%d", i);
+    pd_test_bin("payment-center", pc, sizeof pc);
+    snprintf(args, sizeof args,
+             "run full.json --out o12 --harness-cpus %s --sut-cmd 'grep Cpus_allowed_list:"
+             " /proc/self/status >&2; grep Cpus_allowed_list: /proc/$PPID/status >&2;"
+             " exec \"%s\"'", last, pc);
+    assert_int_equal(paydrill(args), 0);
+    char *log = slurp("o12/full/sut.log"), want[256];
+    snprintf(want, sizeof want, "Cpus_allowed_list:\t%s\nCpus_allowed_list:\t%s\n", all_text,
+             last);
+    if (strncmp(log, want, strlen(want)) != 0)
+        fail_msg("SUT, then paydrill, should run on %s, then %s:\n%s", all_text, last, log);
+    free(log);
+    snprintf(want, sizeof want, "\"harness_cpus\":\t\"%s\"", last);
+    expect_in("o12/full/run.json", want);
+    assert_int_equal(paydrill("run full.json --harness-cpus 0-x"), 2);
+    expect_in("err", "--harness-cpus 0-x: not a CPU list");
+    if (strcmp(last, "1023") != 0) {     /* a CPU this machine does not give us */
+        assert_int_equal(paydrill("run full.json --harness-cpus 1023"), 2);
+        expect_in("err", "not all of them are CPUs paydrill may run on");
+    }
+}
+
 static void test_sut_url(void **state)
 {
     (void)state;
@@ -482,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expectations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_cmd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_harness_cpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sut_url_started_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_sut_fails, setup, teardown),

@@ -182,6 +182,70 @@ static void child_sees_each_variable_once(void **state)
     assert_int_equal(other, 1);
 }
 
+/* The child's Cpus_allowed_list, as it saw it (written to path). */
+static void child_cpus(const struct pd_cpus *cpus, char *out, size_t len)
+{
+    char path[64], cmd[256];
+    temp_path(path, sizeof path);
+    snprintf(cmd, sizeof cmd, "grep Cpus_allowed_list: /proc/self/status > %s;"
+             " echo listening on http://127.0.0.1:1; exec sleep 60", path);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct pd_proc p;
+    assert_int_equal(pd_proc_start_on(argv, NULL, NULL, 5000, cpus, &p), PD_OK);
+    pd_proc_kill9(&p);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    unlink(path);
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(out, len, "%s", strchr(line, '\t') ? strchr(line, '\t') + 1 : line);
+}
+
+/* CPU lists parse as taskset -c writes them, and format back; a child
+ * started on a set runs there, one started without where its parent does. */
+static void cpus_parse_format_and_place(void **state)
+{
+    (void)state;
+    struct pd_cpus c;
+    char err[128], text[128];
+    static const char *const good[][2] = {
+        {"1", "1"}, {"0-3", "0-3"}, {"0,2,5-7", "0,2,5-7"}, {"3,1,2", "1-3"},
+        {"0-1,1-2", "0-2"}, {"1023", "1023"}, {"0-0", "0"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(pd_cpus_parse(good[i][0], &c, err, sizeof err), PD_OK);
+        pd_cpus_format(&c, text, sizeof text);
+        assert_string_equal(text, good[i][1]);
+    }
+    static const char *const bad[] = {"", "x", "1,", ",1", "1-", "-1", "3-1", "1024",
+                                      "0-99999999999999999999", "1 2", "1;2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(pd_cpus_parse(bad[i], &c, err, sizeof err), PD_EINVAL);
+        assert_non_null(strstr(err, bad[i]));   /* the message names the list */
+    }
+    struct pd_cpus all, one;
+    assert_int_equal(pd_cpus_allowed(&all), PD_OK);
+    pd_cpus_format(&all, text, sizeof text);
+    char seen[128];
+    child_cpus(NULL, seen, sizeof seen);
+    assert_string_equal(seen, text);
+    int last = -1;      /* the highest CPU this test may use */
+    for (int i = 0; i < PD_CPUS_MAX; i++)
+        if (all.bits[i / 64] >> (i % 64) & 1)
+            last = i;
+    assert_true(last >= 0);
+    snprintf(text, sizeof text, "%d", last);
+    assert_int_equal(pd_cpus_parse(text, &one, err, sizeof err), PD_OK);
+    assert_true(pd_cpus_within(&one, &all));
+    child_cpus(&one, seen, sizeof seen);
+    assert_string_equal(seen, text);
+    assert_int_equal(pd_cpus_parse("1023", &one, err, sizeof err), PD_OK);
+    assert_false(last != 1023 && pd_cpus_within(&one, &all));
+}
+
 int main(void)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -191,6 +255,7 @@ int main(void)
         cmocka_unit_test(kill9_kills_the_group),
         cmocka_unit_test(failed_start_says_how_and_kills_the_group),
         cmocka_unit_test(child_sees_each_variable_once),
+        cmocka_unit_test(cpus_parse_format_and_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
