@@ -86,6 +86,8 @@ static bool env_has(char *const *env, size_t n, const char *var)
     return false;
 }
 
+_Static_assert(PD_CPUS_MAX <= CPU_SETSIZE, "a pd_cpus fits a cpu_set_t");
+
 static void to_cpu_set(const struct pd_cpus *c, cpu_set_t *set)
 {
     CPU_ZERO(set);
@@ -97,12 +99,6 @@ static void to_cpu_set(const struct pd_cpus *c, cpu_set_t *set)
 static void child_exec(const char *const *argv, const char *const *env_extra,
                        int out_fd, int log_fd, const struct pd_cpus *cpus)
 {
-    if (cpus != NULL) {
-        cpu_set_t set;
-        to_cpu_set(cpus, &set);
-        if (sched_setaffinity(0, sizeof set, &set) != 0)
-            fprintf(stderr, "sched_setaffinity failed: %s\n", strerror(errno));
-    }
     char *envp[ENV_MAX];
     size_t n = 0;
     /* Each name once, extra variables first: getenv returns the first of a
@@ -118,6 +114,19 @@ static void child_exec(const char *const *argv, const char *const *env_extra,
     dup2(out_fd, STDOUT_FILENO);
     if (log_fd >= 0)
         dup2(log_fd, STDERR_FILENO);
+    /* A child that cannot be put where it was asked to run does not run
+     * elsewhere: the start fails (async-signal-safe calls only, after fork
+     * in a threaded parent). */
+    if (cpus != NULL) {
+        cpu_set_t set;
+        to_cpu_set(cpus, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0) {
+            static const char msg[] = "pd_proc: sched_setaffinity failed: not started\n";
+            ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+            (void)w;
+            _exit(127);
+        }
+    }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0)
         dup2(devnull, STDIN_FILENO);
@@ -389,9 +398,11 @@ bool pd_cpus_within(const struct pd_cpus *a, const struct pd_cpus *b)
     return true;
 }
 
-void pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len)
+bool pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len)
 {
     size_t n = 0;
+    if (out_len == 0)
+        return false;
     out[0] = '\0';
     for (int i = 0; i < PD_CPUS_MAX; i++) {
         if (!cpus_has(c, i))
@@ -399,13 +410,16 @@ void pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len)
         int j = i;
         while (j + 1 < PD_CPUS_MAX && cpus_has(c, j + 1))
             j++;
-        int w = j > i ? snprintf(out + n, out_len - n, "%s%d-%d", n ? "," : "", i, j)
-                      : snprintf(out + n, out_len - n, "%s%d", n ? "," : "", i);
+        char item[16];
+        int w = j > i ? snprintf(item, sizeof item, "%s%d-%d", n ? "," : "", i, j)
+                      : snprintf(item, sizeof item, "%s%d", n ? "," : "", i);
         if (w < 0 || (size_t)w >= out_len - n)
-            return;
+            return false;       /* whole items only: out stays a true prefix */
+        memcpy(out + n, item, (size_t)w + 1);
         n += (size_t)w;
         i = j;
     }
+    return true;
 }
 
 int pd_cpus_pin_self(const struct pd_cpus *c)
@@ -414,7 +428,9 @@ int pd_cpus_pin_self(const struct pd_cpus *c)
     to_cpu_set(c, &set);
     /* Twice over /proc/self/task: a thread a pinned thread starts inherits
      * the set, one started meanwhile by an unpinned thread is caught by the
-     * second pass. */
+     * second pass -- unless that one starts yet another during it. Meant
+     * for a process that is (as paydrill is when it places the harness)
+     * still single-threaded or quiet. */
     int rc = PD_OK;
     for (int pass = 0; pass < 2; pass++) {
         DIR *d = opendir("/proc/self/task");

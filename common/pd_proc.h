@@ -38,8 +38,8 @@ struct pd_cpus {
     uint64_t bits[PD_CPUS_MAX / 64];
 };
 
-/* Parses a CPU list as taskset -c takes it ("1", "0-3", "0,2,5-7") into
- * out. PD_EINVAL with the reason in err when it is not one (or is empty). */
+/* Parses a CPU list as taskset -c takes it ("1", "0-3", "0,2,5-7"; not
+ * its ":stride" form) into out. PD_EINVAL with the reason in err when it is not one (or is empty). */
 int pd_cpus_parse(const char *list, struct pd_cpus *out, char *err, size_t err_len);
 
 /* The CPUs this thread may run on now (sched_getaffinity). */
@@ -48,8 +48,10 @@ int pd_cpus_allowed(struct pd_cpus *out);
 /* true when every CPU of a is in b. */
 bool pd_cpus_within(const struct pd_cpus *a, const struct pd_cpus *b);
 
-/* Writes c as a list ("0-1,3") into out. */
-void pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len);
+/* Writes c as a list ("0-1,3") into out; false when it did not fit (out
+ * then holds the whole items that did). PD_CPUS_TEXT_MAX always fits. */
+#define PD_CPUS_TEXT_MAX (PD_CPUS_MAX * 5 + 1)
+bool pd_cpus_format(const struct pd_cpus *c, char *out, size_t out_len);
 
 /* Puts every thread of this process on c; threads started later inherit
  * it from their creator, and so do children (see pd_proc_start_on). */

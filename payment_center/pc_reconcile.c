@@ -427,6 +427,7 @@ int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event
                                                TICK_BATCH, &n, &next) != PD_OK) {
             n = 0;
             store_failed = true;
+            next = now + STORE_RETRY_MS;        /* read again then, not at the cap */
         } else {
             s->read_upto = upto;
         }

@@ -71,8 +71,8 @@ static const char usage_run[] =
     "                    (default: the number of cores, at most 4)\n"
     "  --concurrency N   override every scenario's workload.concurrency\n"
     "  --harness-cpus LIST  run paydrill and mock-gateway on these CPUs only (a list\n"
-    "                    as taskset -c takes it: 1, 0-3, 0,2); the SUT keeps every CPU\n"
-    "                    paydrill was given. Default: no placement. docs/paydrill.md\n"
+    "                    like 1, 0-3 or 0,2); the SUT keeps every CPU paydrill was\n"
+    "                    given. Default: no placement. docs/paydrill.md\n"
     "  --quiet           print only verdicts, unmet expectations, violations and\n"
     "                    the report's path\n"
     "\n"
@@ -576,14 +576,14 @@ static int run_loaded(struct sim_scenario *sc, size_t n, const struct opts *o,
 static int place_harness(const struct opts *o, struct pd_cpus *harness, struct pd_cpus *all,
                          struct sim_run_opts *ro, const char *usage)
 {
-    char err[256], list[256];
+    char err[256], list[PD_CPUS_TEXT_MAX];
     if (o->harness_cpus == NULL)
         return SIM_EXIT_PASS;
     if (pd_cpus_parse(o->harness_cpus, harness, err, sizeof err) != PD_OK)
         return bad_usage(usage, "--harness-cpus %s", err);
     if (pd_cpus_allowed(all) != PD_OK) {
         fprintf(stderr, "paydrill: --harness-cpus: cannot read this process's CPUs\n");
-        return SIM_EXIT_USAGE;
+        return SIM_EXIT_NO_VERDICT;
     }
     if (!pd_cpus_within(harness, all)) {
         pd_cpus_format(all, list, sizeof list);
@@ -593,7 +593,7 @@ static int place_harness(const struct opts *o, struct pd_cpus *harness, struct p
     if (pd_cpus_pin_self(harness) != PD_OK) {
         fprintf(stderr, "paydrill: --harness-cpus %s: sched_setaffinity failed\n",
                 o->harness_cpus);
-        return SIM_EXIT_USAGE;
+        return SIM_EXIT_NO_VERDICT;
     }
     ro->harness_cpus = harness;
     ro->sut_cpus = all;

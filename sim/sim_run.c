@@ -276,15 +276,18 @@ static cJSON *sut_json(const struct run *r)
     cJSON_AddBoolToObject(o, "process_faults_supported", r->o->sut_kind != SIM_SUT_URL);
     cJSON_AddStringToObject(o, "gateway_url", r->procs.gateway_url);
     cJSON_AddStringToObject(o, "business_url", r->business_url);
+    char list[PD_CPUS_TEXT_MAX];
     if (r->o->harness_cpus != NULL) {
-        char list[256];
         pd_cpus_format(r->o->harness_cpus, list, sizeof list);
         cJSON_AddStringToObject(o, "harness_cpus", list);
+    } else {
+        cJSON_AddNullToObject(o, "harness_cpus");
+    }
+    if (r->o->harness_cpus != NULL && r->o->sut_kind != SIM_SUT_URL) {
         pd_cpus_format(r->o->sut_cpus, list, sizeof list);
         cJSON_AddStringToObject(o, "sut_cpus", list);
     } else {
-        cJSON_AddNullToObject(o, "harness_cpus");
-        cJSON_AddNullToObject(o, "sut_cpus");
+        cJSON_AddNullToObject(o, "sut_cpus");   /* not placed, or not ours to start */
     }
     return o;
 }

@@ -687,6 +687,28 @@ static void test_sender_handed(void **state)
     free(snd);
 }
 
+/* A sender whose read fails reads again STORE_RETRY_MS (20) later, not at
+ * its capped sleep: the outbox table renamed away makes the read fail. */
+static void test_outbox_read_failure_pauses(void **state)
+{
+    struct world *w = *state;
+    char a[32];
+    int64_t next = 0;
+    paid_order(w, 0, a);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE outbox RENAME TO outbox_away", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 0);
+    assert_true(next == T0 + 20);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE outbox_away RENAME TO outbox", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(db);
+    w->f.now = T0 + 20;
+    assert_int_equal(pc_core_outbox_tick(&w->app, 0, 1, &next), 1);
+    assert_int_equal(w->f.biz_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_next, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_outbox_store_failure_pauses, world_up, world_down),
         cmocka_unit_test_setup_teardown(test_sender_handed, world_up, world_down),
+        cmocka_unit_test_setup_teardown(test_outbox_read_failure_pauses, world_up, world_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

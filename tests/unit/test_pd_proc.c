@@ -225,6 +225,7 @@ static void cpus_parse_format_and_place(void **state)
         err[0] = '\0';
         assert_int_equal(pd_cpus_parse(bad[i], &c, err, sizeof err), PD_EINVAL);
         assert_non_null(strstr(err, bad[i]));   /* the message names the list */
+        assert_true(strlen(err) > strlen(bad[i]) + 2);
     }
     struct pd_cpus all, one;
     assert_int_equal(pd_cpus_allowed(&all), PD_OK);
@@ -244,6 +245,13 @@ static void cpus_parse_format_and_place(void **state)
     assert_string_equal(seen, text);
     assert_int_equal(pd_cpus_parse("1023", &one, err, sizeof err), PD_OK);
     assert_false(last != 1023 && pd_cpus_within(&one, &all));
+    /* Whole items only when the text does not fit. */
+    assert_int_equal(pd_cpus_parse("1,3,100-200", &c, err, sizeof err), PD_OK);
+    char small[8];
+    assert_false(pd_cpus_format(&c, small, sizeof small));
+    assert_string_equal(small, "1,3");
+    assert_true(pd_cpus_format(&c, text, sizeof text));
+    assert_string_equal(text, "1,3,100-200");
 }
 
 int main(void)
