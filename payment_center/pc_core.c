@@ -384,7 +384,7 @@ static void answer_applied(struct pc_app *app, const struct pc_fact *f, int resu
 {
     if (result == PC_APPLY_CHANGED) {
         app->metrics.callbacks_applied++;
-        pc__after_change(app, f->out_trade_no);     /* wakes the order's sender */
+        pc__after_change(app, f->out_trade_no);     /* wakes the refund sender if need be */
     } else {
         app->metrics.callbacks_ignored++;
         /* PC_BUG_NON_IDEMPOTENT_CALLBACK: every copy notifies again. */

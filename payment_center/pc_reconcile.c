@@ -460,17 +460,9 @@ int pc_core_sender_tick(struct pc_app *app, struct pc_sender *s, struct pc_event
 
 int pc_core_outbox_tick(struct pc_app *app, int part, int parts, int64_t *next_ms)
 {
-    struct pc_sender *s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        if (next_ms != NULL)
-            *next_ms = pc__now(app) + STORE_RETRY_MS;
-        return 0;
-    }
-    s->part = part;
-    s->parts = parts;
-    int n = pc_core_sender_tick(app, s, NULL, true);
+    struct pc_sender s = {.part = part, .parts = parts};
+    int n = pc_core_sender_tick(app, &s, NULL, true);
     if (next_ms != NULL)
-        *next_ms = s->next_at;
-    free(s);
+        *next_ms = s.next_at;
     return n;
 }

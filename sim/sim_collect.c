@@ -53,10 +53,16 @@ static int64_t get_i64(const cJSON *o, const char *key)
     return pd_json_is_int(it) ? (int64_t)it->valuedouble : 0;
 }
 
+/* GET url: the gateway's status, the SUT's export pages (30 s each). */
+static int get_page(pd_http_client *c, const char *url, struct pd_http_resp *out)
+{
+    return pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, out);
+}
+
 static cJSON *get_json(pd_http_client *c, const char *url, int *out_status)
 {
     struct pd_http_resp resp;
-    int rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &resp);
+    int rc = get_page(c, url, &resp);
     *out_status = rc == PD_OK ? (int)resp.status : 0;
     cJSON *doc = (rc == PD_OK && resp.status == 200 && resp.body)
                      ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
@@ -155,7 +161,7 @@ struct page_get {
 static void *page_get_main(void *arg)
 {
     struct page_get *g = arg;
-    g->rc = pd_http_request(g->c, "GET", g->url, NULL, NULL, 0, 30000, 0, &g->resp);
+    g->rc = get_page(g->c, g->url, &g->resp);
     return NULL;
 }
 
@@ -217,7 +223,7 @@ int sim_export_scan(const char *sut_url, const char *path, struct sim_export_sta
     char next[128] = "", guess[128] = "", url[512];
     struct pd_http_resp cur = {0};
     page_url(url, sizeof url, sut_url, "");
-    int rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &cur);
+    int rc = get_page(c, url, &cur);
     for (int page = 0; page < 100000; page++) {
         if (rc != PD_OK || cur.status != 200 || cur.body == NULL) {
             rc = rc != PD_OK || cur.status == 0 ? PD_ECONNECT : PD_EPROTO;
@@ -246,7 +252,7 @@ int sim_export_scan(const char *sut_url, const char *path, struct sim_export_sta
             rc = ahead.rc;
         } else {
             page_url(url, sizeof url, sut_url, next);
-            rc = pd_http_request(c, "GET", url, NULL, NULL, 0, 30000, 0, &cur);
+            rc = get_page(c, url, &cur);
         }
     }
     pd_http_resp_release(&cur);
